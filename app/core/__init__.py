@@ -1,0 +1,1 @@
+"""Qt-free core: the usage model, the incremental index, prices and reports."""

@@ -1,0 +1,94 @@
+"""The normalised usage record every source emits, and the bucket arithmetic on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+BUCKETS = ("in", "cw", "cr", "out", "rsn")
+
+
+class UsageEvent(NamedTuple):
+    """One billed model call.
+
+    ``key`` de-duplicates copies of the same call across files; when two copies meet,
+    the one with the higher ``prio`` wins (each source defines what "better" means).
+    ``cw1h`` is the part of ``cw`` written with the 1-hour cache TTL (priced higher).
+    ``rsn`` is informational: it is already inside ``out``.
+    """
+
+    key: str
+    prio: int
+    agent: str
+    ts: int  # epoch milliseconds, UTC
+    model: str
+    session: str
+    project: str
+    inp: int
+    cw: int
+    cr: int
+    out: int
+    rsn: int = 0
+    cw1h: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inp + self.cw + self.cr + self.out
+
+
+@dataclass
+class Totals:
+    """Summed buckets plus cost. ``unpriced`` counts tokens of models without a price."""
+
+    inp: int = 0
+    cw: int = 0
+    cr: int = 0
+    out: int = 0
+    rsn: int = 0
+    cost: float = 0.0
+    unpriced: int = 0
+    calls: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inp + self.cw + self.cr + self.out
+
+    @property
+    def cache_hit_rate(self) -> float | None:
+        """Share of prompt tokens served from cache: cr / (in + cw + cr)."""
+        prompt = self.inp + self.cw + self.cr
+        return self.cr / prompt if prompt else None
+
+    def add(self, other: Totals) -> None:
+        self.inp += other.inp
+        self.cw += other.cw
+        self.cr += other.cr
+        self.out += other.out
+        self.rsn += other.rsn
+        self.cost += other.cost
+        self.unpriced += other.unpriced
+        self.calls += other.calls
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        return {
+            "in": self.inp,
+            "cw": self.cw,
+            "cr": self.cr,
+            "out": self.out,
+            "rsn": self.rsn,
+            "total": self.total,
+            "cost_usd": round(self.cost, 6),
+            "unpriced_tokens": self.unpriced,
+            "calls": self.calls,
+            "cache_hit_rate": None if self.cache_hit_rate is None else round(self.cache_hit_rate, 6),
+        }
+
+
+@dataclass
+class Skips:
+    """Why lines or files were not counted, by reason."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, reason: str, n: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + n

@@ -1,0 +1,19 @@
+"""One module per agent; ``all_sources()`` is the registry the index walks."""
+
+from __future__ import annotations
+
+from app.sources.base import Source
+from app.sources.claude_code import ClaudeCode
+from app.sources.codex import Codex
+
+
+def all_sources() -> list[Source]:
+    """Every supported agent, in display order."""
+    return [ClaudeCode(), Codex()]
+
+
+def source_for(agent: str) -> Source:
+    for source in all_sources():
+        if source.agent == agent:
+            return source
+    raise KeyError(agent)

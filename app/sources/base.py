@@ -1,0 +1,243 @@
+"""What every agent source shares: where to look, how to read a file from an offset.
+
+A source turns one file (from a byte offset, with the state it left there) into
+normalised :class:`~app.core.model.UsageEvent` s. It never touches the index: the
+index decides which files to read and stores what comes back.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar
+
+import orjson
+
+from app.core.model import UsageEvent
+
+BLOCK = 8 << 20  # read size; bounds memory per file
+MAX_LINE = 64 << 20  # a longer line is skipped (and reported), never buffered whole
+
+
+@dataclass(frozen=True)
+class Env:
+    """Where the agents' data lives: a home directory and the environment to honour.
+
+    ``Env.under(home)`` takes every default root under ``home`` and ignores the
+    process environment, so a test or a ``--home`` run sees only that tree.
+    """
+
+    home: Path
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def current(cls) -> Env:
+        return cls(Path.home(), dict(os.environ))
+
+    @classmethod
+    def under(cls, home: Path) -> Env:
+        return cls(Path(home), {})
+
+    def var(self, name: str) -> str | None:
+        value = self.environ.get(name)
+        return value if value else None
+
+    def xdg_data(self) -> Path:
+        return Path(self.var("XDG_DATA_HOME") or self.home / ".local" / "share")
+
+    def xdg_config(self) -> Path:
+        return Path(self.var("XDG_CONFIG_HOME") or self.home / ".config")
+
+
+@dataclass
+class ParseResult:
+    """What one read of one file produced.
+
+    ``offset`` is how far the file is consumed: only complete lines count, so a
+    half-written last line is read again, whole, next time.
+    """
+
+    events: list[UsageEvent] = field(default_factory=list)
+    offset: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+    lines: int = 0
+    skips: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skips[reason] = self.skips.get(reason, 0) + n
+
+
+class Source(ABC):
+    """One agent's logs.
+
+    Subclasses set ``agent`` (kebab-case id) and ``title``, and say whether a file is
+    appended to (read from the last offset) or rewritten whole (re-read on change).
+    """
+
+    agent: ClassVar[str]
+    title: ClassVar[str]
+    whole_file: ClassVar[bool] = False
+
+    def is_whole(self, path: Path) -> bool:
+        """True when ``path`` is rewritten rather than appended to: re-read it whole on change."""
+        return self.whole_file
+
+    @abstractmethod
+    def roots(self, env: Env) -> list[Path]:
+        """Directories (or files) this agent writes to, honouring its env overrides."""
+
+    @abstractmethod
+    def discover(self, root: Path) -> Iterator[Path]:
+        """Files under ``root`` that may carry usage."""
+
+    @abstractmethod
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        """Read ``path`` from ``offset`` and return the events found there."""
+
+
+def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
+    """Every file under ``root`` whose name ``accept`` s, depth first, without following links."""
+    stack = [str(root)]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif accept(entry.name):
+                            yield Path(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+
+
+def scan_jsonl(
+    path: Path,
+    offset: int,
+    needles: tuple[bytes, ...],
+    on_line: Callable[[Any, int], None],
+    result: ParseResult,
+) -> None:
+    """Feed each complete line of ``path`` after ``offset`` that contains a needle to ``on_line``."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        scan_stream(f, offset, needles, on_line, result)
+
+
+def scan_stream(
+    f: BinaryIO,
+    offset: int,
+    needles: tuple[bytes, ...],
+    on_line: Callable[[Any, int], None],
+    result: ParseResult,
+) -> None:
+    """Feed each complete line read from ``f`` (positioned at ``offset``) that contains a needle.
+
+    Lines without any needle are never decoded: usage lines are a small share of a
+    transcript's bytes (tool output dominates), so this is where the speed comes from.
+    ``on_line`` gets the decoded object and the line's byte offset. A line that does not
+    decode is counted in ``result.skips``; the half-written tail stays unconsumed.
+    """
+    consumed = offset
+    carry = b""
+    discarding = False
+    while True:
+        block = f.read(BLOCK)
+        if not block:
+            break
+        buf = carry + block if carry else block
+        end = buf.rfind(b"\n")
+        if end < 0:
+            carry = buf
+            if len(carry) > MAX_LINE:
+                if not discarding:
+                    result.skip(f"line over {MAX_LINE >> 20} MiB")
+                discarding = True
+                consumed += len(carry)
+                carry = b""
+            continue
+        start = 0
+        if discarding:
+            start = buf.find(b"\n") + 1
+            discarding = False
+        result.lines += buf.count(b"\n", start, end + 1)
+        _scan_block(buf, start, end + 1, needles, consumed, on_line, result)
+        consumed += end + 1
+        carry = buf[end + 1 :]
+    result.offset = consumed
+
+
+def _scan_block(
+    buf: bytes,
+    start: int,
+    limit: int,
+    needles: tuple[bytes, ...],
+    base: int,
+    on_line: Callable[[Any, int], None],
+    result: ParseResult,
+) -> None:
+    view = memoryview(buf)
+    nexts = [buf.find(n, start, limit) for n in needles]
+    while True:
+        hits = [p for p in nexts if p >= 0]
+        if not hits:
+            return
+        hit = min(hits)
+        line_start = buf.rfind(b"\n", start, hit) + 1
+        if line_start == 0:
+            line_start = start
+        line_end = buf.find(b"\n", hit, limit)
+        try:
+            obj = orjson.loads(view[line_start:line_end])
+        except orjson.JSONDecodeError:
+            result.skip("malformed JSON")
+        else:
+            if isinstance(obj, dict):
+                on_line(obj, base + line_start)
+            else:
+                result.skip("not a JSON object")
+        start = line_end + 1
+        nexts = [p if p >= start else buf.find(n, start, limit) for p, n in zip(nexts, needles, strict=True)]
+
+
+def read_json(path: Path, result: ParseResult) -> Any | None:
+    """A whole JSON document, or None (counted in ``result.skips``) when it does not decode."""
+    data = path.read_bytes()
+    result.offset = len(data)
+    result.lines = 1
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        result.skip("malformed JSON")
+        return None
+
+
+def iso_ms(value: Any) -> int | None:
+    """ISO-8601 timestamp (``Z`` or offset) to epoch milliseconds, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:  # agents write UTC; a naive stamp is taken as UTC too
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def num(value: Any) -> int:
+    """A token count: null, missing, negative or non-numeric counts as 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value if value > 0 else 0
+    if isinstance(value, float) and value > 0:
+        return int(value)
+    return 0

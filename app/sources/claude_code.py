@@ -1,0 +1,120 @@
+"""Claude Code: ``<root>/projects/<slug>/<session>.jsonl`` and ``<session>/subagents/agent-*.jsonl``.
+
+One API response is written as several lines (one per content block) sharing
+``message.id``; earlier lines may hold a partial ``output_tokens``. Resumed sessions
+copy old lines into a new file, and ``/btw`` side questions can replay a parent message
+under a new ``requestId`` with ``isSidechain: true``. All three collapse on one key, the
+message id (an Anthropic ``msg_…`` id is unique per response): the non-sidechain copy
+beats a sidechain one, then the copy with the largest total wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.model import UsageEvent
+from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, walk
+
+MAIN_COPY = 1 << 40  # prio bonus of a non-sidechain record over any sidechain copy
+
+
+class ClaudeCode(Source):
+    agent = "claude-code"
+    title = "Claude Code"
+
+    def roots(self, env: Env) -> list[Path]:
+        configured = env.var("CLAUDE_CONFIG_DIR")
+        if configured:
+            return [Path(p.strip()) / "projects" for p in configured.split(",") if p.strip()]
+        return [env.home / ".claude" / "projects", env.xdg_config() / "claude" / "projects"]
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return walk(root, lambda name: name.endswith(".jsonl"))
+
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        result = ParseResult(state=state)
+        events = result.events
+        fallback_session = _session_of(path)
+        fallback_project = _project_of(path)
+
+        def on_line(obj: dict[str, Any], at: int) -> None:
+            record = obj
+            if obj.get("type") == "progress":  # a sub-agent call embedded in the parent transcript
+                data = obj.get("data")
+                record = data.get("message") if isinstance(data, dict) else None
+                if not isinstance(record, dict):
+                    return
+            elif obj.get("type") != "assistant":
+                return
+            message = record.get("message")
+            if not isinstance(message, dict):
+                return
+            usage = message.get("usage")
+            if not isinstance(usage, dict):
+                return
+            inp = num(usage.get("input_tokens"))
+            out = num(usage.get("output_tokens"))
+            cr = num(usage.get("cache_read_input_tokens"))
+            cw = num(usage.get("cache_creation_input_tokens"))
+            cw1h = 0
+            split = usage.get("cache_creation")
+            if isinstance(split, dict):
+                cw5m = num(split.get("ephemeral_5m_input_tokens"))
+                cw1h = num(split.get("ephemeral_1h_input_tokens"))
+                if cw5m + cw1h:
+                    cw = cw5m + cw1h
+            total = inp + out + cr + cw
+            if total == 0:  # <synthetic> API-error replies and aborted calls
+                return
+            ts = iso_ms(record.get("timestamp") or obj.get("timestamp"))
+            if ts is None:
+                result.skip("usage line without timestamp")
+                return
+            msg_id = message.get("id")
+            request_id = record.get("requestId")
+            if isinstance(msg_id, str) and msg_id:
+                key = f"cc:{msg_id}"
+            elif isinstance(request_id, str) and request_id:
+                key = f"cc:{request_id}"
+            else:
+                key = f"cc:{obj.get('uuid') or f'{path}@{at}'}"
+            sidechain = bool(record.get("isSidechain") or obj.get("isSidechain"))
+            events.append(
+                UsageEvent(
+                    key=key,
+                    prio=(0 if sidechain else MAIN_COPY) + total,
+                    agent="claude-code",
+                    ts=ts,
+                    model=str(message.get("model") or "unknown"),
+                    session=str(obj.get("sessionId") or fallback_session),
+                    project=str(obj.get("cwd") or fallback_project),
+                    inp=inp,
+                    cw=cw,
+                    cr=cr,
+                    out=out,
+                    rsn=0,
+                    cw1h=cw1h,
+                )
+            )
+
+        scan_jsonl(path, offset, (b'"usage":',), on_line, result)
+        return result
+
+
+def _session_of(path: Path) -> str:
+    """Main transcripts are named by session; sub-agent files live under ``<session>/subagents/``."""
+    if path.parent.name == "subagents":
+        return path.parent.parent.name
+    return path.stem
+
+
+def _project_of(path: Path) -> str:
+    """The project slug directory directly under ``projects/``."""
+    parts = path.parts
+    if "projects" in parts:
+        i = len(parts) - 1 - parts[::-1].index("projects")
+        if i + 1 < len(parts) - 1:
+            return parts[i + 1]
+    return path.parent.name

@@ -1,0 +1,170 @@
+"""Codex CLI: rollouts under ``$CODEX_HOME/sessions/Y/M/D/`` and ``archived_sessions/`` (also ``.jsonl.zst``).
+
+Usage is the ``last_token_usage`` of ``event_msg``/``token_count`` lines; the model is the
+latest ``turn_context``'s. Codex re-emits unchanged counters, replays a parent's events at
+the top of a forked or spawned thread, and writes ``fill_to_context_window`` events with no
+real usage; newer builds also write a ``token_usage_record`` beside each ``token_count``.
+
+The de-duplication key is the thread id plus the thread's cumulative counters after the
+call: re-emits, the ``.jsonl``/``.zst`` and ``sessions``/``archived_sessions`` copies of a
+thread, and the two record kinds of one response all collapse on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+from app.core.model import UsageEvent
+from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, scan_stream, walk
+
+FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
+TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record
+
+NEEDLES = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"token_usage_record"')
+
+
+class Codex(Source):
+    agent = "codex"
+    title = "Codex CLI"
+
+    def roots(self, env: Env) -> list[Path]:
+        base = Path(env.var("CODEX_HOME") or env.home / ".codex")
+        return [base / "sessions", base / "archived_sessions"]
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        for path in walk(root, _is_rollout):
+            name = path.name
+            if name.endswith(".zst") and path.with_name(name[:-4]).exists():
+                continue  # the plain sibling is the live copy
+            yield path
+
+    def is_whole(self, path: Path) -> bool:
+        return path.name.endswith(".zst")
+
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        result = ParseResult(state=state)
+        reader = _Thread(path, state, result)
+        if path.name.endswith(".zst"):
+            with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as f:
+                scan_stream(f, 0, NEEDLES, reader.on_line, result)  # type: ignore[arg-type]
+            result.offset = path.stat().st_size
+        else:
+            scan_jsonl(path, offset, NEEDLES, reader.on_line, result)
+        return result
+
+
+def _is_rollout(name: str) -> bool:
+    return name.startswith("rollout-") and (name.endswith(".jsonl") or name.endswith(".jsonl.zst"))
+
+
+class _Thread:
+    """Per-file reading state; it lives in ``state`` so a later read resumes exactly."""
+
+    def __init__(self, path: Path, state: dict[str, Any], result: ParseResult) -> None:
+        self.path = path
+        self.s = state
+        self.result = result
+        state.setdefault("thread", _thread_from_name(path.name))
+        state.setdefault("model", None)
+        state.setdefault("project", "")
+        state.setdefault("prev", None)  # cumulative counters after the last counted event
+        state.setdefault("replay_second", None)  # a fork's replayed burst is only a baseline
+
+    def on_line(self, obj: dict[str, Any], at: int) -> None:
+        kind = obj.get("type")
+        payload = obj.get("payload")
+        if not isinstance(payload, dict):
+            return
+        if kind == "session_meta":
+            self._meta(obj, payload)
+        elif kind == "turn_context":
+            model = payload.get("model")
+            if isinstance(model, str) and model:
+                self.s["model"] = model
+            if isinstance(payload.get("cwd"), str) and not self.s["project"]:
+                self.s["project"] = payload["cwd"]
+        elif kind == "event_msg" and payload.get("type") == "token_count":
+            info = payload.get("info")
+            if isinstance(info, dict):
+                self._usage(obj, info.get("total_token_usage"), info.get("last_token_usage"), TOKEN_COUNT)
+        elif kind == "token_usage_record":
+            self._usage(obj, payload.get("thread_token_usage"), payload.get("usage"), USAGE_RECORD)
+
+    def _meta(self, obj: dict[str, Any], payload: dict[str, Any]) -> None:
+        if self.s.get("meta_seen"):
+            return  # later session_meta lines are copies of a parent's; the first is canonical
+        self.s["meta_seen"] = True
+        if isinstance(payload.get("id"), str):
+            self.s["thread"] = payload["id"]
+        if isinstance(payload.get("cwd"), str):
+            self.s["project"] = payload["cwd"]
+        source = payload.get("source")
+        spawned = isinstance(source, dict) and "subagent" in source
+        if payload.get("forked_from_id") or spawned:
+            ts = iso_ms(obj.get("timestamp"))
+            self.s["replay_second"] = None if ts is None else ts // 1000
+
+    def _usage(self, obj: dict[str, Any], total: Any, last: Any, prio: int) -> None:
+        if not isinstance(total, dict):
+            return
+        cum = [num(total.get(k)) for k in _FIELDS]
+        prev = self.s["prev"]
+        if cum == prev:
+            return  # a re-emit on a UI or rate-limit refresh
+        ts = iso_ms(obj.get("timestamp"))
+        if ts is None:
+            self.result.skip("usage line without timestamp")
+            return
+        replay = self.s["replay_second"]
+        if replay is not None:
+            if ts // 1000 == replay:
+                self.s["prev"] = cum  # the parent's history, already counted in its own file
+                return
+            self.s["replay_second"] = None
+        self.s["prev"] = cum
+        if isinstance(last, dict):
+            delta = [num(last.get(k)) for k in _FIELDS]
+        elif prev is not None and all(c >= p for c, p in zip(cum, prev, strict=True)):
+            delta = [c - p for c, p in zip(cum, prev, strict=True)]
+        else:
+            delta = cum  # first counter of the file, or after a reset
+        inp_all, cached, out, rsn, _total, cw = delta
+        if inp_all == 0 and out == 0 and cached == 0:
+            return  # context-window fill: only total_tokens is set
+        self.result.events.append(
+            UsageEvent(
+                key=f"cx:{self.s['thread']}:{':'.join(map(str, cum))}",
+                prio=prio,
+                agent="codex",
+                ts=ts,
+                model=self.s["model"] or FALLBACK_MODEL,
+                session=self.s["thread"],
+                project=self.s["project"],
+                inp=max(inp_all - cached - cw, 0),
+                cw=cw,
+                cr=cached,
+                out=out,
+                rsn=rsn,
+            )
+        )
+
+
+_FIELDS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "total_tokens",
+    "cache_write_input_tokens",
+)
+
+
+def _thread_from_name(name: str) -> str:
+    """``rollout-2026-11-20T09-00-00-<uuid>.jsonl`` -> ``<uuid>``; used until session_meta is seen."""
+    stem = name.split(".", 1)[0]
+    parts = stem.split("-")
+    return "-".join(parts[-5:]) if len(parts) >= 5 else stem
