@@ -92,3 +92,16 @@ class Skips:
 
     def add(self, reason: str, n: int = 1) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + n
+
+
+def dedupe(events: list[UsageEvent]) -> dict[str, UsageEvent]:
+    """The surviving copy per key: a higher ``prio`` replaces, a tie keeps the first seen.
+
+    This is the index's rule (``ON CONFLICT … WHERE excluded.prio > prio``) as a pure function.
+    """
+    kept: dict[str, UsageEvent] = {}
+    for event in events:
+        held = kept.get(event.key)
+        if held is None or event.prio > held.prio:
+            kept[event.key] = event
+    return kept
