@@ -1,0 +1,357 @@
+"""``tokenclub``: the command line over the same core the desktop app uses.
+
+Every report refreshes the index first (reading only what is new), then prints a table,
+``--json`` or ``--csv``. With no command, the desktop app starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.core import paths, reports
+from app.core.index import Index, IndexBusy, Progress, RefreshReport
+from app.core.pricing import PriceError
+from app.core.timezones import ZoneError, resolve_zone
+from app.sources import all_sources
+from app.sources.base import Env
+
+REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects")
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="index file (default: %(default)s)", default=None)
+    common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
+    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("--csv", action="store_true", help="print CSV")
+    common.add_argument("--progress", action="store_true", help="show indexing progress even when not on a terminal")
+    common.add_argument("--quiet", "-q", action="store_true", help="no warnings on stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(prog="tokenclub", description=__doc__.splitlines()[0], parents=[common])
+    sub = parser.add_subparsers(dest="command")
+
+    rep = sub.add_parser("report", parents=[common], help="token and cost reports")
+    rep.add_argument("kind", choices=REPORTS)
+    rep.add_argument("--since", help="first day, YYYY-MM-DD or YYYYMMDD or Nd (N days ago)")
+    rep.add_argument("--until", help="last day, same forms as --since")
+    rep.add_argument("--tz", help="time zone of the day boundary (IANA name; default: this machine's)")
+    rep.add_argument("--agent", action="append", help="only this agent (repeat, or comma-separate)")
+    rep.add_argument("--no-refresh", action="store_true", help="report from the index as it is")
+
+    src = sub.add_parser("sources", parents=[common], help="each agent: roots searched, files, events, skips")
+    src.add_argument("--no-refresh", action="store_true", help="list the index as it is")
+
+    sub.add_parser("refresh", parents=[common], help="index whatever is new, and say what was read")
+    sub.add_parser("gui", parents=[common], help="start the desktop app (the default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command in (None, "gui"):
+        from app.gui.app import run  # the only place the CLI reaches Qt
+
+        return run(args.db, args.home)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ZoneError) as exc:
+        print(f"tokenclub: {exc}", file=sys.stderr)
+        return 2
+    except (IndexBusy, PriceError, OSError) as exc:
+        print(f"tokenclub: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ntokenclub: interrupted; what was indexed so far is kept, run again to continue", file=sys.stderr)
+        return 130
+
+
+# -- shared plumbing ------------------------------------------------------------------------
+
+
+def _env(args: argparse.Namespace) -> Env:
+    return Env.under(args.home) if args.home else Env.current()
+
+
+def _open(args: argparse.Namespace) -> Index:
+    return Index(args.db or paths.default_db(), overrides=paths.overrides_file())
+
+
+def _refresh(index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None) -> RefreshReport | None:
+    """Refresh; if another process holds the lock, warn and report from the index as it is."""
+    show = args.progress or sys.stderr.isatty()
+    try:
+        report = index.refresh(_env(args), agents, progress=_ProgressBar() if show else None)
+    except IndexBusy as exc:
+        print(f"tokenclub: warning: {exc}; reporting what is already indexed", file=sys.stderr)
+        return None
+    if show:
+        sys.stderr.write("\r\033[K")
+    if not args.quiet:
+        for warning in report.warnings:
+            print(f"tokenclub: warning: {warning}", file=sys.stderr)
+    return report
+
+
+class _ProgressBar:
+    """``files  MB  MB/s`` on one stderr line, redrawn in place."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        now = time.monotonic()
+        if now - self.shown < 0.1 and p.files_done < p.files_total:
+            return
+        self.shown = now
+        share = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        bar = "█" * int(share * 30)
+        sys.stderr.write(
+            f"\r\033[Kindexing ▕{bar:<30}▏ {p.files_done}/{p.files_total} files  "
+            f"{p.bytes_done / 1e6:,.1f}/{p.bytes_total / 1e6:,.1f} MB  {p.rate / 1e6:,.1f} MB/s"
+        )
+        sys.stderr.flush()
+
+
+def parse_day(text: str | None, tz: Any) -> date | None:
+    if text is None:
+        return None
+    t = text.strip().lower()
+    if t == "today":
+        return datetime.now(tz).date()
+    if t.endswith("d") and t[:-1].isdigit():
+        return datetime.now(tz).date() - timedelta(days=int(t[:-1]))
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(t, fmt).date()
+        except ValueError:
+            continue
+    raise UsageError(f"not a date: {text!r} (use YYYY-MM-DD, YYYYMMDD, 'today' or Nd)")
+
+
+def _agents(args: argparse.Namespace) -> frozenset[str] | None:
+    if not args.agent:
+        return None
+    known = {s.agent for s in all_sources()}
+    chosen = {a.strip() for item in args.agent for a in item.split(",") if a.strip()}
+    unknown = chosen - known
+    if unknown:
+        raise UsageError(f"unknown agent {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    return frozenset(chosen)
+
+
+def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    elif args.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
+        sys.stdout.write(buf.getvalue())
+    else:
+        sys.stdout.write(render_table(rows, columns))
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(map(str, value))
+    return "" if value is None else value
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return "-"
+    if column == "cost_usd":
+        return f"${value:,.2f}"
+    if column == "cache_hit_rate":
+        return f"{value * 100:.1f}%"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+HEADERS = {"in": "input", "cw": "cache write", "cr": "cache read", "out": "output", "rsn": "reasoning",
+           "cost_usd": "cost", "cache_hit_rate": "cache hit"}
+
+
+def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Right-aligned numbers, left-aligned text, a rule under the header."""
+    head = [HEADERS.get(c, c) for c in columns]
+    body = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
+    numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows) for c in columns]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True))
+
+    out = [line(head), "  ".join("─" * w for w in widths)]
+    out.extend(line(b) for b in body)
+    return "\n".join(x.rstrip() for x in out) + "\n"
+
+
+BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hit_rate"]
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    tz = resolve_zone(args.tz)
+    agents = _agents(args)
+    flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
+    if flt.since and flt.until and flt.since > flt.until:
+        raise UsageError("--since is after --until")
+    index = _open(args)
+    try:
+        if not args.no_refresh:
+            _refresh(index, args)
+        conn = index.conn
+        builders: dict[str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]], list[str]]]] = {
+            "daily": lambda: _rows(reports.daily(conn, flt), "days", ["date", *BUCKET_COLUMNS, "tier"]),
+            "weekly": lambda: _rows(reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]),
+            "monthly": lambda: _rows(reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]),
+            "session": lambda: _rows(
+                reports.sessions(conn, flt), "sessions", ["last", "agent", "session", "project", *BUCKET_COLUMNS]
+            ),
+            "models": lambda: _rows(reports.models(conn, flt), "models", ["model", "agent", *BUCKET_COLUMNS]),
+            "projects": lambda: _rows(
+                reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS]
+            ),
+        }
+        doc, rows, columns = builders[args.kind]()
+    finally:
+        index.close()
+    if not args.json and not args.csv:
+        rows = [*rows, {columns[0]: "total", **doc["totals"]}]
+    _emit(args, doc, rows, columns)
+    if not args.json and not args.csv:
+        _footer(doc)
+    return 0
+
+
+def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    return doc, doc[key], columns
+
+
+def _footer(doc: dict[str, Any]) -> None:
+    source = doc.get("price_source") or {}
+    if source:
+        when = f", data as of {source['data_date']}" if source.get("data_date") else ""
+        extra = f"; overrides from {source['overrides']}" if source.get("overrides") else ""
+        print(f"prices: {source['name']}{when}{extra}")
+    if doc.get("unpriced_models"):
+        print(f"unpriced (no price known; add them to {paths.overrides_file()}): {', '.join(doc['unpriced_models'])}")
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    index = _open(args)
+    try:
+        if not args.no_refresh:
+            _refresh(index, args)
+        doc = sources_doc(index, _env(args))
+    finally:
+        index.close()
+    columns = ["agent", "files", "gone", "events", "lines", "skipped", "errors", "roots"]
+    rows = [
+        {**s, "roots": [r["path"] for r in s["roots"] if r["exists"]] or ["(none found)"],
+         "skipped": sum(s["skipped"].values())}
+        for s in doc["sources"]
+    ]
+    _emit(args, doc, rows, columns)
+    if not args.json and not args.csv:
+        for s in doc["sources"]:
+            for why, n in sorted(s["skipped"].items()):
+                print(f"{s['agent']}: skipped {n:,} × {why}")
+            for err in s["error_files"]:
+                print(f"{s['agent']}: {err['path']}: {err['error']}")
+    return 0
+
+
+def sources_doc(index: Index, env: Env) -> dict[str, Any]:
+    """Per agent: roots searched (and whether they exist), files, events, lines, skips, errors."""
+    conn = index.conn
+    per_file: dict[str, dict[str, Any]] = {}
+    for agent, gone, lines, skips, error, path in conn.execute(
+        "SELECT agent, gone, lines, skips, error, path FROM files"
+    ):
+        s = per_file.setdefault(agent, {"files": 0, "gone": 0, "lines": 0, "skipped": {}, "error_files": []})
+        s["gone" if gone else "files"] += 1
+        s["lines"] += lines or 0
+        for why, n in (orjson.loads(skips) if skips else {}).items():
+            s["skipped"][why] = s["skipped"].get(why, 0) + n
+        if error:
+            s["error_files"].append({"path": path, "error": error})
+    events = dict(conn.execute("SELECT agent, COUNT(*) FROM events GROUP BY agent").fetchall())
+    out = []
+    for source in all_sources():
+        s = per_file.get(source.agent, {"files": 0, "gone": 0, "lines": 0, "skipped": {}, "error_files": []})
+        out.append(
+            {
+                "agent": source.agent,
+                "title": source.title,
+                "roots": [{"path": str(r), "exists": r.exists()} for r in source.roots(env)],
+                **s,
+                "errors": len(s["error_files"]),
+                "events": events.get(source.agent, 0),
+            }
+        )
+    return {"sources": out, "db": str(index.path)}
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    index = _open(args)
+    try:
+        report = _refresh(index, args)
+    finally:
+        index.close()
+    if report is None:
+        return 1
+    doc = {
+        "files_seen": report.files_seen,
+        "files_read": report.files_read,
+        "bytes_read": report.bytes_read,
+        "events_read": report.events_read,
+        "rows_changed": report.rows_changed,
+        "seconds": round(report.seconds, 3),
+        "warnings": len(report.warnings),
+    }
+    _emit(args, doc, [doc], list(doc))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "report": cmd_report,
+    "sources": cmd_sources,
+    "refresh": cmd_refresh,
+}
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,485 @@
+"""The usage index: an SQLite file that remembers every file it read, how far, and every call.
+
+A refresh walks each source's roots, compares every file with what it remembers (identity,
+size, mtime, the bytes just before the saved offset) and reads only what is new: appended
+bytes from the saved offset with the parser's saved state, or the whole file when it was
+rewritten, replaced or shrank. Calls are upserted by de-duplication key (a higher
+``prio`` copy replaces, a tie keeps the first), so re-reading is always safe. A file's
+events and its new offset are committed in one transaction: a crash at any point neither
+loses nor doubles a token. Vanished files keep their history.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Event
+from typing import Any
+
+import orjson
+
+from app.core.model import UsageEvent
+from app.core.pricing import Pricer, price_fingerprint, reprice
+from app.sources import all_sources, source_for
+from app.sources.base import Env
+
+SCHEMA_VERSION = 1
+TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
+POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
+COMMIT_EVERY_S = 0.5
+
+
+class IndexBusy(RuntimeError):
+    """Another process holds the index's write lock for longer than the busy timeout."""
+
+
+@dataclass
+class Progress:
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    started: float
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second so far."""
+        elapsed = time.monotonic() - self.started
+        return self.bytes_done / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass
+class RefreshReport:
+    files_seen: int = 0
+    files_read: int = 0
+    bytes_read: int = 0
+    events_read: int = 0
+    rows_changed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class _Job:
+    agent: str
+    path: str
+    offset: int
+    state: dict[str, Any]
+    fresh: bool  # read from the start: counters and skips restart
+    stat: tuple[int, int, int, int]  # dev, ino, size, mtime_ns seen before reading
+    size: int  # bytes this read is expected to cover (for progress)
+
+
+@dataclass
+class _Done:
+    job: _Job
+    events: list[UsageEvent]
+    offset: int
+    state: dict[str, Any]
+    lines: int
+    skips: dict[str, int]
+    tail: bytes
+    error: str | None
+
+
+def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    """A connection to the index at ``path`` with the schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            conn.execute("PRAGMA journal_mode = WAL")
+            _migrate(conn)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise _busy(path, timeout, exc) from exc
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise sqlite3.DatabaseError(f"{path} is not a TokenClub index: {exc}") from exc
+    return conn
+
+
+def _busy(path: Path, timeout: float, exc: sqlite3.OperationalError) -> Exception:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return IndexBusy(f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed")
+    return exc
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    import sqlite_utils  # only needed when the schema changes
+
+    db = sqlite_utils.Database(conn)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"index schema {version} is newer than this TokenClub ({SCHEMA_VERSION})")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for step in MIGRATIONS[version:]:
+            step(db)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _v1(db: Any) -> None:
+    db["meta"].create({"k": str, "v": str}, pk="k")
+    db["files"].create(
+        {
+            "path": str,
+            "agent": str,
+            "dev": int,
+            "ino": int,
+            "size": int,
+            "mtime_ns": int,
+            "offset": int,
+            "tail": bytes,
+            "state": str,
+            "lines": int,
+            "events": int,
+            "skips": str,
+            "error": str,
+            "gone": int,
+        },
+        pk="path",
+        not_null={"agent"},
+        defaults={"offset": 0, "lines": 0, "events": 0, "gone": 0},
+    )
+    db["events"].create(
+        {
+            "id": int,
+            "key": str,
+            "prio": int,
+            "agent": str,
+            "ts": int,
+            "model": str,
+            "session": str,
+            "project": str,
+            "inp": int,
+            "cw": int,
+            "cr": int,
+            "out": int,
+            "rsn": int,
+            "cw1h": int,
+            "cost": float,
+        },
+        pk="id",
+        not_null={"key", "agent", "ts"},
+    )
+    db["events"].create_index(["key"], unique=True)
+    db["events"].create_index(["ts"])
+    db["events"].create_index(["session"])
+    db["rates"].create({"model": str, "schedule": bytes}, pk="model")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1]
+
+_UPSERT = (
+    "INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(key) DO UPDATE SET prio=excluded.prio, agent=excluded.agent, ts=excluded.ts,"
+    " model=excluded.model, session=excluded.session, project=excluded.project, inp=excluded.inp,"
+    " cw=excluded.cw, cr=excluded.cr, out=excluded.out, rsn=excluded.rsn, cw1h=excluded.cw1h,"
+    " cost=excluded.cost WHERE excluded.prio > events.prio"
+)
+
+
+class Index:
+    """The one writer of the usage index.
+
+    Args:
+        path: the SQLite file (created on first use).
+        overrides: the user's prices file (TOML), if any.
+        timeout: seconds to wait for another process's write lock.
+    """
+
+    def __init__(self, path: Path, overrides: Path | None = None, timeout: float = 10.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.overrides = overrides
+        self.conn = connect(path, timeout)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT v FROM meta WHERE k = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def refresh(
+        self,
+        env: Env,
+        agents: Iterable[str] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: Event | None = None,
+        workers: int | None = None,
+    ) -> RefreshReport:
+        """Read whatever is new in every enabled agent's logs.
+
+        Raises:
+            IndexBusy: another process kept the write lock past the timeout.
+        """
+        started = time.monotonic()
+        report = RefreshReport()
+        try:
+            self._check_prices()
+            jobs = list(self._plan(env, set(agents) if agents is not None else None, report))
+            if jobs:
+                self._run(jobs, report, progress, cancel, workers)
+        except sqlite3.OperationalError as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise _busy(self.path, self.timeout, exc) from exc
+        report.seconds = time.monotonic() - started
+        return report
+
+    # -- planning -------------------------------------------------------------------------
+
+    def _plan(self, env: Env, agents: set[str] | None, report: RefreshReport) -> Iterator[_Job]:
+        known = {
+            row[0]: row[1:]
+            for row in self.conn.execute(
+                "SELECT path, dev, ino, size, mtime_ns, offset, tail, state, gone FROM files"
+            )
+        }
+        seen: set[str] = set()
+        for source in all_sources():
+            if agents is not None and source.agent not in agents:
+                continue
+            for root in source.roots(env):
+                for path in source.discover(root):
+                    key = str(path)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    report.files_seen += 1
+                    stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                    job = self._job_for(source.agent, key, stat, source.is_whole(path), known.get(key))
+                    if job is not None:
+                        yield job
+        # with an agent filter, files outside it were not looked for: they are not gone
+        gone = [p for p, row in known.items() if p not in seen and not row[7]] if agents is None else []
+        if gone:
+            still_gone = [(p,) for p in gone if not os.path.exists(p)]
+            if still_gone:
+                with self._tx():
+                    self.conn.executemany("UPDATE files SET gone = 1 WHERE path = ?", still_gone)
+
+    def _job_for(
+        self, agent: str, path: str, stat: tuple[int, int, int, int], whole: bool, row: tuple[Any, ...] | None
+    ) -> _Job | None:
+        dev, ino, size, mtime_ns = stat
+        if row is None:
+            return _Job(agent, path, 0, {}, True, stat, size)
+        old_dev, old_ino, old_size, old_mtime, offset, tail, state, _gone = row
+        if (dev, ino, size, mtime_ns) == (old_dev, old_ino, old_size, old_mtime):
+            return None
+        if whole or (dev, ino) != (old_dev, old_ino) or size < offset or not _tail_matches(path, offset, tail):
+            return _Job(agent, path, 0, {}, True, stat, size)
+        if size == offset:  # touched, nothing new: remember the new mtime only
+            self.conn.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path))
+            return None
+        return _Job(agent, path, offset, orjson.loads(state) if state else {}, False, stat, size - offset)
+
+    # -- reading and writing --------------------------------------------------------------
+
+    def _run(
+        self,
+        jobs: list[_Job],
+        report: RefreshReport,
+        progress: Callable[[Progress], None] | None,
+        cancel: Event | None,
+        workers: int | None,
+    ) -> None:
+        pricer = Pricer(self.conn, self.overrides)
+        total_bytes = sum(j.size for j in jobs)
+        state = Progress(0, len(jobs), 0, total_bytes, time.monotonic())
+        before = self.conn.total_changes
+        results = _Results(jobs, workers, total_bytes)
+        last_commit = time.monotonic()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for done in results:
+                self._store(done, pricer, report)
+                state.files_done += 1
+                state.bytes_done += done.job.size
+                now = time.monotonic()
+                if now - last_commit >= COMMIT_EVERY_S:
+                    self.conn.execute("COMMIT")
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    last_commit = now
+                    if progress is not None:
+                        progress(state)
+                if cancel is not None and cancel.is_set():
+                    report.interrupted = True
+                    break
+            self._set_meta("price_source", orjson.dumps(pricer.source()).decode())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            results.close()
+        if progress is not None:
+            progress(state)
+        report.rows_changed = self.conn.total_changes - before
+
+    def _store(self, done: _Done, pricer: Pricer, report: RefreshReport) -> None:
+        job = done.job
+        if done.error is not None:
+            report.warnings.append(f"{job.path}: {done.error}")
+            self.conn.execute(
+                "INSERT INTO files(path, agent, error) VALUES (?, ?, ?)"
+                " ON CONFLICT(path) DO UPDATE SET error = excluded.error",
+                (job.path, job.agent, done.error),
+            )
+            return
+        report.files_read += 1
+        report.bytes_read += done.offset - job.offset
+        report.events_read += len(done.events)
+        cost = pricer.cost
+        self.conn.executemany(_UPSERT, [(*e, cost(e)) for e in done.events])
+        lines, events, skips = done.lines, len(done.events), done.skips
+        if not job.fresh:
+            row = self.conn.execute("SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
+            if row is not None:
+                lines += row[0] or 0
+                events += row[1] or 0
+                skips = _merge(orjson.loads(row[2]) if row[2] else {}, skips)
+        if done.skips:
+            summary = ", ".join(f"{n} × {why}" for why, n in sorted(done.skips.items()))
+            report.warnings.append(f"{job.path}: skipped {summary}")
+        dev, ino, size, mtime_ns = job.stat
+        self.conn.execute(
+            "INSERT OR REPLACE INTO files(path, agent, dev, ino, size, mtime_ns, offset, tail, state, lines,"
+            " events, skips, error, gone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)",
+            (
+                job.path,
+                job.agent,
+                dev,
+                ino,
+                size,
+                mtime_ns,
+                done.offset,
+                done.tail,
+                orjson.dumps(done.state).decode(),
+                lines,
+                events,
+                orjson.dumps(skips).decode() if skips else None,
+            ),
+        )
+
+    def _check_prices(self) -> None:
+        """Recompute every stored cost when the price data or the overrides changed."""
+        fingerprint = price_fingerprint(self.overrides)
+        if self.meta("price_fingerprint") == fingerprint:
+            return
+        with self._tx():
+            self.conn.execute("DELETE FROM rates")
+            pricer = Pricer(self.conn, self.overrides)
+            rows = self.conn.execute(
+                "SELECT id, ts, model, session, project, inp, cw, cr, out, rsn, cw1h FROM events"
+            ).fetchall()
+            reprice(self.conn, pricer, rows)
+            self._set_meta("price_fingerprint", fingerprint)
+            self._set_meta("price_source", orjson.dumps(pricer.source()).decode())
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (key, value))
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    merged = dict(a)
+    for k, v in b.items():
+        merged[k] = merged.get(k, 0) + v
+    return merged
+
+
+def _tail_matches(path: str, offset: int, tail: bytes | None) -> bool:
+    if offset == 0 or not tail:
+        return True
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(offset - TAIL, 0))
+            return f.read(min(TAIL, offset)) == tail
+    except OSError:
+        return False
+
+
+def _read(job: _Job) -> _Done:
+    """Parse one file (in a worker process or inline). Never raises: errors are reported."""
+    path = Path(job.path)
+    try:
+        result = source_for(job.agent).parse(path, job.offset, job.state)
+    except FileNotFoundError:
+        return _Done(job, [], job.offset, job.state, 0, {}, b"", "vanished before it could be read")
+    except OSError as exc:
+        return _Done(job, [], job.offset, job.state, 0, {}, b"", f"unreadable: {exc.strerror or exc}")
+    except Exception as exc:  # a parser bug must not stop the other files
+        return _Done(job, [], job.offset, job.state, 0, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
+    tail = b""
+    if result.offset:
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(result.offset - TAIL, 0))
+                tail = f.read(min(TAIL, result.offset))
+        except OSError:
+            tail = b""
+    return _Done(job, result.events, result.offset, result.state, result.lines, result.skips, tail, None)
+
+
+class _Results:
+    """Parsed files as they complete: inline for small work, on every core for large."""
+
+    def __init__(self, jobs: list[_Job], workers: int | None, total_bytes: int) -> None:
+        n = workers if workers is not None else (os.cpu_count() or 1)
+        self.pool: ProcessPoolExecutor | None = None
+        self.futures: list[Future[_Done]] = []
+        if n > 1 and len(jobs) > 1 and total_bytes >= POOL_MIN_BYTES:
+            import multiprocessing
+            import threading
+
+            # fork is cheapest, but unsafe once other threads (a GUI, watchers) exist
+            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            self.pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method))
+            ordered = sorted(jobs, key=lambda j: j.size, reverse=True)
+            self.futures = [self.pool.submit(_read, j) for j in ordered]
+            self.iterator: Iterator[_Done] = (f.result() for f in as_completed(self.futures))
+        else:
+            self.iterator = (_read(j) for j in jobs)
+
+    def __iter__(self) -> Iterator[_Done]:
+        return self.iterator
+
+    def close(self) -> None:
+        if self.pool is not None:
+            for f in self.futures:
+                f.cancel()
+            self.pool.shutdown(wait=True, cancel_futures=True)

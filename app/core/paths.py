@@ -1,0 +1,40 @@
+"""Every file TokenClub owns hangs off one root: the platform's dirs, or ``$TOKENCLUB_HOME``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP = "tokenclub"
+
+
+def _root(kind: str) -> Path:
+    base = os.environ.get("TOKENCLUB_HOME")
+    if base:
+        return Path(base) / kind
+    import platformdirs
+
+    if kind == "data":
+        return Path(platformdirs.user_data_dir(APP, appauthor=False))
+    return Path(platformdirs.user_config_dir(APP, appauthor=False))
+
+
+def data_dir() -> Path:
+    return _root("data")
+
+
+def config_dir() -> Path:
+    return _root("config")
+
+
+def default_db() -> Path:
+    return data_dir() / "index.sqlite"
+
+
+def overrides_file() -> Path:
+    """User prices for models the bundled data lacks (TOML, ``[models."name"]``)."""
+    return config_dir() / "prices.toml"
+
+
+def settings_file() -> Path:
+    return config_dir() / "settings.json"

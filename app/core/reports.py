@@ -1,0 +1,245 @@
+"""Reports: pure reads of the index, returned as plain JSON-ready dicts.
+
+Days are local days in the report's time zone. SQL sums calls per quarter hour (every
+real UTC offset is a multiple of 15 minutes), then each quarter hour is placed on its
+local day, so a time zone with DST is exact without touching every row in Python.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
+from app.core.model import Totals
+
+QUARTER_MS = 15 * 60 * 1000
+SUMS = (
+    "SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(COALESCE(cost, 0)),"
+    " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*)"
+)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which calls a report covers: local dates ``since``..``until`` (inclusive) in ``tz``."""
+
+    tz: tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    since: date | None = None
+    until: date | None = None
+    agents: frozenset[str] | None = None
+
+    def bounds_ms(self) -> tuple[int, int]:
+        lo = -(2**62)
+        hi = 2**62
+        if self.since is not None:
+            lo = int(datetime.combine(self.since, datetime.min.time(), self.tz).timestamp() * 1000)
+        if self.until is not None:
+            nxt = datetime.combine(self.until + timedelta(days=1), datetime.min.time(), self.tz)
+            hi = int(nxt.timestamp() * 1000) - 1
+        return lo, hi
+
+    def where(self) -> tuple[str, list[Any]]:
+        lo, hi = self.bounds_ms()
+        sql = "ts BETWEEN ? AND ?"
+        args: list[Any] = [lo, hi]
+        if self.agents is not None:
+            sql += f" AND agent IN ({','.join('?' * len(self.agents))})"
+            args.extend(sorted(self.agents))
+        return sql, args
+
+    def local_day(self, ms: int) -> date:
+        return datetime.fromtimestamp(ms / 1000, self.tz).date()
+
+
+def _totals(row: Sequence[Any]) -> Totals:
+    inp, cw, cr, out, rsn, cost, unpriced, calls = row
+    return Totals(inp or 0, cw or 0, cr or 0, out or 0, rsn or 0, cost or 0.0, unpriced or 0, calls or 0)
+
+
+def price_source(conn: sqlite3.Connection) -> Any:
+    row = conn.execute("SELECT v FROM meta WHERE k = 'price_source'").fetchone()
+    return orjson.loads(row[0]) if row else None
+
+
+def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
+    where, args = flt.where()
+    rows = conn.execute(f"SELECT DISTINCT model FROM events WHERE {where} AND cost IS NULL ORDER BY model", args)
+    return [r[0] for r in rows]
+
+
+@dataclass
+class Day:
+    date: date
+    totals: Totals = field(default_factory=Totals)
+    by_agent: dict[str, Totals] = field(default_factory=dict)
+    by_model: dict[str, Totals] = field(default_factory=dict)
+
+
+def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
+    """Every local day with usage, oldest first, with per-agent and per-model splits."""
+    where, args = flt.where()
+    rows = conn.execute(
+        f"SELECT ts / {QUARTER_MS}, agent, model, {SUMS} FROM events WHERE {where} GROUP BY 1, 2, 3", args
+    )
+    by_date: dict[date, Day] = {}
+    day_of: dict[int, date] = {}
+    for quarter, agent, model, *sums in rows:
+        d = day_of.get(quarter)
+        if d is None:
+            d = day_of[quarter] = flt.local_day(quarter * QUARTER_MS)
+        day = by_date.get(d)
+        if day is None:
+            day = by_date[d] = Day(d)
+        part = _totals(sums)
+        day.totals.add(part)
+        day.by_agent.setdefault(agent, Totals()).add(part)
+        day.by_model.setdefault(model, Totals()).add(part)
+    return [by_date[d] for d in sorted(by_date)]
+
+
+def _bucket_dict(t: Totals, *, with_rate: bool = True) -> dict[str, Any]:
+    d = t.as_dict()
+    if not with_rate:
+        d.pop("cache_hit_rate")
+    return d
+
+
+def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
+    """The ``report daily`` document: days, each with tier and splits, and the totals."""
+    out_days = []
+    grand = Totals()
+    for day in days(conn, flt):
+        grand.add(day.totals)
+        entry = {"date": day.date.isoformat(), **_bucket_dict(day.totals)}
+        entry["tier"] = tier_for(day.totals.total, milestones)
+        entry["by_agent"] = {a: _bucket_dict(t) for a, t in sorted(day.by_agent.items())}
+        entry["by_model"] = {m: _bucket_dict(t) for m, t in sorted(day.by_model.items())}
+        out_days.append(entry)
+    return {
+        "days": out_days,
+        "totals": _bucket_dict(grand),
+        "milestones": {tier_label(m): m for m in milestones},
+        "tz": str(flt.tz),
+        "price_source": price_source(conn),
+        "unpriced_models": unpriced_models(conn, flt),
+    }
+
+
+def periods(conn: sqlite3.Connection, flt: Filter, period: str) -> dict[str, Any]:
+    """``weekly`` (ISO weeks, starting Monday) or ``monthly`` sums of the local days."""
+    groups: dict[str, tuple[date, Totals, dict[str, Totals], dict[str, Totals]]] = {}
+    for day in days(conn, flt):
+        if period == "weekly":
+            start = day.date - timedelta(days=day.date.weekday())
+            label = f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
+        else:
+            start = day.date.replace(day=1)
+            label = start.strftime("%Y-%m")
+        group = groups.setdefault(label, (start, Totals(), {}, {}))
+        group[1].add(day.totals)
+        for agent, t in day.by_agent.items():
+            group[2].setdefault(agent, Totals()).add(t)
+        for model, t in day.by_model.items():
+            group[3].setdefault(model, Totals()).add(t)
+    rows = []
+    grand = Totals()
+    for label, (start, t, agents, models) in sorted(groups.items(), key=lambda kv: kv[1][0]):
+        grand.add(t)
+        rows.append(
+            {
+                "period": label,
+                "start": start.isoformat(),
+                **_bucket_dict(t),
+                "by_agent": {a: _bucket_dict(x) for a, x in sorted(agents.items())},
+                "by_model": {m: _bucket_dict(x) for m, x in sorted(models.items())},
+            }
+        )
+    return {
+        "periods": rows,
+        "period": period,
+        "totals": _bucket_dict(grand),
+        "tz": str(flt.tz),
+        "price_source": price_source(conn),
+        "unpriced_models": unpriced_models(conn, flt),
+    }
+
+
+def _grouped(conn: sqlite3.Connection, flt: Filter, columns: str, extra: str = "") -> list[tuple[Any, ...]]:
+    where, args = flt.where()
+    sql = f"SELECT {columns}, {SUMS}{extra} FROM events WHERE {where} GROUP BY {columns}"
+    return conn.execute(sql, args).fetchall()
+
+
+def models(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
+    rows = []
+    grand = Totals()
+    for agent, model, *sums in _grouped(conn, flt, "agent, model"):
+        t = _totals(sums)
+        grand.add(t)
+        rows.append({"model": model, "agent": agent, **_bucket_dict(t)})
+    rows.sort(key=lambda r: -r["total"])
+    return {"models": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+
+
+def projects(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
+    rows = []
+    grand = Totals()
+    for project, *rest in _grouped(conn, flt, "project", ", COUNT(DISTINCT session), GROUP_CONCAT(DISTINCT agent)"):
+        sums, sessions, agents = rest[:8], rest[8], rest[9]
+        t = _totals(sums)
+        grand.add(t)
+        rows.append(
+            {"project": project or "", "sessions": sessions, "agents": sorted((agents or "").split(",")), **_bucket_dict(t)}
+        )
+    rows.sort(key=lambda r: -r["total"])
+    return {"projects": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+
+
+def sessions(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
+    rows = []
+    grand = Totals()
+    extra = ", MIN(ts), MAX(ts), GROUP_CONCAT(DISTINCT model), MAX(project)"
+    for agent, session, *rest in _grouped(conn, flt, "agent, session", extra):
+        sums, first, last, model_list, project = rest[:8], rest[8], rest[9], rest[10], rest[11]
+        t = _totals(sums)
+        grand.add(t)
+        rows.append(
+            {
+                "session": session,
+                "agent": agent,
+                "project": project or "",
+                "first": _iso(first),
+                "last": _iso(last),
+                "minutes": round((last - first) / 60000, 1),
+                "models": sorted((model_list or "").split(",")),
+                **_bucket_dict(t),
+            }
+        )
+    rows.sort(key=lambda r: r["last"], reverse=True)
+    return {"sessions": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+
+
+def today(conn: sqlite3.Connection, tz: tzinfo, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
+    """Today's burn for the tray: total, cost, tier and the distance to the next milestone."""
+    now = datetime.now(tz).date()
+    found = days(conn, Filter(tz=tz, since=now, until=now))
+    t = found[0].totals if found else Totals()
+    nxt = next_milestone(t.total, milestones)
+    return {
+        "date": now.isoformat(),
+        **_bucket_dict(t),
+        "tier": tier_for(t.total, milestones),
+        "next_milestone": nxt,
+        "to_next": None if nxt is None else nxt - t.total,
+    }
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

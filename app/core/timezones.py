@@ -1,0 +1,42 @@
+"""The day boundary's time zone: an IANA name, or this machine's own zone."""
+
+from __future__ import annotations
+
+import os
+from datetime import tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class ZoneError(ValueError):
+    """Not a time zone this machine knows."""
+
+
+def resolve_zone(name: str | None) -> tzinfo:
+    """``name`` as a zone; None means the machine's zone (``$TZ``, then /etc/localtime)."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ZoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris or UTC)") from exc
+    return local_zone()
+
+
+def local_zone() -> tzinfo:
+    env = os.environ.get("TZ", "").lstrip(":")
+    if env:
+        try:
+            return ZoneInfo(env)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    link = Path("/etc/localtime")
+    try:
+        target = str(link.resolve())
+        if "zoneinfo/" in target:
+            return ZoneInfo(target.split("zoneinfo/", 1)[1])
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        pass
+    from datetime import datetime
+
+    fixed = datetime.now().astimezone().tzinfo
+    return fixed if fixed is not None else ZoneInfo("UTC")
