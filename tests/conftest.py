@@ -1,0 +1,52 @@
+"""Shared test fixtures: the agent-log fixtures laid out as a home directory, and indexes on it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.core.index import Index
+from app.sources.base import Env
+
+FIXTURES = Path(__file__).parent / "fixtures" / "agent-logs"
+
+# fixture folder -> where the agent keeps it under a home directory
+LAYOUT = {
+    "claude": ".claude",
+    "codex": ".codex",
+    "gemini": ".gemini",
+    "opencode": ".local/share/opencode",
+    "qwen": ".qwen",
+    "amp": ".local/share/amp",
+}
+
+
+def lay_out_home(home: Path, agents: tuple[str, ...] = tuple(LAYOUT)) -> Path:
+    """Copy the fixture trees of ``agents`` into ``home`` where each agent writes them."""
+    for name in agents:
+        shutil.copytree(FIXTURES / name, home / LAYOUT[name], dirs_exist_ok=True)
+    return home
+
+
+@pytest.fixture
+def fixture_home(tmp_path: Path) -> Path:
+    return lay_out_home(tmp_path / "home")
+
+
+@pytest.fixture
+def indexed(tmp_path: Path) -> Callable[[Path], Index]:
+    """Index a home into a fresh SQLite file in tmp_path; closed after the test."""
+    opened: list[Index] = []
+
+    def make(home: Path) -> Index:
+        index = Index(tmp_path / "index.sqlite", overrides=tmp_path / "no-prices.toml")
+        index.refresh(Env.under(home), workers=1)
+        opened.append(index)
+        return index
+
+    yield make  # type: ignore[misc]
+    for index in opened:
+        index.close()
