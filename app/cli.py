@@ -36,11 +36,22 @@ class UsageError(Exception):
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, help="index file (default: %(default)s)", default=None)
-    common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
+    common.add_argument(
+        "--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides"
+    )
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--csv", action="store_true", help="print CSV")
-    common.add_argument("--progress", action="store_true", help="show indexing progress even when not on a terminal")
+    common.add_argument(
+        "--progress", action="store_true", help="show indexing progress even when not on a terminal"
+    )
     common.add_argument("--quiet", "-q", action="store_true", help="no warnings on stderr")
+    common.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for another process's lock on the index (default: %(default)s)",
+    )
     return common
 
 
@@ -80,7 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tokenclub: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ntokenclub: interrupted; what was indexed so far is kept, run again to continue", file=sys.stderr)
+        print(
+            "\ntokenclub: interrupted; what was indexed so far is kept, run again to continue",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -92,10 +106,12 @@ def _env(args: argparse.Namespace) -> Env:
 
 
 def _open(args: argparse.Namespace) -> Index:
-    return Index(args.db or paths.default_db(), overrides=paths.overrides_file())
+    return Index(args.db or paths.default_db(), overrides=paths.overrides_file(), timeout=args.wait)
 
 
-def _refresh(index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None) -> RefreshReport | None:
+def _refresh(
+    index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None
+) -> RefreshReport | None:
     """Refresh; if another process holds the lock, warn and report from the index as it is."""
     show = args.progress or sys.stderr.isatty()
     try:
@@ -158,7 +174,9 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
     return frozenset(chosen)
 
 
-def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
+def _emit(
+    args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]
+) -> None:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     elif args.csv:
@@ -196,8 +214,15 @@ def _cell(value: Any, column: str) -> str:
     return str(value)
 
 
-HEADERS = {"in": "input", "cw": "cache write", "cr": "cache read", "out": "output", "rsn": "reasoning",
-           "cost_usd": "cost", "cache_hit_rate": "cache hit"}
+HEADERS = {
+    "in": "input",
+    "cw": "cache write",
+    "cr": "cache read",
+    "out": "output",
+    "rsn": "reasoning",
+    "cost_usd": "cost",
+    "cache_hit_rate": "cache hit",
+}
 
 
 def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -208,7 +233,9 @@ def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows) for c in columns]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True))
+        return "  ".join(
+            c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True)
+        )
 
     out = [line(head), "  ".join("─" * w for w in widths)]
     out.extend(line(b) for b in body)
@@ -224,7 +251,9 @@ BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hi
 def cmd_report(args: argparse.Namespace) -> int:
     tz = resolve_zone(args.tz)
     agents = _agents(args)
-    flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
+    flt = reports.Filter(
+        tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents
+    )
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
     index = _open(args)
@@ -234,10 +263,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         conn = index.conn
         builders: dict[str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]], list[str]]]] = {
             "daily": lambda: _rows(reports.daily(conn, flt), "days", ["date", *BUCKET_COLUMNS, "tier"]),
-            "weekly": lambda: _rows(reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]),
-            "monthly": lambda: _rows(reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]),
+            "weekly": lambda: _rows(
+                reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]
+            ),
+            "monthly": lambda: _rows(
+                reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]
+            ),
             "session": lambda: _rows(
-                reports.sessions(conn, flt), "sessions", ["last", "agent", "session", "project", *BUCKET_COLUMNS]
+                reports.sessions(conn, flt),
+                "sessions",
+                ["last", "agent", "session", "project", *BUCKET_COLUMNS],
             ),
             "models": lambda: _rows(reports.models(conn, flt), "models", ["model", "agent", *BUCKET_COLUMNS]),
             "projects": lambda: _rows(
@@ -255,7 +290,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+def _rows(
+    doc: dict[str, Any], key: str, columns: list[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     return doc, doc[key], columns
 
 
@@ -266,7 +303,8 @@ def _footer(doc: dict[str, Any]) -> None:
         extra = f"; overrides from {source['overrides']}" if source.get("overrides") else ""
         print(f"prices: {source['name']}{when}{extra}")
     if doc.get("unpriced_models"):
-        print(f"unpriced (no price known; add them to {paths.overrides_file()}): {', '.join(doc['unpriced_models'])}")
+        models = ", ".join(doc["unpriced_models"])
+        print(f"unpriced (no price known; add them to {paths.overrides_file()}): {models}")
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -279,8 +317,11 @@ def cmd_sources(args: argparse.Namespace) -> int:
         index.close()
     columns = ["agent", "files", "gone", "events", "lines", "skipped", "errors", "roots"]
     rows = [
-        {**s, "roots": [r["path"] for r in s["roots"] if r["exists"]] or ["(none found)"],
-         "skipped": sum(s["skipped"].values())}
+        {
+            **s,
+            "roots": [r["path"] for r in s["roots"] if r["exists"]] or ["(none found)"],
+            "skipped": sum(s["skipped"].values()),
+        }
         for s in doc["sources"]
     ]
     _emit(args, doc, rows, columns)

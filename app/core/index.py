@@ -11,8 +11,10 @@ loses nor doubles a token. Vanished files keep their history.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -93,7 +95,7 @@ def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
-        conn.execute("PRAGMA busy_timeout = %d" % int(timeout * 1000))
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA synchronous = NORMAL")
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -109,7 +111,9 @@ def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
 
 def _busy(path: Path, timeout: float, exc: sqlite3.OperationalError) -> Exception:
     if "locked" in str(exc) or "busy" in str(exc):
-        return IndexBusy(f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed")
+        return IndexBusy(
+            f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed"
+        )
     return exc
 
 
@@ -287,10 +291,17 @@ class Index:
         old_dev, old_ino, old_size, old_mtime, offset, tail, state, _gone = row
         if (dev, ino, size, mtime_ns) == (old_dev, old_ino, old_size, old_mtime):
             return None
-        if whole or (dev, ino) != (old_dev, old_ino) or size < offset or not _tail_matches(path, offset, tail):
+        if (
+            whole
+            or (dev, ino) != (old_dev, old_ino)
+            or size < offset
+            or not _tail_matches(path, offset, tail)
+        ):
             return _Job(agent, path, 0, {}, True, stat, size)
         if size == offset:  # touched, nothing new: remember the new mtime only
-            self.conn.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path))
+            self.conn.execute(
+                "UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path)
+            )
             return None
         return _Job(agent, path, offset, orjson.loads(state) if state else {}, False, stat, size - offset)
 
@@ -354,7 +365,9 @@ class Index:
         self.conn.executemany(_UPSERT, [(*e, cost(e)) for e in done.events])
         lines, events, skips = done.lines, len(done.events), done.skips
         if not job.fresh:
-            row = self.conn.execute("SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
+            row = self.conn.execute(
+                "SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)
+            ).fetchone()
             if row is not None:
                 lines += row[0] or 0
                 events += row[1] or 0
@@ -455,6 +468,18 @@ def _read(job: _Job) -> _Done:
     return _Done(job, result.events, result.offset, result.state, result.lines, result.skips, tail, None)
 
 
+def _die_with_parent() -> None:
+    """Workers must not outlive a killed parent (Linux: PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() == 1:  # the parent died before the line above ran
+        os._exit(1)
+
+
 class _Results:
     """Parsed files as they complete: inline for small work, on every core for large."""
 
@@ -468,7 +493,9 @@ class _Results:
 
             # fork is cheapest, but unsafe once other threads (a GUI, watchers) exist
             method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-            self.pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context(method))
+            self.pool = ProcessPoolExecutor(
+                n, mp_context=multiprocessing.get_context(method), initializer=_die_with_parent
+            )
             ordered = sorted(jobs, key=lambda j: j.size, reverse=True)
             self.futures = [self.pool.submit(_read, j) for j in ordered]
             self.iterator: Iterator[_Done] = (f.result() for f in as_completed(self.futures))

@@ -178,8 +178,10 @@ def _decode(blob: bytes | str | None) -> Schedule | None:
     if blob is None:
         return None
     raw = orjson.loads(blob)
-    return [(int(since), {k: (float(v[0]), tuple((int(a), float(b)) for a, b in v[1])) for k, v in r.items()})
-            for since, r in raw]
+    return [
+        (int(since), {k: (float(v[0]), tuple((int(a), float(b)) for a, b in v[1])) for k, v in r.items()})
+        for since, r in raw
+    ]
 
 
 def _from_genai_prices(model: str) -> Schedule | None:
