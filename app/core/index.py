@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 from threading import Event
 from typing import Any
 
 import orjson
 
-from app.core.model import UsageEvent
 from app.core.pricing import Pricer, price_fingerprint, reprice
 from app.sources import all_sources, source_for
 from app.sources.base import Env
@@ -81,7 +81,7 @@ class _Job:
 @dataclass
 class _Done:
     job: _Job
-    events: list[UsageEvent]
+    rows: list[tuple[Any, ...]]  # UsageEvents with the key hashed to 64 bits
     offset: int
     state: dict[str, Any]
     lines: int
@@ -97,6 +97,7 @@ def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: the unique-key index is written at random
         if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             conn.execute("PRAGMA journal_mode = WAL")
             _migrate(conn)
@@ -161,7 +162,7 @@ def _v1(db: Any) -> None:
     db["events"].create(
         {
             "id": int,
-            "key": str,
+            "key": int,  # 64-bit hash of the source's de-duplication key
             "prio": int,
             "agent": str,
             "ts": int,
@@ -181,7 +182,6 @@ def _v1(db: Any) -> None:
     )
     db["events"].create_index(["key"], unique=True)
     db["events"].create_index(["ts"])
-    db["events"].create_index(["session"])
     db["rates"].create({"model": str, "schedule": bytes}, pk="model")
 
 
@@ -360,10 +360,10 @@ class Index:
             return
         report.files_read += 1
         report.bytes_read += done.offset - job.offset
-        report.events_read += len(done.events)
+        report.events_read += len(done.rows)
         cost = pricer.cost
-        self.conn.executemany(_UPSERT, [(*e, cost(e)) for e in done.events])
-        lines, events, skips = done.lines, len(done.events), done.skips
+        self.conn.executemany(_UPSERT, [(*row, cost(row)) for row in done.rows])
+        lines, events, skips = done.lines, len(done.rows), done.skips
         if not job.fresh:
             row = self.conn.execute(
                 "SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)
@@ -403,10 +403,7 @@ class Index:
         with self._tx():
             self.conn.execute("DELETE FROM rates")
             pricer = Pricer(self.conn, self.overrides)
-            rows = self.conn.execute(
-                "SELECT id, ts, model, session, project, inp, cw, cr, out, rsn, cw1h FROM events"
-            ).fetchall()
-            reprice(self.conn, pricer, rows)
+            reprice(self.conn, pricer)
             self._set_meta("price_fingerprint", fingerprint)
             self._set_meta("price_source", orjson.dumps(pricer.source()).decode())
 
@@ -465,7 +462,13 @@ def _read(job: _Job) -> _Done:
                 tail = f.read(min(TAIL, result.offset))
         except OSError:
             tail = b""
-    return _Done(job, result.events, result.offset, result.state, result.lines, result.skips, tail, None)
+    rows = [(key_id(e.key), *e[1:]) for e in result.events]
+    return _Done(job, rows, result.offset, result.state, result.lines, result.skips, tail, None)
+
+
+def key_id(key: str) -> int:
+    """A de-duplication key as a signed 64-bit integer: a small, fast unique index."""
+    return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _die_with_parent() -> None:

@@ -14,7 +14,7 @@ import hashlib
 import re
 import sqlite3
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import metadata
@@ -22,8 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
-from app.core.model import UsageEvent
 
 # Our bucket -> genai-prices price key (per million tokens).
 PRICE_KEYS = {
@@ -39,6 +37,7 @@ Rate = tuple[float, tuple[tuple[int, float], ...]]
 Rates = dict[str, Rate]
 # A model's price history: (valid from epoch ms, rates), latest last.
 Schedule = list[tuple[int, Rates]]
+Compiled = list[tuple[int, "Tiers"]]
 
 
 class PriceError(ValueError):
@@ -54,27 +53,46 @@ def _rate(value: Any) -> Rate:
     return (float(value), ())
 
 
-def _apply(rate: Rate, count: int, prompt: int) -> float:
-    price, tiers = rate
-    for start, tier_price in reversed(tiers):
-        if prompt > start:
-            price = tier_price
-            break
-    return price * count
+# Per-token prices of (in, cw 5m, cw 1h, cr, out), one vector per prompt-size tier.
+Vector = tuple[float, float, float, float, float]
+Tiers = list[tuple[int, Vector]]  # (prompt must exceed this, prices), highest threshold first
 
 
-def cost_of(rates: Rates, event: UsageEvent) -> float:
-    """USD for one request; 1h cache writes use their own rate when the model has one."""
-    prompt = event.inp + event.cw + event.cr  # the threshold counts the whole prompt, cached or not
-    usd = _apply(rates["inp"], event.inp, prompt) if "inp" in rates else 0.0
-    usd += _apply(rates["out"], event.out, prompt) if "out" in rates else 0.0
-    usd += _apply(rates["cr"], event.cr, prompt) if "cr" in rates else 0.0
-    cw1h = event.cw1h if "cw1h" in rates else 0
-    if "cw" in rates:
-        usd += _apply(rates["cw"], event.cw - cw1h, prompt)
-    if cw1h:
-        usd += _apply(rates["cw1h"], cw1h, prompt)
-    return usd / 1_000_000
+def compile_rates(rates: Rates) -> Tiers:
+    """Turn per-bucket rates into whole-request price vectors, one per tier threshold."""
+    thresholds = sorted({start for rate in rates.values() for start, _ in rate[1]}, reverse=True)
+
+    def at(bucket: str, prompt: int) -> float:
+        rate = rates.get(bucket)
+        if rate is None:
+            return 0.0
+        price = rate[0]
+        for start, tier_price in reversed(rate[1]):
+            if prompt > start:
+                price = tier_price
+                break
+        return price / 1_000_000
+
+    tiers: Tiers = []
+    for threshold in [*thresholds, -1]:
+        prompt = threshold + 1
+        cw = at("cw", prompt)
+        cw1h = at("cw1h", prompt) if "cw1h" in rates else cw
+        tiers.append((threshold, (at("inp", prompt), cw, cw1h, at("cr", prompt), at("out", prompt))))
+    return tiers
+
+
+def cost_of(tiers: Tiers, event: Sequence[Any]) -> float:
+    """USD for one request (a UsageEvent or an index row: same field positions).
+
+    The tier threshold counts the whole prompt, cached or not, as the providers do.
+    """
+    inp, cw, cr, out, cw1h = event[7], event[8], event[9], event[10], event[12]
+    prompt = inp + cw + cr
+    for threshold, (p_in, p_cw, p_cw1h, p_cr, p_out) in tiers:
+        if prompt > threshold:
+            return inp * p_in + (cw - cw1h) * p_cw + cw1h * p_cw1h + cr * p_cr + out * p_out
+    return 0.0
 
 
 @dataclass(frozen=True)
@@ -134,18 +152,27 @@ class Pricer:
         self.overrides_path = overrides_path
         self.overrides = load_overrides(overrides_path)
         self._schedules: dict[str, Schedule | None] = {}
+        self._compiled: dict[str, Compiled | None] = {}
         for model, blob in conn.execute("SELECT model, schedule FROM rates"):
             self._schedules[model] = _decode(blob)
 
-    def cost(self, event: UsageEvent) -> float | None:
-        schedule = self.schedule(event.model)
-        if schedule is None:
+    def cost(self, event: Sequence[Any]) -> float | None:
+        """USD for a UsageEvent or an index row, or None when the model has no price."""
+        model = event[4]
+        compiled = self._compiled.get(model, False)
+        if compiled is False:
+            schedule = self.schedule(model)
+            compiled = None if schedule is None else [(since, compile_rates(r)) for since, r in schedule]
+            self._compiled[model] = compiled
+        if compiled is None:
             return None
-        rates = schedule[0][1]
-        for since, candidate in schedule:
-            if event.ts >= since:
-                rates = candidate
-        return cost_of(rates, event)
+        tiers = compiled[0][1]
+        if len(compiled) > 1:
+            ts = event[3]
+            for since, candidate in compiled:
+                if ts >= since:
+                    tiers = candidate
+        return cost_of(tiers, event)
 
     def schedule(self, model: str) -> Schedule | None:
         if model in self._schedules:
@@ -235,10 +262,11 @@ def _data_date() -> str | None:
     return max(dates) if dates else None
 
 
-def reprice(conn: sqlite3.Connection, pricer: Pricer, batch: Iterable[tuple[Any, ...]]) -> None:
-    """Recompute stored costs (after a price data or overrides change)."""
-    updates = []
-    for rowid, *fields in batch:
-        event = UsageEvent("", 0, "", *fields)
-        updates.append((pricer.cost(event), rowid))
-    conn.executemany("UPDATE events SET cost = ? WHERE id = ?", updates)
+def reprice(conn: sqlite3.Connection, pricer: Pricer) -> None:
+    """Recompute every stored cost (after a price data or overrides change)."""
+    rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM events").fetchall()
+    conn.executemany("UPDATE events SET cost = ? WHERE key = ?", [(pricer.cost(r), r[0]) for r in rows])
+
+
+# The index's event columns, in UsageEvent's field order.
+ROW_COLUMNS = "key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h"
