@@ -1,0 +1,115 @@
+"""Prices per request, equal to genai-prices' own calculation; overrides; unpriced never $0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from genai_prices import Usage, calc_price
+
+from app.core import reports
+from app.core.index import Index, connect
+from app.core.model import UsageEvent
+from app.core.pricing import PriceError, Pricer, load_overrides
+from app.sources.base import Env
+from tests.logmaker import claude_line
+
+
+def event(model: str, inp: int, cw: int, cr: int, out: int, cw1h: int = 0) -> UsageEvent:
+    return UsageEvent("k", 0, "claude-code", 1_795_000_000_000, model, "s", "p", inp, cw, cr, out, 0, cw1h)
+
+
+@pytest.fixture
+def pricer(tmp_path: Path) -> Pricer:
+    return Pricer(connect(tmp_path / "i.sqlite"), None)
+
+
+@pytest.mark.parametrize(
+    ("model", "inp", "cw", "cr", "out", "cw1h"),
+    [
+        ("claude-sonnet-4-5-20250929", 4, 12000, 0, 412, 0),
+        ("claude-sonnet-4-5-20250929", 6, 1500, 12000, 230, 1000),  # 1h cache writes priced apart
+        ("claude-sonnet-4-5-20250929", 150_000, 40_000, 100_000, 2_000, 0),  # past the 200k long-context tier
+        ("claude-opus-4-5-20251101", 3, 800, 13500, 95, 0),
+        ("gpt-5.1-codex-max", 700, 0, 8800, 610, 0),
+        ("gemini-2.5-pro", 150_000, 0, 60_000, 900, 0),  # tiered at 200k too
+    ],
+)
+def test_matches_genai_prices(
+    pricer: Pricer, model: str, inp: int, cw: int, cr: int, out: int, cw1h: int
+) -> None:
+    ours = pricer.cost(event(model, inp, cw, cr, out, cw1h))
+    usage = Usage(
+        input_tokens=inp + cw + cr,
+        cache_write_tokens=cw,
+        cache_write_1h_tokens=cw1h,
+        cache_read_tokens=cr,
+        output_tokens=out,
+    )
+    theirs = float(calc_price(usage, model).total_price)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+def test_long_context_tier_applies_per_request(pricer: Pricer) -> None:
+    """One 300k-token request costs more than twenty 15k ones: price, then sum."""
+    one = pricer.cost(event("claude-sonnet-4-5", 300_000, 0, 0, 0))
+    twenty = 20 * (pricer.cost(event("claude-sonnet-4-5", 15_000, 0, 0, 0)) or 0)
+    assert one == pytest.approx(1.8) and twenty == pytest.approx(0.9)
+
+
+def test_unknown_model_is_unpriced_not_free(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    d = home / ".claude/projects/p"
+    d.mkdir(parents=True)
+    (d / "s.jsonl").write_bytes(
+        claude_line("m1", "2026-11-20T10:00:00Z", model="house-model-9")
+        + claude_line("m2", "2026-11-20T10:00:01Z")
+    )
+    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
+    index.refresh(Env.under(home))
+    doc = reports.daily(index.conn, reports.Filter())
+    assert doc["unpriced_models"] == ["house-model-9"]
+    assert doc["totals"]["unpriced_tokens"] == 110
+    assert doc["totals"]["cost_usd"] > 0
+    assert doc["price_source"]["name"].startswith("genai-prices")
+    assert doc["price_source"]["data_date"]
+
+
+def test_overrides_price_a_model_and_costs_follow_a_change(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    d = home / ".claude/projects/p"
+    d.mkdir(parents=True)
+    (d / "s.jsonl").write_bytes(
+        claude_line("m1", "2026-11-20T10:00:00Z", model="qwen3-coder-plus", inp=1_000_000)
+    )
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."qwen3-coder-*"]\ninput_mtok = 2.0\noutput_mtok = 10.0\n')
+    index = Index(tmp_path / "i.sqlite", overrides=prices)
+    index.refresh(Env.under(home))
+    assert reports.daily(index.conn, reports.Filter())["totals"]["cost_usd"] == pytest.approx(2.001)
+    prices.write_text('[models."qwen3-coder-plus"]\ninput_mtok = 1.0\noutput_mtok = 10.0\n')
+    index.refresh(Env.under(home))  # nothing new to read, but every stored cost is recomputed
+    assert reports.daily(index.conn, reports.Filter())["totals"]["cost_usd"] == pytest.approx(1.001)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[models.x\n", "prices.toml"),
+        ('[models."x"]\ninput = 1\n', "unknown price"),
+        ('[models."x"]\ninput_mtok = -1\n', "non-negative"),
+    ],
+)
+def test_bad_overrides_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(text)
+    with pytest.raises(PriceError, match=message):
+        load_overrides(path)
+
+
+def test_rates_are_cached_in_the_index(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "i.sqlite")
+    Pricer(conn, None).cost(event("claude-opus-4-5", 1, 0, 0, 1))
+    ((model, blob),) = conn.execute("SELECT model, schedule FROM rates").fetchall()
+    assert model == "claude-opus-4-5" and blob
+    assert Pricer(conn, None).schedule("claude-opus-4-5") is not None  # read back without the price data
