@@ -17,7 +17,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
@@ -488,11 +487,12 @@ class _Results:
 
     def __init__(self, jobs: list[_Job], workers: int | None, total_bytes: int) -> None:
         n = workers if workers is not None else (os.cpu_count() or 1)
-        self.pool: ProcessPoolExecutor | None = None
-        self.futures: list[Future[_Done]] = []
+        self.pool: Any = None
+        self.futures: list[Any] = []
         if n > 1 and len(jobs) > 1 and total_bytes >= POOL_MIN_BYTES:
             import multiprocessing
             import threading
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
             # fork is cheapest, but unsafe once other threads (a GUI, watchers) exist
             method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"

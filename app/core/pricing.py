@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib.util
+import os
 import re
 import sqlite3
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,16 @@ def load_overrides(path: Path | None) -> list[Override]:
 
 
 def price_fingerprint(overrides_path: Path | None) -> str:
-    """Changes when the price data or the overrides change, so stored costs are recomputed."""
-    try:
-        version = metadata.version("genai-prices")
-    except metadata.PackageNotFoundError:
-        version = "none"
+    """Changes when the price data or the overrides change, so stored costs are recomputed.
+
+    The data file's size and mtime stand for the package version: reading package
+    metadata would cost more than the rest of a refresh with nothing new.
+    """
+    spec = importlib.util.find_spec("genai_prices")
+    version = "none"
+    if spec is not None and spec.origin:
+        st = os.stat(Path(spec.origin).parent / "data.py")
+        version = f"{st.st_size}-{st.st_mtime_ns}"
     digest = ""
     if overrides_path is not None and overrides_path.exists():
         digest = hashlib.sha256(overrides_path.read_bytes()).hexdigest()[:16]
@@ -192,7 +198,12 @@ class Pricer:
         return _from_genai_prices(model)
 
     def source(self) -> dict[str, Any]:
-        label = price_fingerprint(None).split(";")[0]
+        from importlib import metadata
+
+        try:
+            label = f"genai-prices {metadata.version('genai-prices')}"
+        except metadata.PackageNotFoundError:
+            label = "no price data"
         return {
             "name": f"{label} (bundled, offline)",
             "data_date": _data_date(),
