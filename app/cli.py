@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from app.core import paths, reports
-from app.core.index import Index, IndexBusy, Progress, RefreshReport
+from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.pricing import PriceError
 from app.core.timezones import ZoneError, resolve_zone
 from app.sources import all_sources
@@ -36,14 +36,10 @@ class UsageError(Exception):
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, help="index file (default: %(default)s)", default=None)
-    common.add_argument(
-        "--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides"
-    )
+    common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--csv", action="store_true", help="print CSV")
-    common.add_argument(
-        "--progress", action="store_true", help="show indexing progress even when not on a terminal"
-    )
+    common.add_argument("--progress", action="store_true", help="show indexing progress even when not on a terminal")
     common.add_argument("--quiet", "-q", action="store_true", help="no warnings on stderr")
     common.add_argument(
         "--wait",
@@ -87,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ZoneError) as exc:
         print(f"tokenclub: {exc}", file=sys.stderr)
         return 2
-    except (IndexBusy, PriceError, OSError) as exc:
+    except (IndexBusy, NotAnIndex, PriceError, OSError) as exc:
         print(f"tokenclub: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -109,9 +105,7 @@ def _open(args: argparse.Namespace) -> Index:
     return Index(args.db or paths.default_db(), overrides=paths.overrides_file(), timeout=args.wait)
 
 
-def _refresh(
-    index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None
-) -> RefreshReport | None:
+def _refresh(index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None) -> RefreshReport | None:
     """Refresh; if another process holds the lock, warn and report from the index as it is."""
     show = args.progress or sys.stderr.isatty()
     try:
@@ -174,9 +168,7 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
     return frozenset(chosen)
 
 
-def _emit(
-    args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]
-) -> None:
+def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
     elif args.csv:
@@ -233,9 +225,7 @@ def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows) for c in columns]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True)
-        )
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, numeric, strict=True))
 
     out = [line(head), "  ".join("─" * w for w in widths)]
     out.extend(line(b) for b in body)
@@ -251,9 +241,7 @@ BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hi
 def cmd_report(args: argparse.Namespace) -> int:
     tz = resolve_zone(args.tz)
     agents = _agents(args)
-    flt = reports.Filter(
-        tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents
-    )
+    flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
     index = _open(args)
@@ -263,12 +251,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         conn = index.conn
         builders: dict[str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]], list[str]]]] = {
             "daily": lambda: _rows(reports.daily(conn, flt), "days", ["date", *BUCKET_COLUMNS, "tier"]),
-            "weekly": lambda: _rows(
-                reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]
-            ),
-            "monthly": lambda: _rows(
-                reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]
-            ),
+            "weekly": lambda: _rows(reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]),
+            "monthly": lambda: _rows(reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]),
             "session": lambda: _rows(
                 reports.sessions(conn, flt),
                 "sessions",
@@ -290,9 +274,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rows(
-    doc: dict[str, Any], key: str, columns: list[str]
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     return doc, doc[key], columns
 
 

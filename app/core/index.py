@@ -39,6 +39,10 @@ class IndexBusy(RuntimeError):
     """Another process holds the index's write lock for longer than the busy timeout."""
 
 
+class NotAnIndex(RuntimeError):
+    """The file at the index path is not a TokenClub index (it is left untouched)."""
+
+
 @dataclass
 class Progress:
     files_done: int
@@ -105,15 +109,13 @@ def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
         raise _busy(path, timeout, exc) from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise sqlite3.DatabaseError(f"{path} is not a TokenClub index: {exc}") from exc
+        raise NotAnIndex(f"{path} is not a TokenClub index ({exc}); it was left untouched") from exc
     return conn
 
 
 def _busy(path: Path, timeout: float, exc: sqlite3.OperationalError) -> Exception:
     if "locked" in str(exc) or "busy" in str(exc):
-        return IndexBusy(
-            f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed"
-        )
+        return IndexBusy(f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed")
     return exc
 
 
@@ -123,7 +125,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     db = sqlite_utils.Database(conn)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(f"index schema {version} is newer than this TokenClub ({SCHEMA_VERSION})")
+        raise NotAnIndex(f"index schema {version} is newer than this TokenClub understands ({SCHEMA_VERSION})")
     conn.execute("BEGIN IMMEDIATE")
     try:
         for step in MIGRATIONS[version:]:
@@ -250,9 +252,7 @@ class Index:
     def _plan(self, env: Env, agents: set[str] | None, report: RefreshReport) -> Iterator[_Job]:
         known = {
             row[0]: row[1:]
-            for row in self.conn.execute(
-                "SELECT path, dev, ino, size, mtime_ns, offset, tail, state, gone FROM files"
-            )
+            for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns, offset, tail, state, gone FROM files")
         }
         seen: set[str] = set()
         for source in all_sources():
@@ -290,17 +290,10 @@ class Index:
         old_dev, old_ino, old_size, old_mtime, offset, tail, state, _gone = row
         if (dev, ino, size, mtime_ns) == (old_dev, old_ino, old_size, old_mtime):
             return None
-        if (
-            whole
-            or (dev, ino) != (old_dev, old_ino)
-            or size < offset
-            or not _tail_matches(path, offset, tail)
-        ):
+        if whole or (dev, ino) != (old_dev, old_ino) or size < offset or not _tail_matches(path, offset, tail):
             return _Job(agent, path, 0, {}, True, stat, size)
         if size == offset:  # touched, nothing new: remember the new mtime only
-            self.conn.execute(
-                "UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path)
-            )
+            self.conn.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path))
             return None
         return _Job(agent, path, offset, orjson.loads(state) if state else {}, False, stat, size - offset)
 
@@ -364,9 +357,7 @@ class Index:
         self.conn.executemany(_UPSERT, [(*row, cost(row)) for row in done.rows])
         lines, events, skips = done.lines, len(done.rows), done.skips
         if not job.fresh:
-            row = self.conn.execute(
-                "SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)
-            ).fetchone()
+            row = self.conn.execute("SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
             if row is not None:
                 lines += row[0] or 0
                 events += row[1] or 0

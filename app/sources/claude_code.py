@@ -5,7 +5,9 @@ One API response is written as several lines (one per content block) sharing
 copy old lines into a new file, and ``/btw`` side questions can replay a parent message
 under a new ``requestId`` with ``isSidechain: true``. All three collapse on one key, the
 message id (an Anthropic ``msg_…`` id is unique per response): the non-sidechain copy
-beats a sidechain one, then the copy with the largest total wins.
+beats a sidechain one, then the copy with the largest total, then the copy in the file
+that started earliest (a resumed session's copies keep their original timestamps, which
+come after the original file's first call), so a call stays with the session that made it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from typing import Any
 from app.core.model import UsageEvent
 from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, walk
 
-MAIN_COPY = 1 << 40  # prio bonus of a non-sidechain record over any sidechain copy
+# prio = non-sidechain (1 bit) | total (29 bits) | earliness of the file (32 bits)
+MAIN_COPY = 1 << 61
+TOTAL_SHIFT = 32
+TOTAL_CAP = (1 << 29) - 1
+LATEST_S = (1 << 32) - 1
 
 
 class ClaudeCode(Source):
@@ -35,7 +41,7 @@ class ClaudeCode(Source):
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)
-        events = result.events
+        found: list[tuple[Any, ...]] = []
         fallback_session = _session_of(path)
         fallback_project = _project_of(path)
 
@@ -80,26 +86,31 @@ class ClaudeCode(Source):
                 key = f"cc:{request_id}"
             else:
                 key = f"cc:{obj.get('uuid') or f'{path}@{at}'}"
-            sidechain = bool(record.get("isSidechain") or obj.get("isSidechain"))
-            events.append(
-                UsageEvent(
-                    key=key,
-                    prio=(0 if sidechain else MAIN_COPY) + total,
-                    agent="claude-code",
-                    ts=ts,
-                    model=str(message.get("model") or "unknown"),
-                    session=str(obj.get("sessionId") or fallback_session),
-                    project=str(obj.get("cwd") or fallback_project),
-                    inp=inp,
-                    cw=cw,
-                    cr=cr,
-                    out=out,
-                    rsn=0,
-                    cw1h=cw1h,
+            main = not (record.get("isSidechain") or obj.get("isSidechain"))
+            found.append(
+                (
+                    key,
+                    (MAIN_COPY if main else 0) | min(total, TOTAL_CAP) << TOTAL_SHIFT,
+                    ts,
+                    str(message.get("model") or "unknown"),
+                    str(obj.get("sessionId") or fallback_session),
+                    str(obj.get("cwd") or fallback_project),
+                    inp,
+                    cw,
+                    cr,
+                    out,
+                    cw1h,
                 )
             )
 
         scan_jsonl(path, offset, (b'"usage":',), on_line, result)
+        first_s = min([state.get("first_s", LATEST_S)] + [f[2] // 1000 for f in found])
+        state["first_s"] = first_s
+        earliness = LATEST_S - first_s
+        result.events = [
+            UsageEvent(key, prio | earliness, "claude-code", ts, model, session, project, inp, cw, cr, out, 0, cw1h)
+            for key, prio, ts, model, session, project, inp, cw, cr, out, cw1h in found
+        ]
         return result
 
 

@@ -1,0 +1,155 @@
+"""The `tokenclub` reports: tables, --json, --csv, filters, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from tests.conftest import lay_out_home
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return lay_out_home(tmp_path / "home", ("claude", "codex"))
+
+
+def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path, *args: str) -> tuple[int, str, str]:
+    code = main([*args, "--db", str(tmp_path / "i.sqlite"), "--home", str(home)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_daily_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
+    code, out, _ = run(capsys, tmp_path, home, "report", "daily", "--json", "--tz", "UTC")
+    assert code == 0
+    doc = json.loads(out)
+    day = doc["days"][0]
+    for field in ("date", "in", "cw", "cr", "out", "rsn", "total", "cost_usd", "tier", "cache_hit_rate"):
+        assert field in day
+    assert set(day["by_agent"]["codex"]) >= {"in", "cw", "cr", "out", "rsn", "total", "cost_usd"}
+    assert doc["totals"]["total"] == 63243 + 60560
+    assert doc["price_source"]["name"].startswith("genai-prices")
+    assert [d["date"] for d in doc["days"]] == ["2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21"]
+
+
+def test_time_zone_moves_the_day_boundary(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
+    """Codex's 2026-11-19T23:00Z calls are on 2026-11-20 in Sydney (UTC+11 in November)."""
+    _, out, _ = run(capsys, tmp_path, home, "report", "daily", "--json", "--tz", "Australia/Sydney", "--agent", "codex")
+    days = {d["date"]: d["total"] for d in json.loads(out)["days"]}
+    assert "2026-11-19" not in days and days["2026-11-20"] >= 17370
+
+
+def test_since_until_and_agent_filters(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
+    _, out, _ = run(
+        capsys,
+        tmp_path,
+        home,
+        "report",
+        "daily",
+        "--json",
+        "--tz",
+        "UTC",
+        "--since",
+        "20261120",
+        "--until",
+        "2026-11-20",
+        "--agent",
+        "claude-code",
+    )
+    doc = json.loads(out)
+    assert [d["date"] for d in doc["days"]] == ["2026-11-20"]
+    assert doc["totals"]["total"] == 6238 + 26152
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "first_column"),
+    [
+        ("weekly", "periods", "period"),
+        ("monthly", "periods", "period"),
+        ("session", "sessions", "session"),
+        ("models", "models", "model"),
+        ("projects", "projects", "project"),
+    ],
+)
+def test_every_report_prints_table_json_and_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path, kind: str, key: str, first_column: str
+) -> None:
+    _, out, _ = run(capsys, tmp_path, home, "report", kind, "--json", "--tz", "UTC")
+    doc = json.loads(out)
+    assert sum(r["total"] for r in doc[key]) == doc["totals"]["total"] == 123803
+    _, out, _ = run(capsys, tmp_path, home, "report", kind, "--csv", "--tz", "UTC")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == len(doc[key]) and first_column in rows[0]
+    _, out, _ = run(capsys, tmp_path, home, "report", kind, "--tz", "UTC")
+    assert "total" in out.splitlines()[-2] or "total" in out
+
+
+def test_sessions_attribute_subagents_to_their_parent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path
+) -> None:
+    _, out, _ = run(capsys, tmp_path, home, "report", "session", "--json", "--agent", "claude-code")
+    sessions = {s["session"]: s["total"] for s in json.loads(out)["sessions"]}
+    assert sessions == {
+        "7f3c2a10-5b4e-4c1d-9a8e-0d1f2e3a4b5c": 12416 + 13736 + 14398 + 6238,
+        "a2b4c6d8-1e3f-4a5b-8c7d-9e0f1a2b3c4d": 14915,
+        "c0ffee00-1111-4222-8333-444455556666": 1540,
+    }
+
+
+def test_sources_lists_roots_files_and_events(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
+    _, out, _ = run(capsys, tmp_path, home, "sources", "--json")
+    by_agent = {s["agent"]: s for s in json.loads(out)["sources"]}
+    assert by_agent["claude-code"]["files"] == 4 and by_agent["claude-code"]["events"] == 7
+    assert by_agent["codex"]["files"] == 5  # the .zst beside its plain copy is not read
+    assert by_agent["codex"]["roots"][0] == {"path": str(home / ".codex" / "sessions"), "exists": True}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "daily", "--since", "yesterday-ish"], "not a date"),
+        (["report", "daily", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["report", "daily", "--agent", "clippy"], "unknown agent clippy"),
+        (["report", "daily", "--since", "2026-11-21", "--until", "2026-11-20"], "--since is after --until"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path, args: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, tmp_path, home, *args)
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_that_is_not_an_index_is_refused_untouched(tmp_path: Path, home: Path) -> None:
+    db = tmp_path / "notes.txt"
+    db.write_text("my notes, not a database\n" * 100)
+    before = db.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "report", "daily", "--db", str(db), "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "not a TokenClub index" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert db.read_bytes() == before
+
+
+def test_console_script_runs(tmp_path: Path, home: Path) -> None:
+    exe = Path(sys.executable).with_name("tokenclub")
+    done = subprocess.run(
+        [str(exe), "report", "daily", "--json", "--db", str(tmp_path / "i.sqlite"), "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["totals"]["total"] == 123803
