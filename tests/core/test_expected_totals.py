@@ -68,7 +68,9 @@ def per_day_model(index: Index, agent: str) -> dict[tuple[str, str], tuple[int, 
 
 
 @pytest.mark.parametrize("agent", sorted(EXPECTED))
-def test_each_agent_matches_expected(fixture_home: Path, indexed: Callable[[Path], Index], agent: str) -> None:
+def test_each_agent_matches_expected(
+    fixture_home: Path, indexed: Callable[[Path], Index], agent: str
+) -> None:
     index = indexed(fixture_home)
     assert per_day_model(index, agent) == EXPECTED[agent]
 
