@@ -70,9 +70,7 @@ def price_source(conn: sqlite3.Connection) -> Any:
 
 def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
     where, args = flt.where()
-    rows = conn.execute(
-        f"SELECT DISTINCT model FROM events WHERE {where} AND cost IS NULL ORDER BY model", args
-    )
+    rows = conn.execute(f"SELECT DISTINCT model FROM events WHERE {where} AND cost IS NULL ORDER BY model", args)
     return [r[0] for r in rows]
 
 
@@ -113,9 +111,7 @@ def _bucket_dict(t: Totals, *, with_rate: bool = True) -> dict[str, Any]:
     return d
 
 
-def daily(
-    conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES
-) -> dict[str, Any]:
+def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
     """The ``report daily`` document: days, each with tier and splits, and the totals."""
     out_days = []
     grand = Totals()
@@ -195,9 +191,7 @@ def models(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
 def projects(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
     rows = []
     grand = Totals()
-    for project, *rest in _grouped(
-        conn, flt, "project", ", COUNT(DISTINCT session), GROUP_CONCAT(DISTINCT agent)"
-    ):
+    for project, *rest in _grouped(conn, flt, "project", ", COUNT(DISTINCT session), GROUP_CONCAT(DISTINCT agent)"):
         sums, sessions, agents = rest[:8], rest[8], rest[9]
         t = _totals(sums)
         grand.add(t)
@@ -237,9 +231,7 @@ def sessions(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
     return {"sessions": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
 
 
-def today(
-    conn: sqlite3.Connection, tz: tzinfo, milestones: Sequence[int] = DEFAULT_MILESTONES
-) -> dict[str, Any]:
+def today(conn: sqlite3.Connection, tz: tzinfo, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
     """Today's burn for the tray: total, cost, tier and the distance to the next milestone."""
     now = datetime.now(tz).date()
     found = days(conn, Filter(tz=tz, since=now, until=now))

@@ -18,9 +18,7 @@ def resolve_zone(name: str | None) -> tzinfo:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ZoneError(
-                f"unknown time zone {name!r} (use an IANA name such as Europe/Paris or UTC)"
-            ) from exc
+            raise ZoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris or UTC)") from exc
     return local_zone()
 
 
