@@ -423,14 +423,17 @@ def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 
 def _tail_matches(path: str, offset: int, tail: bytes | None) -> bool:
-    if offset == 0 or not tail:
-        return True
+    return offset == 0 or not tail or _tail(path, offset) == tail
+
+
+def _tail(path: str | Path, offset: int) -> bytes:
+    """The bytes just before ``offset``: they change when a file is rewritten in place."""
     try:
         with open(path, "rb") as f:
             f.seek(max(offset - TAIL, 0))
-            return f.read(min(TAIL, offset)) == tail
+            return f.read(min(TAIL, offset))
     except OSError:
-        return False
+        return b""
 
 
 def _read(job: _Job) -> _Done:
@@ -444,14 +447,7 @@ def _read(job: _Job) -> _Done:
         return _Done(job, [], job.offset, job.state, 0, {}, b"", f"unreadable: {exc.strerror or exc}")
     except Exception as exc:  # a parser bug must not stop the other files
         return _Done(job, [], job.offset, job.state, 0, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
-    tail = b""
-    if result.offset:
-        try:
-            with open(path, "rb") as f:
-                f.seek(max(result.offset - TAIL, 0))
-                tail = f.read(min(TAIL, result.offset))
-        except OSError:
-            tail = b""
+    tail = _tail(path, result.offset) if result.offset else b""
     rows = [(key_id(e.key), *e[1:]) for e in result.events]
     return _Done(job, rows, result.offset, result.state, result.lines, result.skips, tail, None)
 
