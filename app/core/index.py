@@ -269,8 +269,15 @@ class Index:
                     except OSError:
                         continue
                     report.files_seen += 1
-                    stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-                    job = self._job_for(source.agent, key, stat, source.is_whole(path), known.get(key))
+                    size, mtime_ns = st.st_size, st.st_mtime_ns
+                    whole = source.is_whole(path)
+                    if whole:  # a whole document changes with its companions (a database's write-ahead log)
+                        for extra in source.companions(path):
+                            with contextlib.suppress(OSError):
+                                cst = os.stat(extra)
+                                size, mtime_ns = size + cst.st_size, max(mtime_ns, cst.st_mtime_ns)
+                    stat = (st.st_dev, st.st_ino, size, mtime_ns)
+                    job = self._job_for(source.agent, key, stat, whole, known.get(key))
                     if job is not None:
                         yield job
         # with an agent filter, files outside it were not looked for: they are not gone

@@ -86,6 +86,10 @@ class Source(ABC):
         """True when ``path`` is rewritten rather than appended to: re-read it whole on change."""
         return self.whole_file
 
+    def companions(self, path: Path) -> tuple[Path, ...]:
+        """Files whose change also changes what ``path`` holds (an SQLite database's ``-wal``)."""
+        return ()
+
     @abstractmethod
     def roots(self, env: Env) -> list[Path]:
         """Directories (or files) this agent writes to, honouring its env overrides."""
