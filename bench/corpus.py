@@ -568,7 +568,8 @@ def generate(home: Path, size_mb: float = 1024, seed: int = 1, jobs: int | None 
     if exp_path.exists():
         exp_path.unlink()
     t0 = time.perf_counter()
-    total = int(size_mb * (1 << 20))
+    # Budgets are per session; resumed copies and whole turns overshoot them by ~20%.
+    total = int(size_mb * (1 << 20) * 0.83)
     n_sessions = max(24, int(size_mb * 0.55))
     n_claude = int(n_sessions * 0.6)
     n_codex = n_sessions - n_claude
