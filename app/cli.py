@@ -33,9 +33,10 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(sub: bool = False) -> argparse.ArgumentParser:
+    """Options valid before or after the command; after it they must not reset what came before."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="index file (default: %(default)s)", default=None)
+    common.add_argument("--db", type=Path, help="index file")
     common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--csv", action="store_true", help="print CSV")
@@ -48,12 +49,15 @@ def _common() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for another process's lock on the index (default: %(default)s)",
     )
+    if sub:
+        for action in common._actions:
+            action.default = argparse.SUPPRESS
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
-    parser = argparse.ArgumentParser(prog="tokenclub", description=__doc__.splitlines()[0], parents=[common])
+    parser = argparse.ArgumentParser(prog="tokenclub", description=__doc__.splitlines()[0], parents=[_common()])
+    common = _common(sub=True)
     sub = parser.add_subparsers(dest="command")
 
     rep = sub.add_parser("report", parents=[common], help="token and cost reports")
