@@ -79,9 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
-        from app.gui.app import run  # the only place the CLI reaches Qt
-
-        return run(args.db, args.home)
+        try:
+            from app.gui.app import run  # the only place the CLI reaches Qt
+        except ImportError:  # a build without the desktop app: show the daily report
+            args = build_parser().parse_args(
+                [*(argv or []), "report", "daily"] if args.command is None else ["report", "daily"]
+            )
+        else:
+            return run(args.db, args.home)
     try:
         return COMMANDS[args.command](args)
     except (UsageError, ZoneError) as exc:
