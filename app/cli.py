@@ -82,9 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             from app.gui.app import run  # the only place the CLI reaches Qt
         except ImportError:  # a build without the desktop app: show the daily report
-            args = build_parser().parse_args(
-                [*(argv or []), "report", "daily"] if args.command is None else ["report", "daily"]
-            )
+            given = list(sys.argv[1:] if argv is None else argv)
+            args = build_parser().parse_args([*(a for a in given if a != "gui"), "report", "daily"])
         else:
             return run(args.db, args.home)
     try:
