@@ -5,11 +5,12 @@ from __future__ import annotations
 from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
+from app.sources.gemini_cli import GeminiCli
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex()]
+    return [ClaudeCode(), Codex(), GeminiCli()]
 
 
 def source_for(agent: str) -> Source:
