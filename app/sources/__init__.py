@@ -6,11 +6,12 @@ from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli
+from app.sources.opencode import OpenCode
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli()]
+    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode()]
 
 
 def source_for(agent: str) -> Source:
