@@ -7,11 +7,12 @@ from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli
 from app.sources.opencode import OpenCode
+from app.sources.qwen_code import QwenCode
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode()]
+    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode()]
 
 
 def source_for(agent: str) -> Source:

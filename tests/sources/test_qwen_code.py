@@ -1,0 +1,82 @@
+"""Qwen Code: one count per record uuid, the original over a /branch copy, telemetry ignored."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+
+from app.sources.base import Env
+from app.sources.qwen_code import QwenCode
+from tests.sources.common import FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
+
+PROJECTS = FIXTURES / "qwen" / "projects"
+ORIGINAL = PROJECTS / "-home-dev-myproj" / "chats" / "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f.jsonl"
+EXPECTED = {
+    ("2026-11-20", "qwen3-coder-plus"): (12500, 900, 0, 23000, 0),
+    ("2026-11-21", "qwen3-coder-flash"): (1000, 250, 0, 7000, 0),
+    ("2026-11-21", "qwen3-coder-plus"): (1000, 500, 0, 15000, 0),
+}
+ORIGINAL_ONLY = {
+    ("2026-11-20", "qwen3-coder-plus"): (12500, 900, 0, 23000, 0),
+    ("2026-11-21", "qwen3-coder-flash"): (1000, 250, 0, 7000, 0),
+}
+
+
+def files() -> list[Path]:
+    return list(QwenCode().discover(PROJECTS))
+
+
+def test_fixtures_match_expected_in_either_order() -> None:
+    assert len(files()) == 2
+    assert per_day_model(parse_all(QwenCode(), files())) == EXPECTED
+    assert per_day_model(parse_all(QwenCode(), reversed(files()))) == EXPECTED
+
+
+def test_branch_copies_stay_with_the_original_session() -> None:
+    events = parse_all(QwenCode(), reversed(files()))
+    kept = {e.key: e for e in events if e.prio == 1}
+    assert kept["qw:9e000000-0000-4000-8000-000000000003"].session == "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+
+
+def line(usage: dict[str, int]) -> bytes:
+    record = {"uuid": "u1", "type": "assistant", "timestamp": "2026-11-20T00:00:00Z", "model": "m"}
+    return orjson.dumps({**record, "usageMetadata": usage}) + b"\n"
+
+
+def test_thoughts_rule_follows_the_total(tmp_path: Path) -> None:
+    log = tmp_path / "s.jsonl"
+    base = {"promptTokenCount": 100, "cachedContentTokenCount": 40}
+    base |= {"candidatesTokenCount": 30, "thoughtsTokenCount": 10}
+    log.write_bytes(line({**base, "totalTokenCount": 130}))
+    [inside] = QwenCode().parse(log, 0, {}).events
+    assert (inside.inp, inside.cr, inside.out, inside.rsn) == (60, 40, 30, 10)
+    log.write_bytes(line({**base, "totalTokenCount": 140}))
+    [added] = QwenCode().parse(log, 0, {}).events
+    assert (added.inp, added.cr, added.out, added.rsn) == (60, 40, 40, 10)
+
+
+def test_incremental_read(tmp_path: Path) -> None:
+    events = parse_in_two_reads(QwenCode(), ORIGINAL, tmp_path / "s.jsonl", cut_line=6)
+    assert per_day_model(events) == ORIGINAL_ONLY
+
+
+def test_half_written_line_is_not_consumed(tmp_path: Path) -> None:
+    offset, complete = parse_half_line(QwenCode(), ORIGINAL, tmp_path / "s.jsonl")
+    assert offset == complete
+
+
+def test_discovery_under_home(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "qwen", tmp_path / ".qwen")
+    (tmp_path / ".qwen" / "projects" / "-home-dev-myproj" / "notes.jsonl").write_text("")
+    source = QwenCode()
+    [root] = source.roots(Env.under(tmp_path))
+    assert root == tmp_path / ".qwen" / "projects"
+    assert [p.name for p in source.discover(root)] == [p.name for p in files()]
+    assert not any(source.is_whole(p) for p in files())
+
+
+def test_qwen_runtime_dir(tmp_path: Path) -> None:
+    env = Env(tmp_path / "home", {"QWEN_RUNTIME_DIR": str(tmp_path / "rt")})
+    assert QwenCode().roots(env) == [tmp_path / "rt" / "projects"]
