@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.sources.amp import Amp
 from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
@@ -12,7 +13,7 @@ from app.sources.qwen_code import QwenCode
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode()]
+    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp()]
 
 
 def source_for(agent: str) -> Source:

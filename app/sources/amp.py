@@ -1,0 +1,84 @@
+"""Amp: ``$XDG_DATA_HOME/amp/threads/**/T-<uuid>.json``, one JSON document per thread, rewritten whole.
+
+Usage is either the legacy ``usageLedger.events[]`` (input and output per event, the cache
+numbers on the message the event leads to) or each assistant ``messages[].usage``; when the
+ledger has events it is the record and the messages' usage is never added as well.
+``totalInputTokens`` is input + cache write + cache read and is never added either.
+
+The de-duplication key is (thread id, ledger event id or ``messageId``); the prio is the
+file's mtime, so the newest rewrite of a thread replaces what an older copy said.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.model import UsageEvent
+from app.sources.base import Env, ParseResult, Source, iso_ms, num, read_json, walk
+
+
+class Amp(Source):
+    agent = "amp"
+    title = "Amp"
+    whole_file = True
+
+    def roots(self, env: Env) -> list[Path]:
+        return [env.xdg_data() / "amp" / "threads"]
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return walk(root, lambda name: name.endswith(".json"))
+
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        result = ParseResult(state=state)
+        doc = read_json(path, result)
+        if not isinstance(doc, dict):
+            return result
+        thread = str(doc.get("id") or path.stem)
+        prio = path.stat().st_mtime_ns // 1_000_000
+        messages = [m for m in doc.get("messages") or () if isinstance(m, dict)]
+        usage_of = {m.get("messageId"): m["usage"] for m in messages if isinstance(m.get("usage"), dict)}
+
+        def add(item_id: Any, usage: dict[str, Any], tokens: tuple[int, int], cache: dict[str, Any]) -> None:
+            inp, out = tokens
+            cw, cr = num(cache.get("cacheCreationInputTokens")), num(cache.get("cacheReadInputTokens"))
+            if inp + out + cw + cr == 0:
+                return
+            ts = iso_ms(usage.get("timestamp") or cache.get("timestamp"))
+            if ts is None:
+                result.skip("usage record without timestamp")
+                return
+            result.events.append(
+                UsageEvent(
+                    key=f"amp:{thread}:{item_id}",
+                    prio=prio,
+                    agent=self.agent,
+                    ts=ts,
+                    model=str(usage.get("model") or cache.get("model") or "unknown"),
+                    session=thread,
+                    project="",  # threads record no working directory
+                    inp=inp,
+                    cw=cw,
+                    cr=cr,
+                    out=out,
+                )
+            )
+
+        ledger = doc.get("usageLedger")
+        events = ledger.get("events") if isinstance(ledger, dict) else None
+        if isinstance(events, list) and events:
+            for i, event in enumerate(events):
+                if not isinstance(event, dict):
+                    continue
+                tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+                cache = usage_of.get(event.get("toMessageId"), {})
+                item_id = event.get("id") or f"ledger-{i}"
+                add(item_id, event, (num(tokens.get("input")), num(tokens.get("output"))), cache)
+            return result
+        for message in messages:
+            usage = message.get("usage")
+            if message.get("role") == "assistant" and isinstance(usage, dict):
+                tokens = (num(usage.get("inputTokens")), num(usage.get("outputTokens")))
+                add(message.get("messageId"), usage, tokens, usage)
+        return result

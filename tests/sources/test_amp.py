@@ -1,0 +1,60 @@
+"""Amp: ledger events or message usage per thread, never both; whole-file, newest rewrite wins."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import orjson
+
+from app.sources.amp import Amp
+from app.sources.base import Env
+from tests.sources.common import FIXTURES, parse_all, per_day_model
+
+THREADS = FIXTURES / "amp" / "threads"
+LEDGER = THREADS / "T-1c2d3e4f-5061-4b72-9c83-a4b5c6d7e8f9.json"
+EXPECTED = {
+    ("2026-11-20", "claude-sonnet-4-5-20250929"): (16, 722, 9700, 9000, 0),
+    ("2026-11-21", "claude-opus-4-5-20251101"): (15, 330, 1200, 8000, 0),
+}
+
+
+def test_fixtures_match_expected() -> None:
+    files = sorted(Amp().discover(THREADS))
+    assert len(files) == 2
+    assert per_day_model(parse_all(Amp(), files)) == EXPECTED
+
+
+def test_ledger_takes_precedence_over_message_usage() -> None:
+    [event] = Amp().parse(LEDGER, 0, {}).events
+    assert event.key == "amp:T-1c2d3e4f-5061-4b72-9c83-a4b5c6d7e8f9:evt-fixture-0001"
+    assert (event.inp, event.out, event.cw, event.cr) == (15, 330, 1200, 8000)
+
+
+def test_a_newer_rewrite_replaces_the_older_copy(tmp_path: Path) -> None:
+    thread = tmp_path / LEDGER.name
+    shutil.copy(LEDGER, thread)
+    os.utime(thread, (1_000, 1_000))
+    old = Amp().parse(thread, 0, {}).events
+    doc = orjson.loads(thread.read_bytes())
+    doc["usageLedger"]["events"][0]["tokens"]["output"] = 400
+    thread.write_bytes(orjson.dumps(doc))
+    new = Amp().parse(thread, 0, {}).events
+    assert new[0].prio > old[0].prio
+    assert per_day_model(old + new)[("2026-11-21", "claude-opus-4-5-20251101")][1] == 400
+
+
+def test_discovery_under_home(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "amp", tmp_path / ".local" / "share" / "amp")
+    source = Amp()
+    [root] = source.roots(Env.under(tmp_path))
+    assert root == tmp_path / ".local" / "share" / "amp" / "threads"
+    found = sorted(source.discover(root))
+    assert [p.name for p in found] == sorted(p.name for p in THREADS.iterdir())
+    assert all(source.is_whole(p) for p in found)
+
+
+def test_xdg_data_home(tmp_path: Path) -> None:
+    env = Env(tmp_path / "home", {"XDG_DATA_HOME": str(tmp_path / "xdg")})
+    assert Amp().roots(env) == [tmp_path / "xdg" / "amp" / "threads"]
