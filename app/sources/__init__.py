@@ -7,13 +7,14 @@ from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli
+from app.sources.kilo_cli import KiloCli
 from app.sources.opencode import OpenCode
 from app.sources.qwen_code import QwenCode
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp()]
+    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp(), KiloCli()]
 
 
 def source_for(agent: str) -> Source:
