@@ -8,13 +8,15 @@ from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli
 from app.sources.kilo_cli import KiloCli
+from app.sources.kimi_cli import KimiCli
 from app.sources.opencode import OpenCode
+from app.sources.pi_agent import PiAgent
 from app.sources.qwen_code import QwenCode
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp(), KiloCli()]
+    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp(), PiAgent(), KimiCli(), KiloCli()]
 
 
 def source_for(agent: str) -> Source:

@@ -1,0 +1,83 @@
+"""pi (badlogic/pi-mono coding agent): ``~/.pi/agent/sessions/--<cwd>--/<timestamp>_<uuid>.jsonl``.
+
+``PI_CODING_AGENT_DIR`` replaces ``~/.pi/agent``. The first line is the ``type:"session"``
+header (``id``, ``cwd``; a branched session adds ``branchedFrom``, newer builds
+``parentSession``); usage sits on ``type:"message"`` lines whose assistant ``message``
+carries ``usage{input, output, cacheRead, cacheWrite}`` (``input`` excludes the cache).
+
+A branched session starts with a verbatim copy of its source's history. The copies carry
+no call id, so the key is the call itself: the message's own timestamp, model and token
+counts. A copy in a branched file ranks below the original, so the call stays with the
+session that made it. The header is kept in ``state`` for incremental reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.core.model import UsageEvent
+from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, walk
+
+ORIGINAL, BRANCH_COPY = 1, 0
+
+
+class PiAgent(Source):
+    agent = "pi-agent"
+    title = "pi"
+
+    def roots(self, env: Env) -> list[Path]:
+        base = Path(env.var("PI_CODING_AGENT_DIR") or env.home / ".pi" / "agent")
+        return [base / "sessions"]
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        return walk(root, lambda name: name.endswith(".jsonl"))
+
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        result = ParseResult(state=state)
+        state.setdefault("session", path.stem.split("_", 1)[-1])
+        state.setdefault("project", path.parent.name)
+        state.setdefault("branch", False)
+
+        def on_line(obj: dict[str, Any], at: int) -> None:
+            kind = obj.get("type")
+            if kind == "session":
+                state["session"] = str(obj.get("id") or state["session"])
+                state["project"] = str(obj.get("cwd") or state["project"])
+                state["branch"] = bool(obj.get("branchedFrom") or obj.get("parentSession"))
+                return
+            message = obj.get("message")
+            if kind != "message" or not isinstance(message, dict) or message.get("role") != "assistant":
+                return
+            usage = message.get("usage")
+            if not isinstance(usage, dict):
+                return
+            inp, out = num(usage.get("input")), num(usage.get("output"))
+            cr, cw = num(usage.get("cacheRead")), num(usage.get("cacheWrite"))
+            if inp + out + cr + cw == 0:
+                return
+            ts = iso_ms(obj.get("timestamp")) or num(message.get("timestamp"))
+            if not ts:
+                result.skip("usage line without timestamp")
+                return
+            model = str(message.get("model") or "unknown")
+            called = num(message.get("timestamp")) or ts
+            result.events.append(
+                UsageEvent(
+                    key=f"pi:{called}:{model}:{inp}:{out}:{cr}:{cw}",
+                    prio=BRANCH_COPY if state["branch"] else ORIGINAL,
+                    agent=self.agent,
+                    ts=ts,
+                    model=model,
+                    session=state["session"],
+                    project=state["project"],
+                    inp=inp,
+                    cw=cw,
+                    cr=cr,
+                    out=out,
+                )
+            )
+
+        scan_jsonl(path, offset, (b'"usage"', b'"session"'), on_line, result)
+        return result
