@@ -71,7 +71,9 @@ class Amp(Source):
             for i, event in enumerate(events):
                 if not isinstance(event, dict):
                     continue
-                tokens = event.get("tokens") if isinstance(event.get("tokens"), dict) else {}
+                tokens = event.get("tokens")
+                if not isinstance(tokens, dict):
+                    tokens = {}
                 cache = usage_of.get(event.get("toMessageId"), {})
                 item_id = event.get("id") or f"ledger-{i}"
                 add(item_id, event, (num(tokens.get("input")), num(tokens.get("output"))), cache)

@@ -68,7 +68,7 @@ class OpenCode(Source):
         if path.suffix == ".json":
             data = read_json(path, result)
             if isinstance(data, dict):
-                times = data.get("time") if isinstance(data.get("time"), dict) else {}
+                times = _dict(data.get("time"))
                 prio = num(times.get("completed")) or num(times.get("created"))
                 msg_id = str(data.get("id") or path.stem)
                 session = str(data.get("sessionID") or path.parent.name)
@@ -104,17 +104,17 @@ class OpenCode(Source):
         tokens = data.get("tokens")
         if not isinstance(tokens, dict):
             return
-        cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
+        cache = _dict(tokens.get("cache"))
         inp, out = num(tokens.get("input")), num(tokens.get("output"))
         cr, cw = num(cache.get("read")), num(cache.get("write"))
         if inp + out + cr + cw == 0:
             return  # aborted or errored, or a snapshot taken before the usage arrived
-        times = data.get("time") if isinstance(data.get("time"), dict) else {}
+        times = _dict(data.get("time"))
         ts = num(times.get("created"))
         if not ts:
             result.skip("usage record without timestamp")
             return
-        where = data.get("path") if isinstance(data.get("path"), dict) else {}
+        where = _dict(data.get("path"))
         result.events.append(
             UsageEvent(
                 key=f"{self.key_prefix}:{msg_id}",
@@ -131,3 +131,8 @@ class OpenCode(Source):
                 rsn=num(tokens.get("reasoning")),
             )
         )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A nested JSON object, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, dict) else {}
