@@ -40,12 +40,13 @@ class Amp(Source):
         messages = [m for m in doc.get("messages") or () if isinstance(m, dict)]
         usage_of = {m.get("messageId"): m["usage"] for m in messages if isinstance(m.get("usage"), dict)}
 
-        def add(item_id: Any, usage: dict[str, Any], tokens: tuple[int, int], cache: dict[str, Any]) -> None:
+        def add(item_id: Any, record: dict[str, Any], tokens: tuple[int, int], cache: dict[str, Any]) -> None:
+            """``record`` has the call's time and model; ``cache`` is the message usage with its cache counts."""
             inp, out = tokens
             cw, cr = num(cache.get("cacheCreationInputTokens")), num(cache.get("cacheReadInputTokens"))
             if inp + out + cw + cr == 0:
                 return
-            ts = iso_ms(usage.get("timestamp") or cache.get("timestamp"))
+            ts = iso_ms(record.get("timestamp") or cache.get("timestamp"))
             if ts is None:
                 result.skip("usage record without timestamp")
                 return
@@ -55,7 +56,7 @@ class Amp(Source):
                     prio=prio,
                     agent=self.agent,
                     ts=ts,
-                    model=str(usage.get("model") or cache.get("model") or "unknown"),
+                    model=str(record.get("model") or cache.get("model") or "unknown"),
                     session=thread,
                     project="",  # threads record no working directory
                     inp=inp,
@@ -71,12 +72,12 @@ class Amp(Source):
             for i, event in enumerate(events):
                 if not isinstance(event, dict):
                     continue
-                tokens = event.get("tokens")
-                if not isinstance(tokens, dict):
-                    tokens = {}
+                counts = event.get("tokens")
+                if not isinstance(counts, dict):
+                    counts = {}
                 cache = usage_of.get(event.get("toMessageId"), {})
                 item_id = event.get("id") or f"ledger-{i}"
-                add(item_id, event, (num(tokens.get("input")), num(tokens.get("output"))), cache)
+                add(item_id, event, (num(counts.get("input")), num(counts.get("output"))), cache)
             return result
         for message in messages:
             usage = message.get("usage")
