@@ -305,7 +305,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         doc = sources_doc(index, _env(args))
     finally:
         index.close()
-    columns = ["agent", "files", "gone", "events", "lines", "skipped", "errors", "roots"]
+    columns = ["agent", "files", "gone", "events", "MB", "skipped", "errors", "roots"]
     rows = [
         {
             **s,
@@ -325,15 +325,15 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def sources_doc(index: Index, env: Env) -> dict[str, Any]:
-    """Per agent: roots searched (and whether they exist), files, events, lines, skips, errors."""
+    """Per agent: roots searched (and whether they exist), files, events, MB read, skips, errors."""
     conn = index.conn
     per_file: dict[str, dict[str, Any]] = {}
-    for agent, gone, lines, skips, error, path in conn.execute(
-        "SELECT agent, gone, lines, skips, error, path FROM files"
+    for agent, gone, offset, skips, error, path in conn.execute(
+        "SELECT agent, gone, offset, skips, error, path FROM files"
     ):
-        s = per_file.setdefault(agent, {"files": 0, "gone": 0, "lines": 0, "skipped": {}, "error_files": []})
+        s = per_file.setdefault(agent, _no_files())
         s["gone" if gone else "files"] += 1
-        s["lines"] += lines or 0
+        s["MB"] = round(s["MB"] + (offset or 0) / 1e6, 3)
         for why, n in (orjson.loads(skips) if skips else {}).items():
             s["skipped"][why] = s["skipped"].get(why, 0) + n
         if error:
@@ -341,7 +341,7 @@ def sources_doc(index: Index, env: Env) -> dict[str, Any]:
     events = dict(conn.execute("SELECT agent, COUNT(*) FROM events GROUP BY agent").fetchall())
     out = []
     for source in all_sources():
-        s = per_file.get(source.agent, {"files": 0, "gone": 0, "lines": 0, "skipped": {}, "error_files": []})
+        s = per_file.get(source.agent) or _no_files()
         out.append(
             {
                 "agent": source.agent,
@@ -353,6 +353,10 @@ def sources_doc(index: Index, env: Env) -> dict[str, Any]:
             }
         )
     return {"sources": out, "db": str(index.path)}
+
+
+def _no_files() -> dict[str, Any]:
+    return {"files": 0, "gone": 0, "MB": 0.0, "skipped": {}, "error_files": []}
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from app.core.pricing import Pricer, price_fingerprint, reprice
 from app.sources import all_sources, source_for
 from app.sources.base import Env
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
 COMMIT_EVERY_S = 0.5
@@ -87,7 +87,6 @@ class _Done:
     rows: list[tuple[Any, ...]]  # UsageEvents with the key hashed to 64 bits
     offset: int
     state: dict[str, Any]
-    lines: int
     skips: dict[str, int]
     tail: bytes
     error: str | None
@@ -186,7 +185,12 @@ def _v1(db: Any) -> None:
     db["rates"].create({"model": str, "schedule": bytes}, pk="model")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1]
+def _v2(db: Any) -> None:
+    """Line counts went: counting every newline cost a third of a cold index."""
+    db["files"].transform(drop={"lines"})
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2]
 
 _UPSERT = (
     "INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost)"
@@ -336,7 +340,6 @@ class Index:
                 if cancel is not None and cancel.is_set():
                     report.interrupted = True
                     break
-            self._set_meta("price_source", orjson.dumps(pricer.source()).decode())
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -362,20 +365,19 @@ class Index:
         report.events_read += len(done.rows)
         cost = pricer.cost
         self.conn.executemany(_UPSERT, [(*row, cost(row)) for row in done.rows])
-        lines, events, skips = done.lines, len(done.rows), done.skips
+        events, skips = len(done.rows), done.skips
         if not job.fresh:
-            row = self.conn.execute("SELECT lines, events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
+            row = self.conn.execute("SELECT events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
             if row is not None:
-                lines += row[0] or 0
-                events += row[1] or 0
-                skips = _merge(orjson.loads(row[2]) if row[2] else {}, skips)
+                events += row[0] or 0
+                skips = _merge(orjson.loads(row[1]) if row[1] else {}, skips)
         if done.skips:
             summary = ", ".join(f"{n} × {why}" for why, n in sorted(done.skips.items()))
             report.warnings.append(f"{job.path}: skipped {summary}")
         dev, ino, size, mtime_ns = job.stat
         self.conn.execute(
-            "INSERT OR REPLACE INTO files(path, agent, dev, ino, size, mtime_ns, offset, tail, state, lines,"
-            " events, skips, error, gone) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL,0)",
+            "INSERT OR REPLACE INTO files(path, agent, dev, ino, size, mtime_ns, offset, tail, state,"
+            " events, skips, error, gone) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,0)",
             (
                 job.path,
                 job.agent,
@@ -386,7 +388,6 @@ class Index:
                 done.offset,
                 done.tail,
                 orjson.dumps(done.state).decode(),
-                lines,
                 events,
                 orjson.dumps(skips).decode() if skips else None,
             ),
@@ -449,14 +450,14 @@ def _read(job: _Job) -> _Done:
     try:
         result = source_for(job.agent).parse(path, job.offset, job.state)
     except FileNotFoundError:
-        return _Done(job, [], job.offset, job.state, 0, {}, b"", "vanished before it could be read")
+        return _Done(job, [], job.offset, job.state, {}, b"", "vanished before it could be read")
     except OSError as exc:
-        return _Done(job, [], job.offset, job.state, 0, {}, b"", f"unreadable: {exc.strerror or exc}")
+        return _Done(job, [], job.offset, job.state, {}, b"", f"unreadable: {exc.strerror or exc}")
     except Exception as exc:  # a parser bug must not stop the other files
-        return _Done(job, [], job.offset, job.state, 0, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
+        return _Done(job, [], job.offset, job.state, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
     tail = _tail(path, result.offset) if result.offset else b""
     rows = [(key_id(e.key), *e[1:]) for e in result.events]
-    return _Done(job, rows, result.offset, result.state, result.lines, result.skips, tail, None)
+    return _Done(job, rows, result.offset, result.state, result.skips, tail, None)
 
 
 def key_id(key: str) -> int:

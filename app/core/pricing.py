@@ -262,11 +262,12 @@ def _from_genai_prices(model: str) -> Schedule | None:
 
 def _data_date() -> str | None:
     """The newest date the bundled price data mentions: when it was last checked."""
+    spec = importlib.util.find_spec("genai_prices")
+    if spec is None or not spec.origin:
+        return None
     try:
-        import genai_prices
-
-        text = (Path(genai_prices.__file__).parent / "data.py").read_text(encoding="utf-8")
-    except (ImportError, OSError):
+        text = (Path(spec.origin).parent / "data.py").read_text(encoding="utf-8")
+    except OSError:
         return None
     today = date.today().isoformat()
     dates = [d for d in re.findall(r"20\d\d-[01]\d-[0-3]\d", text) if d <= today]

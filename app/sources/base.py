@@ -8,6 +8,7 @@ index decides which files to read and stores what comes back.
 from __future__ import annotations
 
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +65,6 @@ class ParseResult:
     events: list[UsageEvent] = field(default_factory=list)
     offset: int = 0
     state: dict[str, Any] = field(default_factory=dict)
-    lines: int = 0
     skips: dict[str, int] = field(default_factory=dict)
 
     def skip(self, reason: str, n: int = 1) -> None:
@@ -122,29 +122,34 @@ def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
             continue
 
 
+def needle(*literals: bytes) -> re.Pattern[bytes]:
+    """What marks a line worth decoding: any of ``literals`` (compact JSON, as agents write it)."""
+    return re.compile(b"|".join(re.escape(lit) for lit in literals))
+
+
 def scan_jsonl(
     path: Path,
     offset: int,
-    needles: tuple[bytes, ...],
+    marker: re.Pattern[bytes],
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
-    """Feed each complete line of ``path`` after ``offset`` that contains a needle to ``on_line``."""
+    """Feed each complete line of ``path`` after ``offset`` that ``marker`` matches to ``on_line``."""
     with open(path, "rb") as f:
         f.seek(offset)
-        scan_stream(f, offset, needles, on_line, result)
+        scan_stream(f, offset, marker, on_line, result)
 
 
 def scan_stream(
     f: BinaryIO,
     offset: int,
-    needles: tuple[bytes, ...],
+    marker: re.Pattern[bytes],
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
-    """Feed each complete line read from ``f`` (positioned at ``offset``) that contains a needle.
+    """Feed each complete line read from ``f`` (positioned at ``offset``) that ``marker`` matches.
 
-    Lines without any needle are never decoded: usage lines are a small share of a
+    Lines without a match are never decoded: usage lines are a small share of a
     transcript's bytes (tool output dominates), so this is where the speed comes from.
     ``on_line`` gets the decoded object and the line's byte offset. A line that does not
     decode is counted in ``result.skips``; the half-written tail stays unconsumed.
@@ -171,8 +176,7 @@ def scan_stream(
         if discarding:
             start = buf.find(b"\n") + 1
             discarding = False
-        result.lines += buf.count(b"\n", start, end + 1)
-        _scan_block(buf, start, end + 1, needles, consumed, on_line, result)
+        _scan_block(buf, start, end + 1, marker, consumed, on_line, result)
         consumed += end + 1
         carry = buf[end + 1 :]
     result.offset = consumed
@@ -182,22 +186,17 @@ def _scan_block(
     buf: bytes,
     start: int,
     limit: int,
-    needles: tuple[bytes, ...],
+    marker: re.Pattern[bytes],
     base: int,
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
     view = memoryview(buf)
-    nexts = [buf.find(n, start, limit) for n in needles]
-    while True:
-        hits = [p for p in nexts if p >= 0]
-        if not hits:
-            return
-        hit = min(hits)
-        line_start = buf.rfind(b"\n", start, hit) + 1
-        if line_start == 0:
-            line_start = start
-        line_end = buf.find(b"\n", hit, limit)
+    search = marker.search
+    while (hit := search(buf, start, limit)) is not None:
+        at = hit.start()
+        line_start = buf.rfind(b"\n", start, at) + 1 or start
+        line_end = buf.find(b"\n", at, limit)
         try:
             obj = orjson.loads(view[line_start:line_end])
         except orjson.JSONDecodeError:
@@ -208,14 +207,12 @@ def _scan_block(
             else:
                 result.skip("not a JSON object")
         start = line_end + 1
-        nexts = [p if p >= start else buf.find(n, start, limit) for p, n in zip(nexts, needles, strict=True)]
 
 
 def read_json(path: Path, result: ParseResult) -> Any | None:
     """A whole JSON document, or None (counted in ``result.skips``) when it does not decode."""
     data = path.read_bytes()
     result.offset = len(data)
-    result.lines = 1
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:

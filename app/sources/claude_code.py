@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk
+
+USAGE = needle(b'"usage":')
 
 # prio = non-sidechain (1 bit) | total (29 bits) | earliness of the file (32 bits)
 MAIN_COPY = 1 << 61
@@ -103,7 +105,7 @@ class ClaudeCode(Source):
                 )
             )
 
-        scan_jsonl(path, offset, (b'"usage":',), on_line, result)
+        scan_jsonl(path, offset, USAGE, on_line, result)
         first_s = min([state.get("first_s", LATEST_S)] + [f[2] // 1000 for f in found])
         state["first_s"] = first_s
         earliness = LATEST_S - first_s

@@ -12,6 +12,7 @@ thread, and the two record kinds of one response all collapse on it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, 
 FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
 TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record
 
-NEEDLES = (b'"token_count"', b'"turn_context"', b'"session_meta"', b'"token_usage_record"')
+# one pass finds every line the reader needs: token_count, turn_context, token_usage_record
+# (all "type":"t…") and session_meta; the few other "t" types are decoded and ignored
+MARKER = re.compile(rb'"type":"(?:t|session_meta")')
 
 
 class Codex(Source):
@@ -50,10 +53,10 @@ class Codex(Source):
         reader = _Thread(path, state, result)
         if path.name.endswith(".zst"):
             with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as f:
-                scan_stream(f, 0, NEEDLES, reader.on_line, result)  # type: ignore[arg-type]
+                scan_stream(f, 0, MARKER, reader.on_line, result)  # type: ignore[arg-type]
             result.offset = path.stat().st_size
         else:
-            scan_jsonl(path, offset, NEEDLES, reader.on_line, result)
+            scan_jsonl(path, offset, MARKER, reader.on_line, result)
         return result
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, read_json, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, read_json, scan_jsonl, walk
+
+MARKER = needle(b'"sessionId"', b'"tokens"')
 
 JSONL_FLOOR = 1 << 50  # above any mtime in ms: a .jsonl line beats a legacy .json copy
 
@@ -100,7 +102,7 @@ class GeminiCli(Source):
             elif isinstance(obj.get("sessionId"), str):
                 state["session"] = obj["sessionId"]
 
-        scan_jsonl(path, offset, (b'"sessionId"', b'"tokens"'), on_line, result)
+        scan_jsonl(path, offset, MARKER, on_line, result)
         return result
 
 

@@ -18,7 +18,9 @@ from typing import Any
 import orjson
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, needle, num, scan_jsonl, walk
+
+MARKER = needle(b'"StatusUpdate"')
 
 DEFAULT_MODEL = "kimi-for-coding"
 
@@ -73,7 +75,7 @@ class KimiCli(Source):
                 )
             )
 
-        scan_jsonl(path, offset, (b'"StatusUpdate"',), on_line, result)
+        scan_jsonl(path, offset, MARKER, on_line, result)
         return result
 
 

@@ -82,7 +82,6 @@ class OpenCode(Source):
             return result
         try:
             for msg_id, session, updated, raw, directory in conn.execute(QUERY):
-                result.lines += 1
                 try:
                     data = orjson.loads(raw)
                 except (orjson.JSONDecodeError, TypeError):

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk
+
+MARKER = needle(b'"usage"', b'"session"')
 
 ORIGINAL, BRANCH_COPY = 1, 0
 
@@ -79,5 +81,5 @@ class PiAgent(Source):
                 )
             )
 
-        scan_jsonl(path, offset, (b'"usage"', b'"session"'), on_line, result)
+        scan_jsonl(path, offset, MARKER, on_line, result)
         return result

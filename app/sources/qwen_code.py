@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl
+from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl
+
+MARKER = needle(b'"usageMetadata"')
 
 ORIGINAL, BRANCH_COPY = 1, 0
 
@@ -72,5 +74,5 @@ class QwenCode(Source):
                 )
             )
 
-        scan_jsonl(path, offset, (b'"usageMetadata"',), on_line, result)
+        scan_jsonl(path, offset, MARKER, on_line, result)
         return result
