@@ -1,8 +1,8 @@
 """Reports: pure reads of the index, returned as plain JSON-ready dicts.
 
-Days are local days in the report's time zone. SQL sums calls per quarter hour (every
-real UTC offset is a multiple of 15 minutes), then each quarter hour is placed on its
-local day, so a time zone with DST is exact without touching every row in Python.
+Days are local days in the report's time zone. SQLite groups calls by local day with the
+zone's UTC offsets written into the query as a step function (see ``local_day_sql``), so a
+zone with DST is exact without touching every row in Python.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import orjson
 from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
 from app.core.model import Totals
 
-QUARTER_MS = 15 * 60 * 1000
+DAY_MS = 86_400_000
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 SUMS = (
     "SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(COALESCE(cost, 0)),"
     " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*)"
@@ -85,23 +86,63 @@ class Day:
 def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
     """Every local day with usage, oldest first, with per-agent and per-model splits."""
     where, args = flt.where()
+    day, day_args = local_day_sql(conn, flt)
     rows = conn.execute(
-        f"SELECT ts / {QUARTER_MS}, agent, model, {SUMS} FROM events WHERE {where} GROUP BY 1, 2, 3", args
+        f"SELECT {day}, agent, model, {SUMS} FROM events WHERE {where} GROUP BY 1, 2, 3", [*day_args, *args]
     )
-    by_date: dict[date, Day] = {}
-    day_of: dict[int, date] = {}
-    for quarter, agent, model, *sums in rows:
-        d = day_of.get(quarter)
-        if d is None:
-            d = day_of[quarter] = flt.local_day(quarter * QUARTER_MS)
-        day = by_date.get(d)
-        if day is None:
-            day = by_date[d] = Day(d)
+    by_number: dict[int, Day] = {}
+    for number, agent, model, *sums in rows:
+        entry = by_number.get(number)
+        if entry is None:
+            entry = by_number[number] = Day(date.fromordinal(EPOCH_ORDINAL + number))
         part = _totals(sums)
-        day.totals.add(part)
-        day.by_agent.setdefault(agent, Totals()).add(part)
-        day.by_model.setdefault(model, Totals()).add(part)
-    return [by_date[d] for d in sorted(by_date)]
+        entry.totals.add(part)
+        entry.by_agent.setdefault(agent, Totals()).add(part)
+        entry.by_model.setdefault(model, Totals()).add(part)
+    return [by_number[n] for n in sorted(by_number)]
+
+
+def local_day_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[int]]:
+    """SQL (and its arguments) for the local day of ``ts``, as days since 1970-01-01.
+
+    The zone's UTC offset is a step function of time: one CASE arm per offset change in
+    the span of the filtered calls (two a year with DST) keeps the grouping in SQLite.
+    """
+    where, args = flt.where()
+    lo, hi = conn.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE {where}", args).fetchone()
+    steps = utc_offsets(flt.tz, lo or 0, hi or 0)
+    if len(steps) == 1:
+        return f"(ts + ?) / {DAY_MS}", [steps[0][1]]
+    sql = "(ts + CASE" + " WHEN ts < ? THEN ?" * (len(steps) - 1) + f" ELSE ? END) / {DAY_MS}"
+    sql_args: list[int] = []
+    for (_, offset), (until, _) in zip(steps, steps[1:], strict=False):
+        sql_args += [until, offset]
+    sql_args.append(steps[-1][1])
+    return sql, sql_args
+
+
+def utc_offsets(tz: tzinfo, lo_ms: int, hi_ms: int) -> list[tuple[int, int]]:
+    """``(from_ms, offset_ms)`` steps of ``tz`` covering ``lo_ms``..``hi_ms``, exact to the second."""
+
+    def offset(ms: int) -> int:
+        delta = datetime.fromtimestamp(ms / 1000, tz).utcoffset()
+        return int(delta.total_seconds() * 1000) if delta is not None else 0
+
+    steps = [(lo_ms, offset(lo_ms))]
+    t = lo_ms
+    while t < hi_ms:
+        nxt = min(t + DAY_MS, hi_ms)
+        if offset(nxt) != steps[-1][1]:
+            a, b = t // 1000, nxt // 1000  # the change lies in (a, b] seconds
+            while b - a > 1:
+                mid = (a + b) // 2
+                if offset(mid * 1000) == steps[-1][1]:
+                    a = mid
+                else:
+                    b = mid
+            steps.append((b * 1000, offset(b * 1000)))
+        t = nxt
+    return steps
 
 
 def _bucket_dict(t: Totals, *, with_rate: bool = True) -> dict[str, Any]:
