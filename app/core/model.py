@@ -8,6 +8,9 @@ from typing import NamedTuple
 BUCKETS = ("in", "cw", "cr", "out", "rsn")
 
 
+QUARTER_MS = 900_000  # reports sum calls per UTC quarter hour: every UTC offset in use is a whole number of them
+
+
 class UsageEvent(NamedTuple):
     """One billed model call.
 

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
-from app.core.model import Totals
+from app.core.model import QUARTER_MS, Totals
 
+QUARTER_SUMS = "SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(cost), SUM(unpriced), SUM(calls)"
 DAY_MS = 86_400_000
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 SUMS = (
@@ -55,6 +56,16 @@ class Filter:
             args.extend(sorted(self.agents))
         return sql, args
 
+    def quarter_where(self) -> tuple[str, list[Any]]:
+        """``where`` for the ``quarters`` sums; local days start on a quarter hour in every zone in use."""
+        lo, hi = self.bounds_ms()
+        sql = "q BETWEEN ? AND ?"
+        args: list[Any] = [lo // QUARTER_MS, hi // QUARTER_MS]
+        if self.agents is not None:
+            sql += f" AND agent IN ({','.join('?' * len(self.agents))})"
+            args.extend(sorted(self.agents))
+        return sql, args
+
     def local_day(self, ms: int) -> date:
         return datetime.fromtimestamp(ms / 1000, self.tz).date()
 
@@ -70,8 +81,8 @@ def price_source(conn: sqlite3.Connection) -> Any:
 
 
 def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
-    where, args = flt.where()
-    rows = conn.execute(f"SELECT DISTINCT model FROM events WHERE {where} AND cost IS NULL ORDER BY model", args)
+    where, args = flt.quarter_where()
+    rows = conn.execute(f"SELECT DISTINCT model FROM quarters WHERE {where} AND unpriced > 0 ORDER BY model", args)
     return [r[0] for r in rows]
 
 
@@ -85,10 +96,11 @@ class Day:
 
 def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
     """Every local day with usage, oldest first, with per-agent and per-model splits."""
-    where, args = flt.where()
-    day, day_args = local_day_sql(conn, flt)
+    where, args = flt.quarter_where()
+    day, day_args = local_day_sql(conn, flt, f"q * {QUARTER_MS}")
     rows = conn.execute(
-        f"SELECT {day}, agent, model, {SUMS} FROM events WHERE {where} GROUP BY 1, 2, 3", [*day_args, *args]
+        f"SELECT {day}, agent, model, {QUARTER_SUMS} FROM quarters WHERE {where} GROUP BY 1, 2, 3",
+        [*day_args, *args],
     )
     by_number: dict[int, Day] = {}
     for number, agent, model, *sums in rows:
@@ -102,8 +114,8 @@ def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
     return [by_number[n] for n in sorted(by_number)]
 
 
-def local_day_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[int]]:
-    """SQL (and its arguments) for the local day of ``ts``, as days since 1970-01-01.
+def local_day_sql(conn: sqlite3.Connection, flt: Filter, ts: str = "ts") -> tuple[str, list[int]]:
+    """SQL (and its arguments) for the local day of the epoch-ms expression ``ts``, as days since 1970-01-01.
 
     The zone's UTC offset is a step function of time: one CASE arm per offset change in
     the span of the filtered calls (two a year with DST) keeps the grouping in SQLite.
@@ -112,8 +124,8 @@ def local_day_sql(conn: sqlite3.Connection, flt: Filter) -> tuple[str, list[int]
     lo, hi = conn.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE {where}", args).fetchone()
     steps = utc_offsets(flt.tz, lo or 0, hi or 0)
     if len(steps) == 1:
-        return f"(ts + ?) / {DAY_MS}", [steps[0][1]]
-    sql = "(ts + CASE" + " WHEN ts < ? THEN ?" * (len(steps) - 1) + f" ELSE ? END) / {DAY_MS}"
+        return f"({ts} + ?) / {DAY_MS}", [steps[0][1]]
+    sql = f"({ts} + CASE" + f" WHEN {ts} < ? THEN ?" * (len(steps) - 1) + f" ELSE ? END) / {DAY_MS}"
     sql_args: list[int] = []
     for (_, offset), (until, _) in zip(steps, steps[1:], strict=False):
         sql_args += [until, offset]
