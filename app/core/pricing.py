@@ -165,8 +165,9 @@ class Pricer:
     def cost(self, event: Sequence[Any]) -> float | None:
         """USD for a UsageEvent or an index row, or None when the model has no price."""
         model = event[4]
-        compiled = self._compiled.get(model, False)
-        if compiled is False:
+        if model in self._compiled:
+            compiled = self._compiled[model]
+        else:
             schedule = self.schedule(model)
             compiled = None if schedule is None else [(since, compile_rates(r)) for since, r in schedule]
             self._compiled[model] = compiled

@@ -48,7 +48,7 @@ class ClaudeCode(Source):
         fallback_project = _project_of(path)
 
         def on_line(obj: dict[str, Any], at: int) -> None:
-            record = obj
+            record: Any = obj
             if obj.get("type") == "progress":  # a sub-agent call embedded in the parent transcript
                 data = obj.get("data")
                 record = data.get("message") if isinstance(data, dict) else None
