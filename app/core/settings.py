@@ -1,0 +1,186 @@
+"""The user's settings: one JSON file, written atomically, validated on every change.
+
+A file that cannot be read is moved aside (``settings.json.bad``) and the defaults are
+used, so a hand edit gone wrong never stops the app and is never silently lost. Keys this
+version does not know are kept on save.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.core import paths
+from app.core.milestones import DEFAULT_MILESTONES, tier_label
+from app.core.timezones import ZoneError, resolve_zone
+
+THEMES = ("system", "light", "dark")
+MAX_MILESTONES = 6
+_SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
+
+
+class SettingsError(ValueError):
+    """A setting's value is not valid; the message says why and what is expected."""
+
+
+@dataclass
+class Settings:
+    tz: str | None = None  # None: this machine's zone
+    agents: dict[str, bool] = field(default_factory=dict)  # missing: on
+    milestones: tuple[int, ...] = DEFAULT_MILESTONES
+    notify_tiers: bool = True
+    start_at_login: bool = False
+    watching: bool = True
+    theme: str = "system"
+    extra: dict[str, Any] = field(default_factory=dict)  # keys from a newer version, kept as they are
+
+    def zone(self) -> tzinfo:
+        return resolve_zone(self.tz)
+
+    def enabled_agents(self) -> frozenset[str] | None:
+        """The agents to read, or None when every agent is on."""
+        if all(self.agents.values()):
+            return None
+        from app.sources import all_sources
+
+        return frozenset(s.agent for s in all_sources() if self.agents.get(s.agent, True))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "tz": self.tz,
+            "agents": dict(sorted(self.agents.items())),
+            "milestones": list(self.milestones),
+            "notify_tiers": self.notify_tiers,
+            "start_at_login": self.start_at_login,
+            "watching": self.watching,
+            "theme": self.theme,
+        }
+
+
+@dataclass
+class Loaded:
+    settings: Settings
+    warning: str | None = None  # set when the file was unreadable and moved aside
+
+
+def load(path: Path | None = None) -> Loaded:
+    path = path or paths.settings_file()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Loaded(Settings())
+    try:
+        data = orjson.loads(raw)
+        if not isinstance(data, dict):
+            raise SettingsError("the file is not a JSON object")
+        return Loaded(from_dict(data))
+    except (orjson.JSONDecodeError, SettingsError) as exc:
+        aside = path.with_name(path.name + ".bad")
+        os.replace(path, aside)
+        return Loaded(Settings(), f"{path}: {exc}; moved it to {aside} and started from the defaults")
+
+
+def save(settings: Settings, path: Path | None = None) -> None:
+    data = orjson.dumps(settings.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+    paths.write_atomic(path or paths.settings_file(), data)
+
+
+def from_dict(data: dict[str, Any]) -> Settings:
+    s = Settings()
+    known = {"tz", "agents", "milestones", "notify_tiers", "start_at_login", "watching", "theme"}
+    s.extra = {k: v for k, v in data.items() if k not in known}
+    for key in known & data.keys():
+        value = data[key]
+        if key == "agents":
+            if not isinstance(value, dict):
+                raise SettingsError("agents must be an object of agent: true/false")
+            for agent, on in value.items():
+                apply(s, f"agents.{agent}", on)
+        elif key == "milestones":
+            if not isinstance(value, list):
+                raise SettingsError("milestones must be a list")
+            s.milestones = parse_milestones(value)
+        else:
+            apply(s, key, value)
+    return s
+
+
+def apply(s: Settings, key: str, value: Any) -> None:
+    """Set ``key`` (a name, or ``agents.<id>``) from a JSON value or command-line text."""
+    if key == "tz":
+        name = None if value in (None, "", "system", "local") else str(value)
+        try:
+            resolve_zone(name)
+        except ZoneError as exc:
+            raise SettingsError(str(exc)) from exc
+        s.tz = name
+    elif key.startswith("agents."):
+        agent = key.split(".", 1)[1]
+        from app.sources import all_sources
+
+        known = sorted(src.agent for src in all_sources())
+        if agent not in known:
+            raise SettingsError(f"unknown agent {agent!r} (known: {', '.join(known)})")
+        s.agents[agent] = _bool(key, value)
+    elif key == "milestones":
+        items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value).strip())
+        s.milestones = parse_milestones([i for i in items if i != ""])
+    elif key in ("notify_tiers", "start_at_login", "watching"):
+        setattr(s, key, _bool(key, value))
+    elif key == "theme":
+        if value not in THEMES:
+            raise SettingsError(f"theme must be one of {', '.join(THEMES)}")
+        s.theme = str(value)
+    else:
+        raise SettingsError(
+            f"unknown setting {key!r} (settings: tz, agents.<id>, milestones, notify_tiers, "
+            "start_at_login, watching, theme)"
+        )
+
+
+def parse_milestones(items: Sequence[Any]) -> tuple[int, ...]:
+    """``["10M", "0.1B", 1000000000]`` -> ``(10_000_000, 100_000_000, 1_000_000_000)``, validated."""
+    values = [parse_tokens(i) for i in items]
+    if not 1 <= len(values) <= MAX_MILESTONES:
+        raise SettingsError(f"give 1 to {MAX_MILESTONES} milestones")
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise SettingsError("milestones must be strictly increasing, e.g. 10M,100M,1B")
+    return tuple(values)
+
+
+def parse_tokens(item: Any) -> int:
+    if isinstance(item, bool):
+        raise SettingsError(f"{item!r} is not a token count")
+    if isinstance(item, int):
+        value = item
+    else:
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMbB]?)\s*", str(item))
+        if not match:
+            raise SettingsError(f"{item!r} is not a token count (examples: 250000, 10M, 0.1B, 1B)")
+        value = round(float(match.group(1)) * _SUFFIX[match.group(2).upper()])
+    if value <= 0:
+        raise SettingsError(f"{item!r}: a milestone must be positive")
+    return value
+
+
+def describe_milestones(values: Sequence[int]) -> str:
+    return ", ".join(tier_label(v) for v in values)
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "yes", "1"):
+        return True
+    if text in ("false", "off", "no", "0"):
+        return False
+    raise SettingsError(f"{key} must be true or false (or on/off)")
