@@ -164,7 +164,11 @@ class Pricer:
 
     def cost(self, event: Sequence[Any]) -> float | None:
         """USD for a UsageEvent or an index row, or None when the model has no price."""
-        model = event[4]
+        tiers = self.tiers(event[4], event[3])
+        return None if tiers is None else cost_of(tiers, event)
+
+    def tiers(self, model: str, ts: int) -> Tiers | None:
+        """``model``'s price vectors in force at ``ts`` (epoch ms), or None when it has no price."""
         if model in self._compiled:
             compiled = self._compiled[model]
         else:
@@ -174,12 +178,15 @@ class Pricer:
         if compiled is None:
             return None
         tiers = compiled[0][1]
-        if len(compiled) > 1:
-            ts = event[3]
-            for since, candidate in compiled:
-                if ts >= since:
-                    tiers = candidate
-        return cost_of(tiers, event)
+        for since, candidate in compiled[1:]:
+            if ts >= since:
+                tiers = candidate
+        return tiers
+
+    def base_prices(self, model: str, ts: int) -> Vector | None:
+        """Per-token prices (in, cw 5m, cw 1h, cr, out) below any long-context tier."""
+        tiers = self.tiers(model, ts)
+        return None if tiers is None else tiers[-1][1]
 
     def schedule(self, model: str) -> Schedule | None:
         if model in self._schedules:
