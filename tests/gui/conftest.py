@@ -1,0 +1,35 @@
+"""GUI tests: offscreen Qt, Qt warnings fail the test, and one generated 120-day index shared by all."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from app.core.index import Index  # noqa: E402
+from app.sources.base import Env  # noqa: E402
+from tests.burn_dataset import Burn, write_burn_home  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def burn_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Burn]:
+    """(home, index file, what was written): 120 days ending today (UTC) that cross every tier."""
+    base = tmp_path_factory.mktemp("burn")
+    home = base / "home"
+    burn = write_burn_home(home, days=120, end=datetime.now(UTC).date())
+    db = base / "index.sqlite"
+    index = Index(db, overrides=base / "no-prices.toml")
+    index.refresh(Env.under(home), workers=1)
+    index.close()
+    return home, db, burn
+
+
+@pytest.fixture(autouse=True)
+def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings, notices and the default index of every GUI test live in its own folder."""
+    monkeypatch.setenv("TOKENCLUB_HOME", str(tmp_path / "tokenclub"))
+    return tmp_path / "tokenclub"
