@@ -1,0 +1,258 @@
+"""The desktop app: a tray icon that lives on, a dashboard opened on demand, the index on its own thread.
+
+Start-up shows the tray before anything heavy is imported (the charts load when the
+dashboard first opens). The first run, or a desktop without a system tray, opens the
+dashboard at once so the user sees the indexing progress and where logs were looked for.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QThread, Signal
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from app.core import paths
+from app.core import settings as settings_store
+from app.core.index import Progress, RefreshReport
+from app.core.notices import TierNotices
+from app.core.settings import Settings
+from app.core.watch import Watcher, watch_roots
+from app.gui.formatting import tokens
+from app.gui.instance import SingleInstance, forward_show, server_name
+from app.gui.theme import apply_theme
+from app.gui.tray import Tray
+from app.gui.workers import IndexWorker, View
+from app.sources import all_sources
+from app.sources.base import Env
+
+NO_TRAY = (
+    "No system tray was found on this desktop, so TokenClub runs in this window "
+    "(closing it quits). Install a tray host or enable your desktop's status icons to keep it in the tray."
+)
+STOP_TIMEOUT_MS = 10_000
+
+
+class Controller(QObject):
+    """Wires the tray, the dashboard, the watcher and the index worker together.
+
+    Signals:
+        view_changed(object): a new :class:`View` for the worker (settings or range changed).
+        dashboard_wanted(bool): the dashboard became visible (True) or hidden.
+    """
+
+    view_changed = Signal(object)
+    dashboard_wanted = Signal(bool)
+
+    def __init__(self, app: QApplication, db: Path, env: Env, tray_available: bool | None = None) -> None:
+        super().__init__()
+        self.app = app
+        self.db = db
+        self.env = env
+        loaded = settings_store.load()
+        self.settings: Settings = loaded.settings
+        self.startup_warning = loaded.warning
+        self.first_run = not db.exists()
+        self.range_name = "30d"
+        self.notices = TierNotices(db.parent / "notices.json")
+        self.window: Any = None  # the dashboard, built when first shown
+        self.settings_dialog: Any = None
+        self.today: dict[str, Any] | None = None
+        self.last_report: RefreshReport | None = None
+        apply_theme(app, self.settings.theme)
+
+        self.thread = QThread()
+        self.thread.setObjectName("tokenclub-index")
+        self.worker = IndexWorker(db, env, paths.overrides_file(), View(self.settings, self.range_name))
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.start)
+        self.worker.today.connect(self._on_today)
+        self.worker.dashboard.connect(self._on_dashboard)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.refreshed.connect(self._on_refreshed)
+        self.worker.failed.connect(self._on_failed)
+        self.view_changed.connect(self.worker.set_view)
+        self.dashboard_wanted.connect(self.worker.want_dashboard)
+
+        self.watcher: Watcher | None = None
+        has_tray = QSystemTrayIcon.isSystemTrayAvailable() if tray_available is None else tray_available
+        self.tray: Tray | None = None
+        if has_tray:
+            self.tray = Tray(self.settings.milestones, self.settings.watching, self)
+            self.tray.open_requested.connect(self.show_dashboard)
+            self.tray.refresh_requested.connect(self.worker.request_refresh)
+            self.tray.watching_toggled.connect(self.set_watching)
+            self.tray.settings_requested.connect(self.show_settings)
+            self.tray.quit_requested.connect(self.quit)
+        app.setQuitOnLastWindowClosed(not has_tray)
+        app.aboutToQuit.connect(self.shutdown)
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.tray is not None:
+            self.tray.show()
+        self.thread.start()
+        if self.settings.watching:
+            self._start_watcher()
+        if self.tray is None or self.first_run:
+            self.show_dashboard()
+        if self.tray is None:
+            self.window.statusBar().showMessage(NO_TRAY)
+        if self.startup_warning and self.tray is not None:
+            self.tray.notify("TokenClub settings were reset", self.startup_warning)
+
+    def quit(self) -> None:
+        self.app.quit()
+
+    def shutdown(self) -> None:
+        """Stop watching, let the running refresh end after its current file, close the index."""
+        self._stop_watcher()
+        self.worker.cancel()
+        self.thread.quit()
+        self.thread.wait(STOP_TIMEOUT_MS)
+        self.worker.stop()
+        if self.tray is not None:
+            self.tray.hide()
+
+    # -- watching -----------------------------------------------------------------------
+
+    def set_watching(self, on: bool) -> None:
+        self.settings.watching = on
+        settings_store.save(self.settings)
+        if on:
+            self._start_watcher()
+            self.worker.request_refresh()  # what was written while paused
+        else:
+            self._stop_watcher()
+
+    def _start_watcher(self) -> None:
+        self._stop_watcher()
+        self.watcher = Watcher(watch_roots(self.env, self.settings.enabled_agents()), self.worker.request_refresh)
+        self.watcher.start()
+
+    def _stop_watcher(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    # -- windows ------------------------------------------------------------------------
+
+    def show_dashboard(self) -> None:
+        window = self._dashboard_window()
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    def _dashboard_window(self) -> Any:
+        if self.window is None:
+            from app.gui.dashboard import DashboardWindow  # pyqtgraph loads here, not at start-up
+
+            self.window = DashboardWindow()
+            self.window.range_changed.connect(self._on_range)
+            self.window.refresh_requested.connect(self.worker.request_refresh)
+            self.window.cancel_requested.connect(self.worker.cancel)
+            self.window.installEventFilter(self)
+        return self.window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.window and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
+            self.dashboard_wanted.emit(event.type() == QEvent.Type.Show)
+        return False
+
+    def show_settings(self) -> None:
+        from app.gui.settings_dialog import SettingsDialog
+
+        if self.settings_dialog is None:
+            self.settings_dialog = SettingsDialog(self.settings)
+            self.settings_dialog.saved.connect(self.apply_settings)
+        self.settings_dialog.show()
+        self.settings_dialog.raise_()
+
+    def apply_settings(self, new: Settings) -> None:
+        agents_changed = new.enabled_agents() != self.settings.enabled_agents()
+        self.settings = new
+        apply_theme(self.app, new.theme)
+        if self.tray is not None:
+            self.tray.set_milestones(new.milestones)
+        if agents_changed and self.watcher is not None:
+            self._start_watcher()
+        self.view_changed.emit(View(new, self.range_name))
+
+    def _on_range(self, name: str) -> None:
+        self.range_name = name
+        self.view_changed.emit(View(self.settings, name))
+
+    # -- results from the worker --------------------------------------------------------
+
+    def _on_today(self, today: dict[str, Any]) -> None:
+        self.today = today
+        if self.tray is None:
+            return
+        self.tray.show_today(today)
+        if not self.settings.notify_tiers:
+            return
+        for label in self.notices.due(today, self.settings.milestones):
+            self.tray.notify(
+                f"{label} tokens today",
+                f"You are in the {label}-a-day club: {tokens(today['total'])} tokens so far today.",
+            )
+            self.notices.mark(today["date"], [label])
+
+    def _on_dashboard(self, data: dict[str, Any]) -> None:
+        window = self._dashboard_window()
+        if data["empty"]:
+            window.show_empty(searched_roots(self.env))
+        else:
+            window.show_data(data)
+
+    def _on_progress(self, progress: Progress) -> None:
+        if self.window is not None:
+            self.window.show_progress(
+                progress.files_done, progress.files_total, progress.bytes_done, progress.bytes_total
+            )
+        if self.tray is not None and progress.files_done < progress.files_total:
+            share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 1.0
+            self.tray.icon.setToolTip(f"TokenClub · indexing {share:.0%} ({progress.files_done:,} files)")
+
+    def _on_refreshed(self, report: RefreshReport) -> None:
+        self.last_report = report
+        if self.window is not None:
+            self.window.hide_progress()
+        if self.tray is not None and self.today is not None:
+            self.tray.show_today(self.today)
+
+    def _on_failed(self, message: str) -> None:
+        if self.tray is not None:
+            self.tray.notify("TokenClub", message)
+        if self.window is not None:
+            self.window.statusBar().showMessage(message)
+        print(f"tokenclub: {message}", file=sys.stderr)
+
+
+def searched_roots(env: Env) -> dict[str, list[str]]:
+    """Each agent and the folders its logs were looked for in."""
+    return {s.agent: [str(r) for r in s.roots(env)] for s in all_sources()}
+
+
+def run(db: Path | None = None, home: Path | None = None, argv: list[str] | None = None) -> int:
+    """Start the app on ``db`` (default: the user's index) reading logs under ``home`` (default: $HOME)."""
+    db = (db or paths.default_db()).expanduser().absolute()
+    env = Env.under(home) if home else Env.current()
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("TokenClub")
+    app.setDesktopFileName("tokenclub")
+    name = server_name(db)
+    if forward_show(name):
+        print("tokenclub: already running; asked it to show the dashboard", file=sys.stderr)
+        return 0
+    instance = SingleInstance(name)
+    controller = Controller(app, db, env)
+    instance.show_requested.connect(controller.show_dashboard)
+    controller.start()
+    code = app.exec()
+    instance.close()
+    return code

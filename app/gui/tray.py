@@ -1,0 +1,158 @@
+"""The tray icon: today's tier in its picture, today's burn in its tooltip, the app's menu.
+
+The picture is drawn, not loaded: a badge in the colour of the highest tier reached today
+with the tier's label, and a ring that fills towards the next milestone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from app.core.milestones import tier_label
+from app.gui.formatting import percent, tokens, usd
+
+# below the first milestone, then one colour per milestone reached (the last repeats past six)
+TIER_COLOURS = ("#6b7280", "#16a34a", "#2563eb", "#d97706", "#db2777", "#7c3aed", "#0f766e")
+ICON_SIZES = (16, 22, 24, 32, 48, 64)
+
+
+def tier_level(total: int, milestones: Sequence[int]) -> int:
+    """0 below the first milestone, else how many milestones ``total`` reached."""
+    return sum(1 for m in milestones if total >= m)
+
+
+def tier_icon(total: int, milestones: Sequence[int]) -> QIcon:
+    """The tray picture for a day that burned ``total`` tokens."""
+    level = tier_level(total, milestones)
+    ahead = sorted(m for m in milestones if m > total)
+    floor = max([0, *(m for m in milestones if m <= total)])
+    progress = 1.0 if not ahead else (total - floor) / (ahead[0] - floor)
+    label = tier_label(max(m for m in milestones if m <= total)) if level else "·"
+    icon = QIcon()
+    for size in ICON_SIZES:
+        icon.addPixmap(_badge(size, TIER_COLOURS[min(level, len(TIER_COLOURS) - 1)], label, progress))
+    return icon
+
+
+def _badge(size: int, colour: str, label: str, progress: float) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    ring = max(size / 10, 1.5)
+    outer = QRectF(ring / 2, ring / 2, size - ring, size - ring)
+    p.setPen(QPen(QColor(255, 255, 255, 70), ring))
+    p.drawEllipse(outer)
+    p.setPen(QPen(QColor("#fbbf24"), ring))
+    p.drawArc(outer, 90 * 16, -int(360 * 16 * max(0.0, min(progress, 1.0))))
+    inner = outer.adjusted(ring, ring, -ring, -ring)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor(colour))
+    p.drawEllipse(inner)
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(max(int(inner.height() * (0.62 if len(label) <= 2 else 0.5 if len(label) == 3 else 0.4)), 6))
+    p.setFont(font)
+    p.setPen(QColor("white"))
+    p.drawText(inner, Qt.AlignmentFlag.AlignCenter, label)
+    p.end()
+    return pixmap
+
+
+def tooltip(today: dict[str, Any]) -> str:
+    """Today's total, cost, tier and the distance to the next milestone, then the buckets apart."""
+    lines = [f"TokenClub · today {tokens(today['total'])} tokens · {usd(today.get('cost_usd'))}"]
+    tier = today.get("tier")
+    lines.append(f"Tier: {tier} a day" if tier else "Tier: below the first milestone")
+    if today.get("next_milestone"):
+        lines.append(f"{tokens(today['to_next'])} to {tier_label(today['next_milestone'])}")
+    else:
+        lines.append("Every milestone reached")
+    lines.append(
+        f"input {tokens(today['in'])} · cache write {tokens(today['cw'])} · "
+        f"cache read {tokens(today['cr'])} · output {tokens(today['out'])} "
+        f"(reasoning {tokens(today['rsn'])})"
+    )
+    lines.append(f"cache hit {percent(today.get('cache_hit_rate'))}")
+    if today.get("tokens_per_minute") is not None:
+        lines.append(
+            f"now {tokens(today['tokens_per_minute'])} tokens/min, {today.get('active_sessions') or 0} active sessions"
+        )
+    return "\n".join(lines)
+
+
+class Tray(QObject):
+    """The system tray icon and its menu.
+
+    Signals:
+        open_requested(): show the dashboard (menu entry, or a click on the icon).
+        refresh_requested(): read what is new now.
+        watching_toggled(bool): watching the agents' logs turned on (True) or paused.
+        settings_requested(): open the settings.
+        quit_requested(): leave the app.
+    """
+
+    open_requested = Signal()
+    refresh_requested = Signal()
+    watching_toggled = Signal(bool)
+    settings_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, milestones: Sequence[int], watching: bool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.milestones = tuple(milestones)
+        self.icon = QSystemTrayIcon(tier_icon(0, self.milestones), self)
+        self.icon.setToolTip("TokenClub · reading the index…")
+        self.menu = QMenu()  # kept: a tray menu without an owner is collected and vanishes
+        self.open_action = self._action("Open dashboard", self.open_requested.emit)
+        self.refresh_action = self._action("Refresh now", self.refresh_requested.emit)
+        self.pause_action = QAction("Pause watching", self.menu)
+        self.pause_action.setCheckable(True)
+        self.pause_action.setChecked(not watching)
+        self.pause_action.toggled.connect(self._paused)
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.settings_action = self._action("Settings…", self.settings_requested.emit)
+        self.menu.addSeparator()
+        self.quit_action = self._action("Quit TokenClub", self.quit_requested.emit)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        self.today: dict[str, Any] | None = None
+
+    def _action(self, text: str, slot: Any) -> QAction:
+        action = QAction(text, self.menu)
+        action.triggered.connect(slot)
+        self.menu.addAction(action)
+        return action
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def hide(self) -> None:
+        self.icon.hide()
+
+    def set_milestones(self, milestones: Sequence[int]) -> None:
+        self.milestones = tuple(milestones)
+        if self.today is not None:
+            self.show_today(self.today)
+
+    def show_today(self, today: dict[str, Any]) -> None:
+        """Redraw the picture and the tooltip from today's numbers."""
+        self.today = today
+        self.icon.setIcon(tier_icon(int(today["total"]), self.milestones))
+        self.icon.setToolTip(tooltip(today))
+
+    def notify(self, title: str, text: str) -> None:
+        self.icon.showMessage(title, text, self.icon.icon(), 8000)
+
+    def _paused(self, paused: bool) -> None:
+        self.watching_toggled.emit(not paused)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.open_requested.emit()

@@ -1,0 +1,184 @@
+"""The bridge from Qt to the core: the index lives on its own thread; results come back by signal.
+
+One :class:`IndexWorker` owns the only writable connection to the index (the one writer)
+and runs every refresh and every report on its thread, so the GUI thread never waits on
+SQLite or on parsing. Requests from any thread (the file watcher's included) are queued
+signals; refresh requests that arrive while one is queued are merged into it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.core import dashboard, reports
+from app.core.index import Index, IndexBusy, NotAnIndex, Progress
+from app.core.settings import Settings
+from app.sources.base import Env
+
+
+@dataclass(frozen=True)
+class View:
+    """What the reports cover: the settings that change numbers, and the dashboard's range."""
+
+    settings: Settings
+    range_name: str = "30d"
+
+
+class IndexWorker(QObject):
+    """Refreshes the index and builds the tray's and the dashboard's documents, off the GUI thread.
+
+    Args:
+        db: the index file.
+        env: where the agents' logs are.
+        overrides: the user's prices file.
+
+    Signals:
+        progress(object): a :class:`Progress` while a refresh reads files.
+        refreshed(object): the :class:`RefreshReport` of every refresh.
+        today(object): today's numbers (``reports.today`` plus tokens per minute now), after
+            opening and after every refresh that changed the index.
+        dashboard(object): ``{"empty", "dashboard", "models", "projects", "sessions", "insights"}`` for the
+            current range, when asked and, while wanted, after every refresh that changed the index.
+        failed(str): a refresh or a report failed; the message says why. Nothing was lost.
+    """
+
+    progress = Signal(object)
+    refreshed = Signal(object)
+    today = Signal(object)
+    dashboard = Signal(object)
+    failed = Signal(str)
+    _kick = Signal()
+
+    def __init__(self, db: Path, env: Env, overrides: Path, view: View) -> None:
+        super().__init__()
+        self.db = db
+        self.env = env
+        self.overrides = overrides
+        self._view = view
+        self._index: Index | None = None
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._queued = False
+        self._wants_dashboard = False
+        self._kick.connect(self.refresh)
+
+    # -- requests (any thread) ------------------------------------------------------------
+
+    def request_refresh(self) -> None:
+        """Ask for a refresh; merged with one already queued. Safe from any thread."""
+        with self._lock:
+            if self._queued:
+                return
+            self._queued = True
+        self._cancel.clear()
+        self._kick.emit()
+
+    def cancel(self) -> None:
+        """Stop the running refresh after the file being read; what was read is kept."""
+        self._cancel.set()
+
+    # -- slots (the worker's thread) ------------------------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        """Open the index, show what it already holds, then read what is new."""
+        try:
+            self._index = Index(self.db, overrides=self.overrides)
+        except (IndexBusy, NotAnIndex, OSError) as exc:
+            self.failed.emit(str(exc))
+            return
+        self._emit_today()
+        self.request_refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        with self._lock:
+            self._queued = False
+        index = self._index
+        if index is None:
+            return
+        settings = self._view.settings
+        try:
+            report = index.refresh(self.env, settings.enabled_agents(), progress=self._on_progress, cancel=self._cancel)
+        except (IndexBusy, OSError) as exc:
+            self.failed.emit(f"refresh failed: {exc}")
+            return
+        self.refreshed.emit(report)
+        if report.rows_changed or report.files_read:
+            self._emit_today()
+            if self._wants_dashboard:
+                self._emit_dashboard()
+
+    @Slot(object)
+    def set_view(self, view: View) -> None:
+        """New settings or range: the numbers are rebuilt (and agents turned on are read)."""
+        agents_before = self._view.settings.enabled_agents()
+        self._view = view
+        self._emit_today()
+        if self._wants_dashboard:
+            self._emit_dashboard()
+        if view.settings.enabled_agents() != agents_before:
+            self.request_refresh()
+
+    @Slot(bool)
+    def want_dashboard(self, wanted: bool) -> None:
+        """The dashboard is shown (send its document now and after each change) or hidden."""
+        self._wants_dashboard = wanted
+        if wanted:
+            self._emit_dashboard()
+
+    @Slot()
+    def stop(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # -- documents -----------------------------------------------------------------------
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress.emit(Progress(**vars(progress)))  # a copy: the index keeps updating its own
+
+    def _emit_today(self) -> None:
+        if self._index is None:
+            return
+        settings = self._view.settings
+        try:
+            conn = self._index.conn
+            doc: dict[str, Any] = reports.today(conn, settings.zone(), settings.milestones)
+            doc.update(dashboard.now(conn, agents=settings.enabled_agents()))
+        except Exception as exc:  # a report must never take the app down
+            self.failed.emit(f"today's numbers could not be read: {exc}")
+            return
+        self.today.emit(doc)
+
+    def _emit_dashboard(self) -> None:
+        if self._index is None:
+            return
+        try:
+            self.dashboard.emit(window_data(self._index, self._view))
+        except Exception as exc:
+            self.failed.emit(f"the dashboard could not be built: {exc}")
+
+
+def window_data(index: Index, view: View) -> dict[str, Any]:
+    """Every document the dashboard window shows, for ``view``'s range."""
+    from app.core import insights
+
+    settings = view.settings
+    tz = settings.zone()
+    flt = dashboard.range_filter(view.range_name, tz, datetime.now(tz).date(), settings.enabled_agents())
+    conn = index.conn
+    return {
+        "empty": not conn.execute("SELECT EXISTS(SELECT 1 FROM events)").fetchone()[0],
+        "dashboard": dashboard.build(conn, flt, settings.milestones, overrides=index.overrides),
+        "models": reports.models(conn, flt),
+        "projects": reports.projects(conn, flt),
+        "sessions": reports.sessions(conn, flt),
+        "insights": insights.report(conn, flt, overrides=index.overrides),
+    }
