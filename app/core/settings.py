@@ -7,9 +7,10 @@ version does not know are kept on save.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -28,6 +29,18 @@ _SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 
 class SettingsError(ValueError):
     """A setting's value is not valid; the message says why and what is expected."""
+
+
+class InvalidSettings(SettingsError):
+    """Several settings were rejected at once.
+
+    Attributes:
+        errors: each rejected key (as given to ``apply``) and why it was rejected.
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        super().__init__("; ".join(f"{key}: {why}" for key, why in errors.items()))
+        self.errors = dict(errors)
 
 
 @dataclass
@@ -102,8 +115,12 @@ def from_dict(data: dict[str, Any]) -> Settings:
         if key == "agents":
             if not isinstance(value, dict):
                 raise SettingsError("agents must be an object of agent: true/false")
+            known_agents = _agent_ids()
             for agent, on in value.items():
-                apply(s, f"agents.{agent}", on)
+                if agent in known_agents:
+                    apply(s, f"agents.{agent}", on)
+                else:  # an agent of another version: kept for it, not ours to judge
+                    s.agents[str(agent)] = _bool(f"agents.{agent}", on)
         elif key == "milestones":
             if not isinstance(value, list):
                 raise SettingsError("milestones must be a list")
@@ -124,9 +141,7 @@ def apply(s: Settings, key: str, value: Any) -> None:
         s.tz = name
     elif key.startswith("agents."):
         agent = key.split(".", 1)[1]
-        from app.sources import all_sources
-
-        known = sorted(src.agent for src in all_sources())
+        known = _agent_ids()
         if agent not in known:
             raise SettingsError(f"unknown agent {agent!r} (known: {', '.join(known)})")
         s.agents[agent] = _bool(key, value)
@@ -144,6 +159,27 @@ def apply(s: Settings, key: str, value: Any) -> None:
             f"unknown setting {key!r} (settings: tz, agents.<id>, milestones, notify_tiers, "
             "start_at_login, watching, theme)"
         )
+
+
+def updated(base: Settings, changes: Mapping[str, Any]) -> Settings:
+    """A copy of ``base`` with every change applied (keys as ``apply`` takes them).
+
+    Every change is checked, not just the first bad one, so a form can show each error
+    next to its field.
+
+    Raises:
+        InvalidSettings: one or more changes were rejected; ``base`` is never modified.
+    """
+    result = copy.deepcopy(base)
+    errors: dict[str, str] = {}
+    for key, value in changes.items():
+        try:
+            apply(result, key, value)
+        except SettingsError as exc:
+            errors[key] = str(exc)
+    if errors:
+        raise InvalidSettings(errors)
+    return result
 
 
 def parse_milestones(items: Sequence[Any]) -> tuple[int, ...]:
@@ -172,7 +208,19 @@ def parse_tokens(item: Any) -> int:
 
 
 def describe_milestones(values: Sequence[int]) -> str:
-    return ", ".join(tier_label(v) for v in values)
+    """``(10_000_000, 1_000_000_000)`` -> ``"10M, 1B"``: text ``apply("milestones", ...)`` reads back exactly."""
+    return ", ".join(_milestone_text(v) for v in values)
+
+
+def _milestone_text(value: int) -> str:
+    label = tier_label(value)  # rounds to 6 significant digits: 12_345_678 would read back as 12_345_700
+    return label if parse_tokens(label) == value else str(value)
+
+
+def _agent_ids() -> list[str]:
+    from app.sources import all_sources
+
+    return sorted(src.agent for src in all_sources())
 
 
 def _bool(key: str, value: Any) -> bool:
