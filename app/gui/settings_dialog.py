@@ -207,7 +207,15 @@ class SettingsDialog(QDialog):
             "start_at_login": self._start_at_login.isChecked(),
             "theme": self._theme.currentData(),
         }
-        changes.update({f"agents.{agent}": box.isChecked() for agent, box in self._agents.items()})
+        # Only toggled agents: one never toggled stays absent, so it follows the default (on).
+        agents = self._settings.agents
+        changes.update(
+            {
+                f"agents.{agent}": box.isChecked()
+                for agent, box in self._agents.items()
+                if box.isChecked() != agents.get(agent, True)
+            }
+        )
         return changes
 
     def _show(self, s: Settings) -> None:
