@@ -1,0 +1,1 @@
+"""The desktop app: every Qt import lives in this package."""
