@@ -30,7 +30,7 @@ from app.core.pricing import Pricer, price_fingerprint, reprice
 from app.sources import all_sources, source_for
 from app.sources.base import Env
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
 COMMIT_EVERY_S = 0.5
@@ -235,7 +235,12 @@ def _v3(db: Any) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3]
+def _v4(db: Any) -> None:
+    """Insights read a session's calls in order, and look up the call before a given one."""
+    db["events"].create_index(["session", "ts"])
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
 
 _UPSERT = (
     "INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost)"
