@@ -74,7 +74,7 @@ def build(
         "milestones": {tier_label(m): m for m in milestones},
         "days": out_days,
         "totals": {**grand.as_dict(), "cache_saved_usd": round(saved_total, 6)},
-        "today": {**reports.today(conn, flt.tz, milestones), **_now(conn, now_ms, flt.agents)},
+        "today": today_doc(conn, flt.tz, milestones, flt.agents, now_ms),
         "streaks": streaks(conn, flt, milestones, today),
         "price_source": reports.price_source(conn),
         "unpriced_models": reports.unpriced_models(conn, flt),
@@ -134,7 +134,20 @@ def _peak_sessions(conn: sqlite3.Connection, flt: reports.Filter) -> dict[date, 
     return {date.fromordinal(reports.EPOCH_ORDINAL + number): n for number, n in rows}
 
 
-def _now(conn: sqlite3.Connection, now_ms: int, agents: frozenset[str] | None) -> dict[str, Any]:
+def today_doc(
+    conn: sqlite3.Connection,
+    tz: tzinfo,
+    milestones: Sequence[int] = DEFAULT_MILESTONES,
+    agents: frozenset[str] | None = None,
+    now_ms: int | None = None,
+) -> dict[str, Any]:
+    """The tray's numbers: ``reports.today`` plus tokens per minute and sessions active now."""
+    return {**reports.today(conn, tz, milestones), **now(conn, now_ms, agents)}
+
+
+def now(conn: sqlite3.Connection, now_ms: int | None = None, agents: frozenset[str] | None = None) -> dict[str, Any]:
+    """Tokens per minute over the last five minutes, and the sessions that made calls in them."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     sql = "SELECT SUM(inp + cw + cr + out), COUNT(DISTINCT session) FROM events WHERE ts > ? AND ts <= ?"
     args: list[Any] = [now_ms - NOW_WINDOW_MS, now_ms]
     if agents is not None:
