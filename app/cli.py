@@ -26,7 +26,7 @@ from app.core.timezones import ZoneError, resolve_zone
 from app.sources import all_sources
 from app.sources.base import Env
 
-REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects")
+REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today")
 
 
 class UsageError(Exception):
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--tz", help="time zone of the day boundary (IANA name; default: this machine's)")
     rep.add_argument("--agent", action="append", help="only this agent (repeat, or comma-separate)")
     rep.add_argument("--no-refresh", action="store_true", help="report from the index as it is")
+    rep.add_argument("--range", help="dashboard only: days ending today, 7d, 30d, 90d, 1y or all (default 30d)")
 
     src = sub.add_parser("sources", parents=[common], help="each agent: roots searched, files, events, skips")
     src.add_argument("--no-refresh", action="store_true", help="list the index as it is")
@@ -199,7 +200,7 @@ def _csv_cell(value: Any) -> Any:
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
-    if column == "cost_usd":
+    if column.endswith("_usd"):
         return f"${value:,.2f}"
     if column == "cache_hit_rate":
         return f"{value * 100:.1f}%"
@@ -221,6 +222,13 @@ HEADERS = {
     "out": "output",
     "rsn": "reasoning",
     "cost_usd": "cost",
+    "extra_cost_usd": "extra cost",
+    "cache_saved_usd": "cache saved",
+    "peak_sessions": "peak sessions",
+    "next_milestone": "next",
+    "to_next": "to next",
+    "tokens_per_minute": "tokens/min",
+    "active_sessions": "active sessions",
     "cache_hit_rate": "cache hit",
 }
 
@@ -252,6 +260,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
+    if args.range is not None and args.kind != "dashboard":
+        raise UsageError("--range applies to report dashboard only")
+    if args.kind == "dashboard":
+        flt = _dashboard_filter(args, flt)
+    if args.kind == "today" and (args.since or args.until):
+        raise UsageError("report today takes no --since or --until")
     index = _open(args)
     try:
         if not args.no_refresh:
@@ -270,16 +284,71 @@ def cmd_report(args: argparse.Namespace) -> int:
             "projects": lambda: _rows(
                 reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS]
             ),
+            "insights": lambda: _insights(index, flt, full=args.csv),
+            "dashboard": lambda: _dashboard(index, flt),
+            "today": lambda: _today(index, flt),
         }
         doc, rows, columns = builders[args.kind]()
     finally:
         index.close()
-    if not args.json and not args.csv:
+    table = not args.json and not args.csv
+    if table and args.kind != "today":
         rows = [*rows, {columns[0]: "total", **doc["totals"]}]
     _emit(args, doc, rows, columns)
-    if not args.json and not args.csv:
+    if table:
+        if args.kind == "dashboard":
+            _dashboard_footer(doc)
         _footer(doc)
     return 0
+
+
+def _dashboard_filter(args: argparse.Namespace, flt: reports.Filter) -> reports.Filter:
+    """``--range`` (default 30 days, as the dashboard opens) or explicit ``--since``/``--until``."""
+    from app.core import dashboard
+
+    if args.since or args.until:
+        if args.range is not None:
+            raise UsageError("--range and --since/--until exclude each other")
+        return flt
+    try:
+        return dashboard.range_filter(args.range or "30d", flt.tz, datetime.now(flt.tz).date(), flt.agents)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+INSIGHT_COLUMNS = ["ts", "kind", "agent", "project", "session", "tokens", "extra_cost_usd", "summary"]
+INSIGHT_CSV_COLUMNS = [*INSIGHT_COLUMNS[:-1], "model", "previous_model", "idle_minutes", "summary"]
+
+
+def _insights(index: Index, flt: reports.Filter, full: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    from app.core import insights
+
+    doc = insights.report(index.conn, flt, overrides=index.overrides)
+    return doc, doc["insights"], INSIGHT_CSV_COLUMNS if full else INSIGHT_COLUMNS
+
+
+def _dashboard(index: Index, flt: reports.Filter) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    from app.core import dashboard
+
+    doc = dashboard.build(index.conn, flt, overrides=index.overrides)
+    return doc, doc["days"], ["date", *BUCKET_COLUMNS, "tier", "cache_saved_usd", "peak_sessions"]
+
+
+TODAY_COLUMNS = ["date", *BUCKET_COLUMNS, "tier", "next_milestone", "to_next", "tokens_per_minute", "active_sessions"]
+
+
+def _today(index: Index, flt: reports.Filter) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    from app.core import dashboard
+
+    doc = dashboard.today_doc(index.conn, flt.tz, agents=flt.agents)
+    return doc, [doc], TODAY_COLUMNS
+
+
+def _dashboard_footer(doc: dict[str, Any]) -> None:
+    now = doc["today"]
+    print(f"now: {now['tokens_per_minute']:,.1f} tokens per minute, {now['active_sessions']} active sessions")
+    runs = (f"{tier} {s['current']} (best {s['best']})" for tier, s in doc["streaks"].items())
+    print(f"days in a row at or above each tier: {', '.join(runs)}")
 
 
 def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
