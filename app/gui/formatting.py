@@ -62,3 +62,11 @@ def timestamp(iso: str | None) -> str:
     if not iso:
         return ""
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def data_size(n: int) -> str:
+    """Bytes as 950 B, 12.3 KB, 1.2 MB, 3.4 GB (decimal units, as disks and `ls -h --si` count)."""
+    for div, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "KB")):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
