@@ -167,6 +167,16 @@ class SettingsDialog(QDialog):
         """The settings last saved by this dialog, or those it opened with."""
         return self._settings
 
+    def set_current(self, current: Settings) -> None:
+        """Show ``current`` instead, dropping unsaved edits (call it when the settings changed elsewhere)."""
+        self._settings = current
+        self._show(current)
+
+    def done(self, result: int) -> None:
+        """Close; edits not saved are dropped, so the next opening shows the saved settings."""
+        self._show(self._settings)
+        super().done(result)
+
     def autostart_error(self) -> str | None:
         """Why the last save could not change start at login, or None."""
         return self._autostart_error
@@ -175,7 +185,8 @@ class SettingsDialog(QDialog):
         """Validate every field, save, register start at login and emit ``saved``.
 
         Returns:
-            The saved settings, or None when a field was rejected (its error is shown, nothing is saved).
+            The saved settings, or None when nothing was saved: a field was rejected (its error is
+            shown beneath it) or the file could not be written (a message box says why).
         """
         try:
             new = settings.updated(self._settings, self._changes())
@@ -190,10 +201,16 @@ class SettingsDialog(QDialog):
                 else:
                     autostart.disable()
             except OSError as exc:
-                self._report_autostart(new.start_at_login, exc)
+                action = "turn on" if new.start_at_login else "turn off"
+                self._autostart_error = f"Could not {action} start at login: {exc}"
+                self._alert("Start at login", self._autostart_error)
                 new.start_at_login = self._settings.start_at_login
                 self._start_at_login.setChecked(new.start_at_login)
-        settings.save(new, self._path)
+        try:
+            settings.save(new, self._path)
+        except OSError as exc:  # the next save registers start at login again if it drifted
+            self._alert("Settings not saved", f"Could not save the settings: {exc}")
+            return None
         self._settings = new
         self.saved.emit(new)
         return new
@@ -219,6 +236,7 @@ class SettingsDialog(QDialog):
         return changes
 
     def _show(self, s: Settings) -> None:
+        self._show_errors({})
         if s.tz is None:
             self._tz.setCurrentIndex(0)
         else:
@@ -245,13 +263,14 @@ class SettingsDialog(QDialog):
                     first = False
             else:
                 error.clear()
+        others = [f"{key}: {why}" for key, why in errors.items() if key not in fields]
+        if others:  # not from this form's fields, but never dropped silently
+            self._alert("Settings not saved", "\n".join(others))
 
-    def _report_autostart(self, wanted: bool, exc: OSError) -> None:
-        action = "turn on" if wanted else "turn off"
-        self._autostart_error = f"Could not {action} start at login: {exc}"
-        box = QMessageBox(QMessageBox.Icon.Critical, "Start at login", self._autostart_error, parent=self)
+    def _alert(self, title: str, text: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text, parent=self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        box.open()  # not exec(): returns at once, modal to this dialog only
 
     def _reset_milestones(self) -> None:
         self._milestones.setText(settings.describe_milestones(DEFAULT_MILESTONES))

@@ -287,6 +287,37 @@ def test_start_at_login_failure_says_why_and_keeps_the_old_value(
     boxes[0].close()
 
 
+def test_a_file_that_cannot_be_written_says_why(qtbot: QtBot, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    dialog = SettingsDialog(Settings(), path=blocker / "settings.json")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with qtbot.assertNotEmitted(dialog.saved):
+        qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Ok), LEFT)
+    assert dialog.isVisible()
+    boxes = [b for b in dialog.findChildren(QMessageBox) if b.isVisible()]
+    assert len(boxes) == 1 and boxes[0].text().startswith("Could not save the settings:")
+    assert dialog.current() == Settings()
+    boxes[0].close()
+
+
+def test_closing_drops_unsaved_edits_and_set_current_shows_new_settings(qtbot: QtBot) -> None:
+    dialog = open_dialog(qtbot, Settings())
+    milestones = field(dialog, QLineEdit, "milestones")
+    milestones.setText("1B, 1M")
+    assert dialog.accept_values() is None
+    qtbot.mouseClick(button(dialog, QDialogButtonBox.StandardButton.Cancel), LEFT)
+    dialog.show()
+    assert milestones.text() == "10M, 100M, 1B" and not error(dialog, "milestones").isVisible()
+
+    elsewhere = Settings(watching=False, theme="dark")  # e.g. watching paused from the tray meanwhile
+    dialog.set_current(elsewhere)
+    assert field(dialog, QComboBox, "theme").currentData() == "dark"
+    result = dialog.accept_values()
+    assert result == elsewhere
+
+
 def window_lightness(app: QApplication) -> int:
     return app.palette().color(QPalette.ColorRole.Window).lightness()
 
