@@ -7,11 +7,13 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
+from tests.burn_dataset import Burn, write_burn_home
 from tests.conftest import lay_out_home
 
 
@@ -103,6 +105,66 @@ def test_sessions_attribute_subagents_to_their_parent(
     }
 
 
+@pytest.fixture
+def burn(tmp_path: Path) -> tuple[Path, Burn]:
+    """Three days ending today (UTC); today holds the planted model switch and expired cache."""
+    home = tmp_path / "burn"
+    return home, write_burn_home(home, days=3)
+
+
+def test_insights_json_csv_and_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, burn: tuple[Path, Burn]
+) -> None:
+    home, _ = burn
+    _, out, _ = run(capsys, tmp_path, home, "report", "insights", "--json", "--tz", "UTC")
+    doc = json.loads(out)
+    assert [(i["kind"], i["session"], i["tokens"]) for i in doc["insights"]] == [
+        ("cache-expired", "insight-idle", 157_000),
+        ("model-switch", "insight-switch", 187_000),
+    ]
+    assert doc["totals"] == {"count": 2, "tokens": 344_000, "extra_cost_usd": pytest.approx(1.1868)}
+    _, out, _ = run(capsys, tmp_path, home, "report", "insights", "--csv", "--no-refresh")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["kind"] for r in rows] == ["cache-expired", "model-switch"]
+    assert rows[1]["previous_model"] == "claude-opus-4-5-20251101" and rows[1]["idle_minutes"] == ""
+    assert rows[0]["idle_minutes"] == "30.0" and float(rows[0]["extra_cost_usd"]) == pytest.approx(0.54165)
+    _, out, _ = run(capsys, tmp_path, home, "report", "insights", "--no-refresh")
+    assert "Switched claude-opus-4-5 → claude-sonnet-4-5 and re-paid 187K" in out
+    assert out.splitlines()[-2].startswith("total") and "$1.19" in out.splitlines()[-2]
+
+
+def test_dashboard_over_a_range(capsys: pytest.CaptureFixture[str], tmp_path: Path, burn: tuple[Path, Burn]) -> None:
+    home, written = burn
+    _, out, _ = run(capsys, tmp_path, home, "report", "dashboard", "--json", "--range", "7d", "--tz", "UTC")
+    doc = json.loads(out)
+    today = datetime.now(UTC).date()
+    assert [d["date"] for d in doc["days"]] == [(today - timedelta(days=6 - i)).isoformat() for i in range(7)]
+    assert {d["date"]: d["total"] for d in doc["days"] if d["total"]} == written.per_day
+    assert doc["totals"]["total"] == sum(written.per_day.values())
+    assert {"today", "streaks", "milestones"} <= set(doc) and doc["totals"]["cache_saved_usd"] > 0
+    _, out, _ = run(capsys, tmp_path, home, "report", "dashboard", "--csv", "--range", "7d", "--tz", "UTC")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["date"] for r in rows] == [d["date"] for d in doc["days"]]
+    assert float(rows[-1]["cache_saved_usd"]) == doc["days"][-1]["cache_saved_usd"]
+    assert rows[-1]["peak_sessions"] == str(doc["days"][-1]["peak_sessions"])
+    _, out, _ = run(capsys, tmp_path, home, "report", "dashboard", "--tz", "UTC", "--no-refresh")
+    assert "tokens per minute" in out and "days in a row" in out
+
+
+def test_today_prints_the_tray_numbers(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, burn: tuple[Path, Burn]
+) -> None:
+    home, written = burn
+    _, out, _ = run(capsys, tmp_path, home, "report", "today", "--json", "--tz", "UTC")
+    doc = json.loads(out)
+    today = datetime.now(UTC).date().isoformat()
+    assert doc["date"] == today and doc["total"] == written.per_day[today]
+    assert {"tier", "next_milestone", "to_next", "cost_usd", "tokens_per_minute", "active_sessions"} <= set(doc)
+    _, out, _ = run(capsys, tmp_path, home, "report", "today", "--csv", "--tz", "UTC", "--no-refresh")
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert row["date"] == today and int(row["total"]) == doc["total"] and "tokens_per_minute" in row
+
+
 def test_sources_lists_roots_files_and_events(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
     _, out, _ = run(capsys, tmp_path, home, "sources", "--json")
     by_agent = {s["agent"]: s for s in json.loads(out)["sources"]}
@@ -118,6 +180,10 @@ def test_sources_lists_roots_files_and_events(capsys: pytest.CaptureFixture[str]
         (["report", "daily", "--tz", "Mars/Olympus"], "unknown time zone"),
         (["report", "daily", "--agent", "clippy"], "unknown agent clippy"),
         (["report", "daily", "--since", "2026-11-21", "--until", "2026-11-20"], "--since is after --until"),
+        (["report", "dashboard", "--range", "2w"], "unknown range '2w' (one of 7d, 30d, 90d, 1y, all)"),
+        (["report", "dashboard", "--range", "7d", "--since", "3d"], "--range and --since/--until exclude each other"),
+        (["report", "daily", "--range", "7d"], "--range applies to report dashboard only"),
+        (["report", "today", "--since", "1d"], "report today takes no --since or --until"),
     ],
 )
 def test_bad_input_is_one_clear_line(
