@@ -58,12 +58,10 @@ class Settings:
         return resolve_zone(self.tz)
 
     def enabled_agents(self) -> frozenset[str] | None:
-        """The agents to read, or None when every agent is on."""
-        if all(self.agents.values()):
-            return None
-        from app.sources import all_sources
-
-        return frozenset(s.agent for s in all_sources() if self.agents.get(s.agent, True))
+        """The agents to read, or None when every agent is on (agents of other versions aside)."""
+        known = _agent_ids()
+        on = frozenset(agent for agent in known if self.agents.get(agent, True))
+        return None if len(on) == len(known) else on
 
     def as_dict(self) -> dict[str, Any]:
         return {

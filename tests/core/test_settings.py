@@ -82,6 +82,7 @@ def test_unknown_keys_and_agents_are_kept_on_save(path: Path) -> None:
 def test_enabled_agents_is_none_when_every_agent_is_on() -> None:
     assert Settings().enabled_agents() is None
     assert Settings(agents={"codex": True}).enabled_agents() is None
+    assert Settings(agents={"newer-agent": False}).enabled_agents() is None
 
 
 @pytest.mark.parametrize(
