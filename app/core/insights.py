@@ -38,7 +38,7 @@ TTL_MS = 5 * 60_000
 TTL_1H_MS = 60 * 60_000
 COLLAPSE_SHARE = 0.5
 SIDE_SHARE = 0.5
-MIN_TOKENS = 1024  # the smallest prompt prefix providers cache: below it nothing was cacheable
+MIN_TOKENS = 1024  # the smallest prefix Anthropic and OpenAI cache: below it nothing was cacheable
 
 _COLUMNS = "agent, session, ts, model, project, inp, cw, cr, cw1h"
 
@@ -191,7 +191,7 @@ def _summary(found: Insight, idle: float, cost: float | None) -> str:
     if found.kind == "model-switch":
         return f"Switched {_short(found.previous.model)} → {_short(found.call.model)} and {paid}"
     lifetime = "1-hour" if found.ttl_ms == TTL_1H_MS else "5-minute"
-    return f"Idle {idle:g} min, past the {lifetime} cache lifetime of {_short(found.call.model)}, then {paid}"
+    return f"Idle {idle:g} min, past the {lifetime} cache lifetime of {_short(found.previous.model)}, then {paid}"
 
 
 def _iso(ms: int) -> str:
@@ -204,7 +204,7 @@ def _short(model: str) -> str:
 
 
 def _tokens(n: int) -> str:
-    if n >= 1_000_000:
+    if n >= 999_500:  # what would print as 1000K
         return f"{n / 1_000_000:.1f}M"
     if n >= 1000:
         return f"{n / 1000:.0f}K"
