@@ -88,6 +88,8 @@ def load(path: Path | None = None) -> Loaded:
         raw = path.read_bytes()
     except FileNotFoundError:
         return Loaded(Settings())
+    except OSError as exc:  # unreadable (permissions, a folder in its place): left where it is
+        return Loaded(Settings(), f"{path}: cannot be read ({exc.strerror or exc}); using the defaults")
     try:
         data = orjson.loads(raw)
         if not isinstance(data, dict):

@@ -168,6 +168,7 @@ class Controller(QObject):
         if self.settings_dialog is None:
             self.settings_dialog = SettingsDialog(self.settings)
             self.settings_dialog.saved.connect(self.apply_settings)
+        self.settings_dialog.set_current(self.settings)
         self.settings_dialog.show()
         self.settings_dialog.raise_()
 

@@ -166,3 +166,12 @@ def test_described_milestones_read_back_exactly(values: tuple[int, ...]) -> None
 def test_describe_milestones_uses_short_labels() -> None:
     assert settings.describe_milestones(DEFAULT_MILESTONES) == "10M, 100M, 1B"
     assert settings.describe_milestones((12_345_678,)) == "12345678"
+
+
+def test_an_unreadable_file_gives_defaults_and_stays(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.mkdir()  # a folder where the file should be: reading it fails with an OSError
+    loaded = settings.load(path)
+    assert loaded.settings == settings.Settings()
+    assert loaded.warning is not None and "cannot be read" in loaded.warning
+    assert path.is_dir()

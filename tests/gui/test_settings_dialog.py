@@ -19,10 +19,6 @@ from app.gui.settings_dialog import LOCAL_ZONE, FieldError, SettingsDialog
 from app.gui.theme import ThemeWatcher, apply_theme, is_dark
 from app.sources import all_sources
 
-# WORKAROUND: https://code.qt.io/cgit/qt/qtbase.git/tree/src/gui/kernel/qplatformwindow.cpp
-# (the offscreen plugin keeps QPlatformWindow::propagateSizeHints, which only warns, on every shown dialog)
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints\\(\\)")
-
 AGENTS = [s.agent for s in all_sources()]
 LEFT = Qt.MouseButton.LeftButton
 W = TypeVar("W", bound=QObject)
