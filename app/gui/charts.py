@@ -448,7 +448,7 @@ class BurnChart(QWidget):
             image.setDevicePixelRatio(EXPORT_SCALE)
             image.fill(self.palette().color(QPalette.ColorRole.Base))
             QWidget.render(self._view, image)  # the widget, not QGraphicsView.render's bare scene
-            if not image.save(str(path), b"PNG"):
+            if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # PySide6 takes str, stubs say bytes
                 raise OSError(f"could not write {path}")
         finally:
             if hovered is not None:

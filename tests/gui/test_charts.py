@@ -1,0 +1,324 @@
+"""The burn chart and the small charts, on the dashboard document of the generated 120-day index."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from math import log10
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from app.core import dashboard
+from app.core.index import connect
+from app.gui import formatting as fmt
+from app.gui.charts import MAX_SERIES, OTHER, BurnChart, DayAxis, TokenAxis, stack
+from app.gui.minicharts import MiniCharts
+from tests.burn_dataset import Burn
+
+# WORKAROUND: https://code.qt.io/cgit/qt/qtbase.git/tree/src/gui/kernel/qplatformwindow.cpp (offscreen keeps
+# QPlatformWindow::propagateSizeHints, which only warns, whenever a shown window's size limits change)
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints\\(\\)")
+
+MILESTONES = {"10M": 10_000_000, "100M": 100_000_000, "1B": 1_000_000_000}
+
+
+@pytest.fixture(scope="module")
+def doc(burn_home: tuple[Path, Path, Burn]) -> dict[str, Any]:
+    """The "all" dashboard document of the shared index, days in UTC."""
+    _, db, _ = burn_home
+    conn = connect(db)
+    try:
+        return dashboard.build(conn, dashboard.range_filter("all", UTC, datetime.now(UTC).date()))
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def chart(qtbot: QtBot) -> BurnChart:
+    widget = BurnChart()
+    qtbot.addWidget(widget)
+    widget.resize(1000, 500)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def totals_of(days: list[dict[str, Any]]) -> np.ndarray:
+    return np.array([d["total"] for d in days], dtype=np.float64)
+
+
+def test_days_are_the_burn_written(doc: dict[str, Any], burn_home: tuple[Path, Path, Burn]) -> None:
+    burn = burn_home[2]
+    shown = {d["date"]: d["total"] for d in doc["days"] if d["total"]}
+    assert shown == burn.per_day
+
+
+@pytest.mark.parametrize("stacking", ["agent", "model", "bucket"])
+def test_stacked_heights_add_up_to_each_day_total(chart: BurnChart, doc: dict[str, Any], stacking: str) -> None:
+    chart.set_days(doc["days"], stacking, False, doc["milestones"])
+    series = chart.series()
+    heights = np.array([h for _, h in series.values()])
+    np.testing.assert_array_equal(heights.sum(axis=0), totals_of(doc["days"]))
+    # each series sits on the one below it
+    running = np.zeros(len(doc["days"]))
+    for bottom, height in series.values():
+        np.testing.assert_array_equal(bottom, running)
+        running = running + height
+
+
+@pytest.mark.parametrize("stacking", ["agent", "model", "bucket"])
+def test_log_scale_stacks_end_at_log10_of_the_total(chart: BurnChart, doc: dict[str, Any], stacking: str) -> None:
+    chart.set_days(doc["days"], stacking, True, doc["milestones"])
+    tops = np.max([b + h for b, h in chart.series().values()], axis=0)
+    totals = totals_of(doc["days"])
+    busy = totals > 0
+    np.testing.assert_allclose(tops[busy], np.log10(totals[busy]), rtol=1e-12)
+    assert chart.plot.getAxis("left").logMode
+
+
+def test_series_per_stacking(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "bucket", False, doc["milestones"])
+    assert chart.legend_names() == ["input", "cache write", "cache read", "output"]
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    assert chart.legend_names() == ["claude-code", "codex"]  # most tokens first, at the bottom
+    chart.set_days(doc["days"], "model", False, doc["milestones"])
+    assert set(chart.legend_names()) == {
+        "claude-opus-4-5-20251101",
+        "claude-sonnet-4-5-20250929",
+        "claude-haiku-4-5-20251001",
+        "gpt-5.1-codex",
+    }
+
+
+def test_one_bar_item_per_series_not_per_day(chart: BurnChart, doc: dict[str, Any]) -> None:
+    for stacking in ("model", "bucket", "agent"):
+        chart.set_days(doc["days"], stacking, False, doc["milestones"])
+    bars = [item for item in chart.plot.listDataItems() if isinstance(item, pg.BarGraphItem)]
+    assert len(bars) == 2  # agent stacking: claude-code and codex, the other stackings' items removed
+
+
+def test_colours_stay_with_their_series(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "model", False, doc["milestones"])
+    before = {n: QColor(chart._bars[n].opts["brush"]).name() for n in chart.legend_names()}
+    chart.set_days(doc["days"][-7:], "bucket", True, doc["milestones"])
+    chart.set_days(doc["days"][-7:], "model", False, doc["milestones"])
+    after = {n: QColor(chart._bars[n].opts["brush"]).name() for n in chart.legend_names()}
+    assert after == {n: before[n] for n in after}
+    assert len(set(before.values())) == len(before)
+
+
+def test_milestone_lines_in_linear_and_log_mode(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    assert chart.milestone_positions() == {"10M": 1e7, "100M": 1e8, "1B": 1e9}
+    chart.set_days(doc["days"], "agent", True, doc["milestones"])
+    assert chart.milestone_positions() == pytest.approx({"10M": 7.0, "100M": 8.0, "1B": 9.0})
+    lo, hi = chart.plot.viewRange()[1]
+    assert lo < 7 and hi > 9  # every line in view on the log scale
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    assert chart.milestone_positions() == {"10M": 1e7, "100M": 1e8, "1B": 1e9}
+    labels = {line.label.textItem.toPlainText() for line in chart._lines.values()}
+    assert labels == {"10M", "100M", "1B"}
+
+
+def test_linear_scale_fits_the_busiest_day(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    lo, hi = chart.plot.viewRange()[1]
+    peak = totals_of(doc["days"]).max()
+    assert lo == 0 and peak < hi < peak * 1.2
+
+
+def test_milestones_follow_the_settings(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", True, {"50M": 50_000_000, "500M": 500_000_000})
+    assert chart.milestone_positions() == pytest.approx({"50M": log10(5e7), "500M": log10(5e8)})
+
+
+def test_axes_read_as_tokens_and_dates() -> None:
+    left = TokenAxis()
+    assert left.tickStrings([0, 1e7, 2.5e8, 1e9, 1.5e9], 1, 1e7) == ["0", "10M", "250M", "1B", "1.5B"]
+    left.setLogMode(False, True)
+    assert left.tickStrings([7.0, 8.0, 9.0, 7.30103], 1, 1) == ["10M", "100M", "1B", ""]
+    bottom = DayAxis()
+    dates = [date(2026, 10, 25) + timedelta(days=i) for i in range(120)]
+    bottom.set_dates(dates)
+    assert bottom.tickStrings([1.0, 8.0], 1, 7) == ["26 Oct", "2 Nov"]
+    (spacing, months), *_ = bottom.tickValues(-0.5, 119.5, 300)
+    assert [dates[int(i)].day for i in months] == [1, 1, 1, 1] and spacing >= 28
+    assert bottom.tickStrings(months[:1], 1, spacing) == ["Nov 2026"]
+
+
+def test_hover_shows_the_day_under_the_mouse(qtbot: QtBot, chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    index = int(totals_of(doc["days"]).argmax())
+    day = doc["days"][index]
+    box = chart.plot.getViewBox()
+    where = chart._view.mapFromScene(box.mapViewToScene(QPointF(index, day["total"] / 2)))
+    QTest.mouseMove(chart._view.viewport(), where)
+    qtbot.waitUntil(lambda: chart.hover_text() != "")
+    text = chart.hover_text()
+    assert text.startswith(fmt.day_label(day["date"]))
+    assert f"{day['tier']} club" in text
+    assert fmt.exact(day["total"]) in text
+    assert fmt.usd(day["cost_usd"]) in text
+    for name, bucket in (("input", "in"), ("cache write", "cw"), ("cache read", "cr"), ("output", "out")):
+        assert f"{name}  \n{fmt.tokens(day[bucket])}" in text
+    assert f"reasoning  \n{fmt.tokens(day['rsn'])}" in text
+    assert f"cache hit  \n{fmt.percent(day['cache_hit_rate'])}" in text
+    assert "by agent" in text
+    for agent, t in day["by_agent"].items():
+        assert f"{agent}  \n{fmt.tokens(t['total'])}" in text
+
+
+def test_hover_follows_a_new_stacking(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    chart.hover_day(len(doc["days"]) - 1)
+    chart.set_days(doc["days"], "model", True, doc["milestones"])
+    assert "by model" in chart.hover_text()
+    assert "gpt-5.1-codex" in chart.hover_text()
+    chart.set_days(doc["days"], "bucket", False, doc["milestones"])
+    assert "by " not in chart.hover_text()  # the buckets are the split
+
+
+def test_mouse_leaving_the_plot_hides_the_hover(qtbot: QtBot, chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    chart.hover_day(3)
+    assert chart.hover_text()
+    chart._on_mouse_moved(QPointF(-50, -50))
+    assert chart.hover_text() == ""
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    image = QImage(str(path))
+    assert not image.isNull()
+    return image.width(), image.height()
+
+
+def test_export_keeps_the_shown_aspect(chart: BurnChart, doc: dict[str, Any], tmp_path: Path) -> None:
+    chart.set_days(doc["days"], "model", True, doc["milestones"])
+    chart.hover_day(10)
+    path = tmp_path / "chart.png"
+    chart.export_png(path)
+    width, height = png_size(path)
+    assert (width, height) == (chart.width() * 2, chart.height() * 2)
+    assert path.stat().st_size > 20_000
+    assert chart.hover_text()  # the hover box is left out of the image, not lost
+
+
+def test_export_of_a_chart_never_shown_lays_it_out_first(qtbot: QtBot, doc: dict[str, Any], tmp_path: Path) -> None:
+    sized = BurnChart()
+    qtbot.addWidget(sized)
+    sized.resize(900, 300)
+    sized.set_days(doc["days"], "agent", False, doc["milestones"])
+    sized.export_png(tmp_path / "sized.png")
+    assert png_size(tmp_path / "sized.png") == (1800, 600)
+    assert not sized.isVisible()
+
+    unsized = BurnChart()
+    qtbot.addWidget(unsized)
+    unsized.set_days(doc["days"], "agent", False, doc["milestones"])
+    unsized.export_png(tmp_path / "unsized.png")
+    width, height = png_size(tmp_path / "unsized.png")
+    assert width / height == pytest.approx(2.0)
+
+
+def test_export_to_an_unwritable_place_raises(chart: BurnChart, doc: dict[str, Any], tmp_path: Path) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    with pytest.raises(OSError):
+        chart.export_png(tmp_path / "missing" / "chart.png")
+
+
+def test_chart_follows_a_dark_palette(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    dark = QPalette(chart.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    chart.setPalette(dark)
+    assert chart._view.backgroundBrush().color().name() == "#1e1e1e"
+    assert chart.plot.getAxis("left").textPen().color().name() == "#e6e6e6"
+    assert all(line.pen.color().name() == "#e6e6e6" for line in chart._lines.values())
+
+
+def synthetic_days(n: int, models: int = 1, total: int = 0) -> list[dict[str, Any]]:
+    start = date(2025, 1, 1)
+    out = []
+    for i in range(n):
+        by_model = {f"model-{m:02d}": {"total": total * (m + 1)} for m in range(models)} if total else {}
+        day_total = sum(t["total"] for t in by_model.values())
+        out.append(
+            {
+                "date": (start + timedelta(days=i)).isoformat(),
+                "in": 0,
+                "cw": 0,
+                "cr": day_total,
+                "out": 0,
+                "rsn": 0,
+                "total": day_total,
+                "cost_usd": 0.0,
+                "cache_hit_rate": 1.0 if day_total else None,
+                "cache_saved_usd": 0.0,
+                "peak_sessions": 0,
+                "tier": None,
+                "by_agent": {"x": {"total": day_total}} if day_total else {},
+                "by_model": by_model,
+            }
+        )
+    return out
+
+
+def test_many_models_share_an_other_bar() -> None:
+    days = synthetic_days(5, models=12, total=1000)
+    names, heights = stack(days, "model")
+    assert len(names) == MAX_SERIES and names[-1] == OTHER
+    assert names[0] == "model-11"  # the largest at the bottom
+    np.testing.assert_array_equal(heights.sum(axis=0), totals_of(days))
+
+
+def test_a_range_without_usage_draws_nothing(chart: BurnChart) -> None:
+    days = synthetic_days(30)
+    for log in (False, True):
+        chart.set_days(days, "agent", log, MILESTONES)
+        assert chart.series() == {}
+        chart.hover_day(5)
+        assert "total  \n0 (0)" in chart.hover_text()
+    chart.set_days([], "bucket", True, MILESTONES)
+    assert all(h.size == 0 for _, h in chart.series().values())
+
+
+def test_two_years_of_days_redraw_quickly(qtbot: QtBot, chart: BurnChart, doc: dict[str, Any]) -> None:
+    """The bench's chart redraw (730 days, set_days + repaint), with room for a slow test machine."""
+    base = doc["days"]
+    first = date.fromisoformat(base[0]["date"])
+    days = [{**base[i % len(base)], "date": (first + timedelta(days=i)).isoformat()} for i in range(730)]
+    chart.resize(1400, 700)
+    for stacking in ("agent", "model", "bucket"):
+        for log in (False, True):
+            chart.set_days(days, stacking, log, doc["milestones"])
+            chart.repaint()
+            started = datetime.now()
+            chart.set_days(days, stacking, log, doc["milestones"])
+            chart.repaint()
+            assert (datetime.now() - started).total_seconds() < 0.25
+
+
+def test_small_charts_show_cost_savings_hit_rate_and_sessions(qtbot: QtBot, doc: dict[str, Any]) -> None:
+    charts = MiniCharts()
+    qtbot.addWidget(charts)
+    charts.resize(1200, 240)
+    charts.show()
+    days = doc["days"]
+    charts.set_days(days)
+    np.testing.assert_allclose(charts.cost.cost.opts["height"], [d["cost_usd"] for d in days])
+    assert charts.cost.saved.getData()[1].tolist() == [d["cache_saved_usd"] for d in days]
+    rates = charts.hit_rate.rate.getData()[1]
+    expected = [np.nan if d["cache_hit_rate"] is None else d["cache_hit_rate"] for d in days]
+    np.testing.assert_allclose(rates, expected)
+    assert charts.sessions.peaks.opts["height"].tolist() == [d["peak_sessions"] for d in days]
+    assert max(d["peak_sessions"] for d in days) >= 2
+    assert charts.cost.plot.getAxis("left").tickStrings([0, 250, 1500], 1, 250) == ["$0", "$250", "$1.5K"]
+    assert charts.hit_rate.plot.getAxis("left").tickStrings([0.0, 0.5, 1.0], 1, 0.5) == ["0%", "50%", "100%"]
