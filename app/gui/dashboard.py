@@ -235,6 +235,7 @@ class DashboardWindow(QMainWindow):
 
         self._streaks_box = QGroupBox("Streaks (days in a row)")
         self._streaks_grid = QGridLayout(self._streaks_box)
+        self._streak_values: dict[str, tuple[QLabel, QLabel]] = {}
         row.addWidget(self._streaks_box, 2)
 
         self._range_box = QGroupBox("Range")
@@ -327,20 +328,27 @@ class DashboardWindow(QMainWindow):
         self._active.setText(f"{active} session{'' if active == 1 else 's'} active")
 
     def _show_streaks(self, streaks: dict[str, dict[str, int]]) -> None:
-        while self._streaks_grid.count():
-            item = self._streaks_grid.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
-        for col, text in enumerate(("club", "current", "best")):
-            header = QLabel(f"<b>{text}</b>")
-            self._streaks_grid.addWidget(header, 0, col)
-        for row, (label, s) in enumerate(streaks.items(), 1):
-            self._streaks_grid.addWidget(QLabel(label), row, 0)
-            for col, key in ((1, "current"), (2, "best")):
-                value = QLabel(f"{s[key]} day{'' if s[key] == 1 else 's'}")
-                value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self._streaks_grid.addWidget(value, row, col)
+        if list(streaks) != list(self._streak_values):  # milestones changed: lay the rows out again
+            while self._streaks_grid.count():
+                item = self._streaks_grid.takeAt(0)
+                widget = item.widget() if item is not None else None
+                if widget is not None:
+                    widget.deleteLater()
+            for col, text in enumerate(("club", "current", "best")):
+                self._streaks_grid.addWidget(QLabel(f"<b>{text}</b>"), 0, col)
+            self._streak_values = {}
+            for row, label in enumerate(streaks, 1):
+                self._streaks_grid.addWidget(QLabel(label), row, 0)
+                pair = []
+                for col in (1, 2):
+                    value = QLabel()
+                    value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    self._streaks_grid.addWidget(value, row, col)
+                    pair.append(value)
+                self._streak_values[label] = (pair[0], pair[1])
+        for label, s in streaks.items():
+            for value, key in zip(self._streak_values[label], ("current", "best"), strict=True):
+                value.setText(f"{s[key]} day{'' if s[key] == 1 else 's'}")
 
     def _show_range(self, doc: dict[str, Any]) -> None:
         totals = doc["totals"]
