@@ -8,7 +8,7 @@ index decides which files to read and stores what comes back.
 from __future__ import annotations
 
 import os
-import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -122,20 +122,87 @@ def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
             continue
 
 
-def needle(*literals: bytes) -> re.Pattern[bytes]:
-    """What marks a line worth decoding: any of ``literals`` (compact JSON, as agents write it)."""
-    return re.compile(b"|".join(re.escape(lit) for lit in literals))
+class Marker:
+    """Byte strings that mark a line worth decoding (compact JSON, as agents write it).
+
+    A line is decoded when it holds any of ``literals``. ``once`` is searched for only while
+    ``wanted()`` is true: a record that matters until its first copy has been seen.
+    """
+
+    __slots__ = ("literals", "once", "wanted")
+
+    def __init__(self, *literals: bytes, once: bytes = b"", wanted: Callable[[], bool] | None = None) -> None:
+        self.literals = literals
+        self.once = once
+        self.wanted = wanted
+
+
+Find = Callable[[bytes, int], int]  # (literal, start) -> offset or -1
+Searcher = Callable[[bytes, int], Find]  # (buffer, limit) -> its find
+
+
+def needle(*literals: bytes) -> Marker:
+    """What marks a line worth decoding: any of ``literals``."""
+    return Marker(*literals)
+
+
+def _libc_memmem() -> Searcher | None:
+    """glibc's memmem: twice as fast as ``bytes.find`` on short needles (it shifts on byte pairs)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 - only glibc's memmem is known to be fast
+        memmem = libc.memmem
+    except (OSError, AttributeError):
+        return None
+    memmem.restype = ctypes.c_void_p
+    memmem.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+    cast, char_p, void_p = ctypes.cast, ctypes.c_char_p, ctypes.c_void_p
+
+    def searcher(buf: bytes, limit: int) -> Find:
+        base: int = cast(char_p(buf), void_p).value or 0  # the bytes object's own buffer (no copy)
+
+        def find(lit: bytes, start: int) -> int:
+            if start >= limit:
+                return -1
+            hit = memmem(base + start, limit - start, lit, len(lit))
+            return hit - base if hit else -1
+
+        return find
+
+    return searcher
+
+
+def _py_searcher(buf: bytes, limit: int) -> Find:
+    def find(lit: bytes, start: int) -> int:
+        return buf.find(lit, start, limit)
+
+    return find
+
+
+_searcher: Searcher | None = None
+
+
+def searcher(buf: bytes, limit: int) -> Find:
+    """``find(literal, start)`` over ``buf[:limit]``: the first offset of ``literal`` at or after ``start``, or -1."""
+    global _searcher
+    if _searcher is None:
+        _searcher = _libc_memmem() or _py_searcher
+    return _searcher(buf, limit)
 
 
 def scan_jsonl(
     path: Path,
     offset: int,
-    marker: re.Pattern[bytes],
+    marker: Marker,
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
     """Feed each complete line of ``path`` after ``offset`` that ``marker`` matches to ``on_line``."""
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=0) as f:
         f.seek(offset)
         scan_stream(f, offset, marker, on_line, result)
 
@@ -143,7 +210,7 @@ def scan_jsonl(
 def scan_stream(
     f: BinaryIO,
     offset: int,
-    marker: re.Pattern[bytes],
+    marker: Marker,
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
@@ -186,27 +253,51 @@ def _scan_block(
     buf: bytes,
     start: int,
     limit: int,
-    marker: re.Pattern[bytes],
+    marker: Marker,
     base: int,
     on_line: Callable[[Any, int], None],
     result: ParseResult,
 ) -> None:
+    """Decode the lines of ``buf[start:limit]`` (whole lines) that hold one of ``marker``'s literals."""
+    from orjson import JSONDecodeError, loads
+
+    find = searcher(buf, limit)
     view = memoryview(buf)
-    search = marker.search
-    while (hit := search(buf, start, limit)) is not None:
-        at = hit.start()
-        line_start = buf.rfind(b"\n", start, at) + 1 or start
-        line_end = buf.find(b"\n", at, limit)
+    rfind, nl_find = buf.rfind, buf.find
+    literals = list(marker.literals)
+    wanted = marker.wanted
+    if marker.once and (wanted is None or wanted()):
+        literals.append(marker.once)
+    else:
+        wanted = None
+    single = literals[0] if len(literals) == 1 else None
+    hits = [find(lit, start) for lit in literals]
+    while True:
+        at = hits[0] if single is not None else min((h for h in hits if h >= 0), default=-1)
+        if at < 0:
+            return
+        line_start = rfind(b"\n", start, at) + 1 or start
+        line_end = nl_find(b"\n", at, limit)
         try:
-            obj = orjson.loads(view[line_start:line_end])
-        except orjson.JSONDecodeError:
+            obj = loads(view[line_start:line_end])
+        except JSONDecodeError:
             result.skip("malformed JSON")
         else:
-            if isinstance(obj, dict):
+            if type(obj) is dict:
                 on_line(obj, base + line_start)
             else:
                 result.skip("not a JSON object")
         start = line_end + 1
+        if single is not None:
+            hits[0] = find(single, start)
+            continue
+        if wanted is not None and not wanted():  # the once-literal is no longer needed
+            literals.pop()
+            hits.pop()
+            wanted = None
+        for i, h in enumerate(hits):
+            if 0 <= h < start:
+                hits[i] = find(literals[i], start)
 
 
 def read_json(path: Path, result: ParseResult) -> Any | None:
@@ -231,6 +322,16 @@ def iso_ms(value: Any) -> int | None:
     if moment.tzinfo is None:  # agents write UTC; a naive stamp is taken as UTC too
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+_INT_ONLY = {int}
+
+
+def counts(values: list[Any]) -> list[int]:
+    """``num`` of each value; the common case (all non-negative ints) checked in one go."""
+    if values and set(map(type, values)) == _INT_ONLY and min(values) >= 0:
+        return values
+    return [num(v) for v in values]
 
 
 def num(value: Any) -> int:

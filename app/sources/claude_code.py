@@ -43,29 +43,38 @@ class ClaudeCode(Source):
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)
-        found: list[tuple[Any, ...]] = []
+        # key -> the best copy so far in this read (streamed snapshots repeat a message id):
+        # keeping the first of the highest prio here is what the index's upsert would keep
+        found: dict[str, tuple[Any, ...]] = {}
+        first_ms = [state.get("first_s", LATEST_S) * 1000]
         fallback_session = _session_of(path)
         fallback_project = _project_of(path)
 
         def on_line(obj: dict[str, Any], at: int) -> None:
             record: Any = obj
-            if obj.get("type") == "progress":  # a sub-agent call embedded in the parent transcript
-                data = obj.get("data")
+            kind = obj.get("type")
+            if kind != "assistant":
+                if kind != "progress":
+                    return
+                data = obj.get("data")  # a sub-agent call embedded in the parent transcript
                 record = data.get("message") if isinstance(data, dict) else None
                 if not isinstance(record, dict):
                     return
-            elif obj.get("type") != "assistant":
-                return
             message = record.get("message")
             if not isinstance(message, dict):
                 return
             usage = message.get("usage")
             if not isinstance(usage, dict):
                 return
-            inp = num(usage.get("input_tokens"))
-            out = num(usage.get("output_tokens"))
-            cr = num(usage.get("cache_read_input_tokens"))
-            cw = num(usage.get("cache_creation_input_tokens"))
+            inp = usage.get("input_tokens", 0)
+            out = usage.get("output_tokens", 0)
+            cr = usage.get("cache_read_input_tokens", 0)
+            cw = usage.get("cache_creation_input_tokens", 0)
+            if (
+                not (type(inp) is int and type(out) is int and type(cr) is int and type(cw) is int)
+                or min(inp, out, cr, cw) < 0
+            ):
+                inp, out, cr, cw = num(inp), num(out), num(cr), num(cw)
             cw1h = 0
             split = usage.get("cache_creation")
             if isinstance(split, dict):
@@ -80,38 +89,42 @@ class ClaudeCode(Source):
             if ts is None:
                 result.skip("usage line without timestamp")
                 return
+            if ts < first_ms[0]:
+                first_ms[0] = ts
             msg_id = message.get("id")
-            request_id = record.get("requestId")
             if isinstance(msg_id, str) and msg_id:
                 key = f"cc:{msg_id}"
-            elif isinstance(request_id, str) and request_id:
-                key = f"cc:{request_id}"
             else:
-                key = f"cc:{obj.get('uuid') or f'{path}@{at}'}"
+                request_id = record.get("requestId")
+                if isinstance(request_id, str) and request_id:
+                    key = f"cc:{request_id}"
+                else:
+                    key = f"cc:{obj.get('uuid') or f'{path}@{at}'}"
             main = not (record.get("isSidechain") or obj.get("isSidechain"))
-            found.append(
-                (
-                    key,
-                    (MAIN_COPY if main else 0) | min(total, TOTAL_CAP) << TOTAL_SHIFT,
-                    ts,
-                    str(message.get("model") or "unknown"),
-                    str(obj.get("sessionId") or fallback_session),
-                    str(obj.get("cwd") or fallback_project),
-                    inp,
-                    cw,
-                    cr,
-                    out,
-                    cw1h,
-                )
+            prio = (MAIN_COPY if main else 0) | min(total, TOTAL_CAP) << TOTAL_SHIFT
+            held = found.get(key)
+            if held is not None and held[0] >= prio:
+                return
+            found[key] = (
+                prio,
+                ts,
+                str(message.get("model") or "unknown"),
+                str(obj.get("sessionId") or fallback_session),
+                str(obj.get("cwd") or fallback_project),
+                inp,
+                cw,
+                cr,
+                out,
+                cw1h,
             )
 
         scan_jsonl(path, offset, USAGE, on_line, result)
-        first_s = min([state.get("first_s", LATEST_S)] + [f[2] // 1000 for f in found])
+        first_s = first_ms[0] // 1000
         state["first_s"] = first_s
         earliness = LATEST_S - first_s
         result.events = [
             UsageEvent(key, prio | earliness, "claude-code", ts, model, session, project, inp, cw, cr, out, 0, cw1h)
-            for key, prio, ts, model, session, project, inp, cw, cr, out, cw1h in found
+            for key, (prio, ts, model, session, project, inp, cw, cr, out, cw1h) in found.items()
         ]
         return result
 

@@ -12,22 +12,21 @@ thread, and the two record kinds of one response all collapse on it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import zstandard
-
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, scan_jsonl, scan_stream, walk
+from app.sources.base import Env, Marker, ParseResult, Source, counts, iso_ms, scan_jsonl, scan_stream, walk
 
 FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
 TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record
 
 # one pass finds every line the reader needs: token_count, turn_context, token_usage_record
-# (all "type":"t…") and session_meta; the few other "t" types are decoded and ignored
-MARKER = re.compile(rb'"type":"(?:t|session_meta")')
+# (all "type":"t…"; the few other "t" types are decoded and ignored); session_meta is looked
+# for only until the first one is seen (later ones are a parent's copies, ignored anyway)
+TYPE_T = b'"type":"t'
+SESSION_META = b'"type":"session_meta"'
 
 
 class Codex(Source):
@@ -51,12 +50,15 @@ class Codex(Source):
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)
         reader = _Thread(path, state, result)
+        marker = Marker(TYPE_T, once=SESSION_META, wanted=lambda: not state.get("meta_seen"))
         if path.name.endswith(".zst"):
+            import zstandard  # only archived rollouts need it
+
             with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as f:
-                scan_stream(f, 0, MARKER, reader.on_line, result)  # type: ignore[arg-type]
+                scan_stream(f, 0, marker, reader.on_line, result)  # type: ignore[arg-type]
             result.offset = path.stat().st_size
         else:
-            scan_jsonl(path, offset, MARKER, reader.on_line, result)
+            scan_jsonl(path, offset, marker, reader.on_line, result)
         return result
 
 
@@ -114,7 +116,7 @@ class _Thread:
     def _usage(self, obj: dict[str, Any], total: Any, last: Any, prio: int) -> None:
         if not isinstance(total, dict):
             return
-        cum = [num(total.get(k)) for k in _FIELDS]
+        cum = counts(list(map(total.get, _FIELDS, _ZEROS)))
         prev = self.s["prev"]
         if cum == prev:
             return  # a re-emit on a UI or rate-limit refresh
@@ -130,7 +132,7 @@ class _Thread:
             self.s["replay_second"] = None
         self.s["prev"] = cum
         if isinstance(last, dict):
-            delta = [num(last.get(k)) for k in _FIELDS]
+            delta = counts(list(map(last.get, _FIELDS, _ZEROS)))
         elif prev is not None and all(c >= p for c, p in zip(cum, prev, strict=True)):
             delta = [c - p for c, p in zip(cum, prev, strict=True)]
         else:
@@ -171,3 +173,6 @@ def _thread_from_name(name: str) -> str:
     stem = name.split(".", 1)[0]
     parts = stem.split("-")
     return "-".join(parts[-5:]) if len(parts) >= 5 else stem
+
+
+_ZEROS = (0,) * len(_FIELDS)  # a missing counter is 0
