@@ -142,7 +142,7 @@ def today_doc(
     now_ms: int | None = None,
 ) -> dict[str, Any]:
     """The tray's numbers: ``reports.today`` plus tokens per minute and sessions active now."""
-    return {**reports.today(conn, tz, milestones), **now(conn, now_ms, agents)}
+    return {**reports.today(conn, tz, milestones, agents), **now(conn, now_ms, agents)}
 
 
 def now(conn: sqlite3.Connection, now_ms: int | None = None, agents: frozenset[str] | None = None) -> dict[str, Any]:

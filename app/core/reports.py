@@ -284,10 +284,15 @@ def sessions(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
     return {"sessions": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
 
 
-def today(conn: sqlite3.Connection, tz: tzinfo, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
+def today(
+    conn: sqlite3.Connection,
+    tz: tzinfo,
+    milestones: Sequence[int] = DEFAULT_MILESTONES,
+    agents: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """Today's burn for the tray: total, cost, tier and the distance to the next milestone."""
     now = datetime.now(tz).date()
-    found = days(conn, Filter(tz=tz, since=now, until=now))
+    found = days(conn, Filter(tz=tz, since=now, until=now, agents=agents))
     t = found[0].totals if found else Totals()
     nxt = next_milestone(t.total, milestones)
     return {

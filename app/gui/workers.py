@@ -109,11 +109,11 @@ class IndexWorker(QObject):
         except (IndexBusy, OSError) as exc:
             self.failed.emit(f"refresh failed: {exc}")
             return
-        self.refreshed.emit(report)
         if report.rows_changed or report.files_read:
             self._emit_today()
             if self._wants_dashboard:
                 self._emit_dashboard()
+        self.refreshed.emit(report)  # last: the numbers it changed are already out
 
     @Slot(object)
     def set_view(self, view: View) -> None:
@@ -149,9 +149,9 @@ class IndexWorker(QObject):
             return
         settings = self._view.settings
         try:
-            conn = self._index.conn
-            doc: dict[str, Any] = reports.today(conn, settings.zone(), settings.milestones)
-            doc.update(dashboard.now(conn, agents=settings.enabled_agents()))
+            doc = dashboard.today_doc(
+                self._index.conn, settings.zone(), settings.milestones, settings.enabled_agents()
+            )
         except Exception as exc:  # a report must never take the app down
             self.failed.emit(f"today's numbers could not be read: {exc}")
             return

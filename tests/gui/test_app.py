@@ -1,0 +1,205 @@
+"""The app as a whole, offscreen: a real index file, real watched logs, the worker thread, the tray."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.core import settings as settings_store
+from app.core.index import Index
+from app.gui.app import NO_TRAY, Controller
+from app.gui.instance import SingleInstance, forward_show, server_name
+from app.sources.base import Env
+from tests.logmaker import claude_line
+
+WAIT_MS = 15_000
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _log(home: Path, name: str = "s-1") -> Path:
+    path = home / ".claude" / "projects" / "-home-dev-proj" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _append(path: Path, data: bytes) -> None:
+    with path.open("ab") as f:
+        f.write(data)
+
+
+def _indexed(tmp_path: Path, home: Path) -> Path:
+    db = tmp_path / "index.sqlite"
+    index = Index(db)
+    index.refresh(Env.under(home), workers=1)
+    index.close()
+    return db
+
+
+class Notes:
+    """Notifications the tray would have shown."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str]] = []
+
+    def __call__(self, title: str, text: str) -> None:
+        self.shown.append((title, text))
+
+
+@pytest.fixture
+def started(qtbot: QtBot) -> Iterator[Any]:
+    controllers: list[Controller] = []
+
+    def start(db: Path, home: Path, tray: bool = True) -> tuple[Controller, Notes]:
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        controller = Controller(app, db, Env.under(home), tray_available=tray)
+        notes = Notes()
+        if controller.tray is not None:
+            controller.tray.notify = notes  # type: ignore[method-assign]
+        controllers.append(controller)
+        controller.start()
+        return controller, notes
+
+    yield start
+    for controller in controllers:
+        controller.shutdown()
+        if controller.window is not None:
+            controller.window.close()
+
+
+def test_tray_shows_today_and_a_new_line_within_the_watch(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=1_000, out=2_000, cr=3_000_000))
+    controller, _ = started(_indexed(tmp_path, home), home)
+    qtbot.waitUntil(lambda: "today 3M tokens" in controller.tray.icon.toolTip(), timeout=WAIT_MS)
+    _append(log, claude_line("m2", _now(), inp=500_000, out=0, cr=0))
+    qtbot.waitUntil(lambda: "today 3.5M tokens" in controller.tray.icon.toolTip(), timeout=WAIT_MS)
+    assert controller.today is not None and controller.today["total"] == 3_503_000
+
+
+def test_half_written_line_waits_for_its_end(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=1_000_000, out=0))
+    controller, _ = started(_indexed(tmp_path, home), home)
+    qtbot.waitUntil(lambda: controller.today is not None and controller.today["total"] == 1_000_000, timeout=WAIT_MS)
+    line = claude_line("m2", _now(), inp=2_000_000, out=0)
+    refreshes = controller.last_report
+    _append(log, line[:40])
+    qtbot.waitUntil(lambda: controller.last_report is not refreshes, timeout=WAIT_MS)
+    assert controller.today["total"] == 1_000_000
+    _append(log, line[40:])
+    qtbot.waitUntil(lambda: controller.today["total"] == 3_000_000, timeout=WAIT_MS)
+
+
+def test_tier_notified_once_per_day_across_restarts(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=5_000_000, out=0))
+    db = _indexed(tmp_path, home)
+    controller, notes = started(db, home)
+    qtbot.waitUntil(lambda: controller.today is not None, timeout=WAIT_MS)
+    assert notes.shown == []
+    _append(log, claude_line("m2", _now(), inp=6_000_000, out=0))
+    qtbot.waitUntil(lambda: len(notes.shown) == 1, timeout=WAIT_MS)
+    assert notes.shown[0][0] == "10M tokens today"
+    _append(log, claude_line("m3", _now(), inp=1_000, out=0))
+    qtbot.waitUntil(lambda: controller.today["total"] == 11_001_000, timeout=WAIT_MS)
+    controller.shutdown()
+    again, notes_again = started(db, home)
+    qtbot.waitUntil(lambda: again.today is not None and again.today["total"] == 11_001_000, timeout=WAIT_MS)
+    assert notes.shown == [notes.shown[0]] and notes_again.shown == []
+
+
+def test_notifications_can_be_turned_off(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    settings_store.save(settings_store.Settings(notify_tiers=False))
+    home = tmp_path / "home"
+    _log(home).write_bytes(claude_line("m1", _now(), inp=50_000_000, out=0))
+    controller, notes = started(_indexed(tmp_path, home), home)
+    qtbot.waitUntil(lambda: controller.today is not None and controller.today["tier"] == "10M", timeout=WAIT_MS)
+    assert notes.shown == []
+
+
+def test_pause_stops_watching_and_resume_catches_up(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=1_000_000, out=0))
+    controller, _ = started(_indexed(tmp_path, home), home)
+    qtbot.waitUntil(lambda: controller.today is not None, timeout=WAIT_MS)
+    controller.tray.pause_action.trigger()
+    assert controller.watcher is None
+    assert settings_store.load().settings.watching is False
+    _append(log, claude_line("m2", _now(), inp=1_000_000, out=0))
+    controller.tray.pause_action.trigger()
+    assert controller.watcher is not None and settings_store.load().settings.watching is True
+    qtbot.waitUntil(lambda: controller.today["total"] == 2_000_000, timeout=WAIT_MS)
+
+
+def test_refresh_from_the_menu_reads_new_lines(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    settings_store.save(settings_store.Settings(watching=False))
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=1_000_000, out=0))
+    controller, _ = started(_indexed(tmp_path, home), home)
+    qtbot.waitUntil(lambda: controller.today is not None, timeout=WAIT_MS)
+    assert controller.watcher is None
+    _append(log, claude_line("m2", _now(), inp=1_000_000, out=0))
+    controller.tray.refresh_action.trigger()
+    qtbot.waitUntil(lambda: controller.today["total"] == 2_000_000, timeout=WAIT_MS)
+
+
+def test_event_loop_keeps_ticking_during_a_cold_index(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    stamp = _now()
+    for n in range(40):  # 40 transcripts of 4,000 calls each: seconds of parsing on the worker's side
+        lines = (claude_line(f"m{n}-{c}", stamp, inp=1, out=0, session=f"s{n}") for c in range(4_000))
+        _log(home, f"s-{n}").write_bytes(b"".join(lines))
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    controller, _ = started(tmp_path / "index.sqlite", home, tray=True)
+    timer.start()
+    started_at = time.monotonic()
+    qtbot.waitUntil(lambda: controller.last_report is not None, timeout=120_000)
+    ended_at = time.monotonic()
+    timer.stop()
+    assert controller.last_report.files_read == 40
+    assert controller.today["total"] == 160_000
+    during = [started_at, *(t for t in ticks if started_at <= t <= ended_at), ended_at]
+    gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
+    assert len(during) > 10, "the index was too quick to tell"
+    assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
+
+
+def test_second_start_forwards_show(qtbot: QtBot, tmp_path: Path) -> None:
+    name = server_name(tmp_path / "index.sqlite")
+    assert not forward_show(name)
+    instance = SingleInstance(name)
+    try:
+        with qtbot.waitSignal(instance.show_requested, timeout=WAIT_MS):
+            assert forward_show(name)
+    finally:
+        instance.close()
+
+
+def test_without_a_tray_the_window_opens_and_says_why(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "home"
+    _log(home).write_bytes(claude_line("m1", _now(), inp=1_000, out=0))
+    controller, _ = started(_indexed(tmp_path, home), home, tray=False)
+    assert controller.tray is None
+    assert controller.window is not None and controller.window.isVisible()
+    assert controller.window.statusBar().currentMessage() == NO_TRAY
+    assert QApplication.instance().quitOnLastWindowClosed()  # type: ignore[union-attr]
