@@ -22,6 +22,8 @@ import orjson
 from app.core import paths, reports
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.pricing import PriceError
+from app.core.settings import Settings
+from app.core.settings import load as load_settings
 from app.core.timezones import ZoneError, resolve_zone
 from app.sources import all_sources
 from app.sources.base import Env
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("kind", choices=REPORTS)
     rep.add_argument("--since", help="first day, YYYY-MM-DD or YYYYMMDD or Nd (N days ago)")
     rep.add_argument("--until", help="last day, same forms as --since")
-    rep.add_argument("--tz", help="time zone of the day boundary (IANA name; default: this machine's)")
+    rep.add_argument("--tz", help="time zone of the day boundary (IANA name; default: the settings' or this machine's)")
     rep.add_argument("--agent", action="append", help="only this agent (repeat, or comma-separate)")
     rep.add_argument("--no-refresh", action="store_true", help="report from the index as it is")
     rep.add_argument("--range", help="dashboard only: days ending today, 7d, 30d, 90d, 1y or all (default 30d)")
@@ -104,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- shared plumbing ------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The app's settings: reports use its time zone, milestones and agents, as the desktop app does."""
+    loaded = load_settings()
+    if loaded.warning and not args.quiet:
+        print(f"tokenclub: warning: {loaded.warning}", file=sys.stderr)
+    return loaded.settings
 
 
 def _env(args: argparse.Namespace) -> Env:
@@ -255,8 +265,10 @@ BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hi
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    tz = resolve_zone(args.tz)
-    agents = _agents(args)
+    prefs = _settings(args)
+    tz = resolve_zone(args.tz or prefs.tz)
+    agents = _agents(args) or prefs.enabled_agents()
+    milestones = prefs.milestones
     flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
@@ -272,7 +284,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             _refresh(index, args)
         conn = index.conn
         builders: dict[str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]], list[str]]]] = {
-            "daily": lambda: _rows(reports.daily(conn, flt), "days", ["date", *BUCKET_COLUMNS, "tier"]),
+            "daily": lambda: _rows(reports.daily(conn, flt, milestones), "days", ["date", *BUCKET_COLUMNS, "tier"]),
             "weekly": lambda: _rows(reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]),
             "monthly": lambda: _rows(reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]),
             "session": lambda: _rows(
@@ -285,8 +297,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                 reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS]
             ),
             "insights": lambda: _insights(index, flt, full=args.csv),
-            "dashboard": lambda: _dashboard(index, flt),
-            "today": lambda: _today(index, flt),
+            "dashboard": lambda: _dashboard(index, flt, milestones),
+            "today": lambda: _today(index, flt, milestones),
         }
         doc, rows, columns = builders[args.kind]()
     finally:
@@ -327,20 +339,24 @@ def _insights(index: Index, flt: reports.Filter, full: bool) -> tuple[dict[str, 
     return doc, doc["insights"], INSIGHT_CSV_COLUMNS if full else INSIGHT_COLUMNS
 
 
-def _dashboard(index: Index, flt: reports.Filter) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+def _dashboard(
+    index: Index, flt: reports.Filter, milestones: Sequence[int]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from app.core import dashboard
 
-    doc = dashboard.build(index.conn, flt, overrides=index.overrides)
+    doc = dashboard.build(index.conn, flt, milestones, overrides=index.overrides)
     return doc, doc["days"], ["date", *BUCKET_COLUMNS, "tier", "cache_saved_usd", "peak_sessions"]
 
 
 TODAY_COLUMNS = ["date", *BUCKET_COLUMNS, "tier", "next_milestone", "to_next", "tokens_per_minute", "active_sessions"]
 
 
-def _today(index: Index, flt: reports.Filter) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+def _today(
+    index: Index, flt: reports.Filter, milestones: Sequence[int]
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from app.core import dashboard
 
-    doc = dashboard.today_doc(index.conn, flt.tz, agents=flt.agents)
+    doc = dashboard.today_doc(index.conn, flt.tz, milestones, flt.agents)
     return doc, [doc], TODAY_COLUMNS
 
 

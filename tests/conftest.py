@@ -31,6 +31,13 @@ def lay_out_home(home: Path, agents: tuple[str, ...] = tuple(LAYOUT)) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings, notices and the default index of every test live in its own folder, never the user's."""
+    monkeypatch.setenv("TOKENCLUB_HOME", str(tmp_path / "tokenclub"))
+    return tmp_path / "tokenclub"
+
+
 @pytest.fixture
 def fixture_home(tmp_path: Path) -> Path:
     return lay_out_home(tmp_path / "home")

@@ -219,3 +219,19 @@ def test_console_script_runs(tmp_path: Path, home: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["totals"]["total"] == 123803
+
+
+def test_reports_follow_the_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
+    """The desktop app's milestones, zone and agents are the command line's defaults too."""
+    from app.core import settings
+
+    settings.save(settings.Settings(tz="Australia/Sydney", milestones=(1_000, 20_000), agents={"claude-code": False}))
+    _, out, _ = run(capsys, tmp_path, home, "report", "daily", "--json")
+    doc = json.loads(out)
+    assert doc["tz"] == "Australia/Sydney"
+    assert doc["milestones"] == {"1K": 1_000, "20K": 20_000}
+    assert {a for d in doc["days"] for a in d["by_agent"]} == {"codex"}
+    assert "2026-11-20" in {d["date"] for d in doc["days"]} and "2026-11-19" not in {d["date"] for d in doc["days"]}
+    _, out, _ = run(capsys, tmp_path, home, "report", "daily", "--json", "--tz", "UTC", "--agent", "claude-code")
+    doc = json.loads(out)
+    assert doc["tz"] == "UTC" and {a for d in doc["days"] for a in d["by_agent"]} == {"claude-code"}

@@ -1,4 +1,4 @@
-"""GUI tests: offscreen Qt, Qt warnings fail the test, and one generated 120-day index shared by all."""
+"""GUI tests: offscreen Qt (Qt warnings fail the test, see pyproject.toml) and one generated 120-day index."""
 
 from __future__ import annotations
 
@@ -26,10 +26,3 @@ def burn_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Bur
     index.refresh(Env.under(home), workers=1)
     index.close()
     return home, db, burn
-
-
-@pytest.fixture(autouse=True)
-def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Settings, notices and the default index of every GUI test live in its own folder."""
-    monkeypatch.setenv("TOKENCLUB_HOME", str(tmp_path / "tokenclub"))
-    return tmp_path / "tokenclub"
