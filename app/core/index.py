@@ -207,6 +207,13 @@ def _quarter_values(ref: str) -> list[str]:
     ]
 
 
+QUARTERS_FROM_EVENTS = (
+    f"INSERT INTO quarters SELECT ts / {QUARTER_MS}, agent, IFNULL(model, 'unknown'), SUM(inp), SUM(cw),"
+    " SUM(cr), SUM(out), SUM(rsn), SUM(IFNULL(cost, 0)),"
+    " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*) FROM events GROUP BY 1, 2, 3"
+)
+
+
 def _v3(db: Any) -> None:
     """Sums per UTC quarter hour, agent and model, kept by triggers: day reports read these, not every call."""
     columns = ", ".join(_SUMS)
@@ -225,9 +232,7 @@ def _v3(db: Any) -> None:
         " inp INTEGER NOT NULL, cw INTEGER NOT NULL, cr INTEGER NOT NULL, out INTEGER NOT NULL,"
         " rsn INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL, calls INTEGER NOT NULL,"
         " PRIMARY KEY (q, agent, model)) WITHOUT ROWID",
-        f"INSERT INTO quarters SELECT ts / {QUARTER_MS}, agent, IFNULL(model, 'unknown'), SUM(inp), SUM(cw),"
-        " SUM(cr), SUM(out), SUM(rsn), SUM(IFNULL(cost, 0)),"
-        " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*) FROM events GROUP BY 1, 2, 3",
+        QUARTERS_FROM_EVENTS,
         f"CREATE TRIGGER events_insert AFTER INSERT ON events BEGIN {insert} END",
         f"CREATE TRIGGER events_delete AFTER DELETE ON events BEGIN {subtract} END",
         f"CREATE TRIGGER events_update AFTER UPDATE ON events BEGIN {subtract} {insert} END",
@@ -289,15 +294,21 @@ class Index:
         """
         started = time.monotonic()
         report = RefreshReport()
+        results = None
         try:
-            self._check_prices()
             jobs = list(self._plan(env, set(agents) if agents is not None else None, report))
-            if jobs:
-                self._run(jobs, report, progress, cancel, workers)
+            if jobs:  # workers parse while the prices are checked
+                results = _Results(jobs, workers, sum(j.size for j in jobs))
+            self._check_prices()
+            if results is not None:
+                self._run(jobs, report, progress, cancel, workers, results)
         except sqlite3.OperationalError as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise _busy(self.path, self.timeout, exc) from exc
+        finally:
+            if results is not None:
+                results.close()
         report.seconds = time.monotonic() - started
         return report
 
@@ -367,14 +378,17 @@ class Index:
         progress: Callable[[Progress], None] | None,
         cancel: Event | None,
         workers: int | None,
+        results: _Results | None = None,
     ) -> None:
-        pricer = Pricer(self.conn, self.overrides)
         total_bytes = sum(j.size for j in jobs)
+        if results is None:
+            results = _Results(jobs, workers, total_bytes)
+        pricer = Pricer(self.conn, self.overrides)
         state = Progress(0, len(jobs), 0, total_bytes, time.monotonic())
         before = self.conn.total_changes
-        results = _Results(jobs, workers, total_bytes)
         last_commit = time.monotonic()
         self.conn.execute("BEGIN IMMEDIATE")
+        bulk = _Bulk.start(self.conn)
         try:
             for done in results:
                 self._store(done, pricer, report)
@@ -382,18 +396,29 @@ class Index:
                 state.bytes_done += done.job.size
                 now = time.monotonic()
                 if now - last_commit >= COMMIT_EVERY_S:
-                    self.conn.execute("COMMIT")
-                    self.conn.execute("BEGIN IMMEDIATE")
+                    if bulk is None:
+                        self.conn.execute("COMMIT")
+                        self.conn.execute("BEGIN IMMEDIATE")
                     last_commit = now
                     if progress is not None:
                         progress(state)
                 if cancel is not None and cancel.is_set():
                     report.interrupted = True
                     break
-            self.conn.execute("COMMIT")
+        except KeyboardInterrupt:
+            if bulk is not None:  # keep what a first load has read so far: it is one transaction
+                bulk.finish()
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+            raise
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        else:
+            if bulk is not None:
+                bulk.finish()
+            self.conn.execute("COMMIT")
         finally:
             results.close()
         if progress is not None:
@@ -462,6 +487,38 @@ class Index:
         return _Transaction(self.conn)
 
 
+class _Bulk:
+    """A first load into an empty index: no per-row index or trigger upkeep, all built once at the end.
+
+    The quarter-sum triggers and the secondary indexes on ``events`` cost more per row than
+    the insert itself. Into an empty table they are dropped, the calls are upserted on the
+    unique key alone, then the quarters are summed and the indexes and triggers recreated,
+    all in one transaction: a reader or a crash sees the index before the load or after it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, saved: list[str]) -> None:
+        self.conn = conn
+        self.saved = saved
+
+    @classmethod
+    def start(cls, conn: sqlite3.Connection) -> _Bulk | None:
+        if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None:
+            return None
+        found = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL"
+            " AND type IN ('index', 'trigger') AND sql NOT LIKE 'CREATE UNIQUE%'"
+        ).fetchall()
+        for kind, name, _sql in found:
+            conn.execute(f'DROP {kind.upper()} "{name}"')
+        return cls(conn, [sql for _kind, _name, sql in found])
+
+    def finish(self) -> None:
+        self.conn.execute("DELETE FROM quarters")
+        self.conn.execute(QUARTERS_FROM_EVENTS)
+        for sql in self.saved:
+            self.conn.execute(sql)
+
+
 class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -506,8 +563,14 @@ def _read(job: _Job) -> _Done:
     except Exception as exc:  # a parser bug must not stop the other files
         return _Done(job, [], job.offset, job.state, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
     tail = _tail(path, result.offset) if result.offset else b""
-    rows = [(key_id(e.key), *e[1:]) for e in result.events]
-    return _Done(job, rows, result.offset, result.state, result.skips, tail, None)
+    # the index's rule (a higher prio replaces, a tie keeps the first) applied within the file first
+    kept: dict[int, tuple[Any, ...]] = {}
+    for e in result.events:
+        k = key_id(e.key)
+        held = kept.get(k)
+        if held is None or e.prio > held[1]:
+            kept[k] = (k, *e[1:])
+    return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
 
 
 def key_id(key: str) -> int:
@@ -527,6 +590,24 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def _read_all(jobs: list[_Job]) -> list[_Done]:
+    return [_read(j) for j in jobs]
+
+
+def _chunks(jobs: list[_Job], n: int) -> list[list[_Job]]:
+    """Jobs in groups of about an eighth of a worker's share, largest first: few round trips, an even finish."""
+    target = max(sum(j.size for j in jobs) // (n * 8), 1)
+    chunks: list[list[_Job]] = []
+    size = target
+    for job in sorted(jobs, key=lambda j: j.size, reverse=True):
+        if size >= target:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(job)
+        size += job.size
+    return chunks
+
+
 class _Results:
     """Parsed files as they complete: inline for small work, on every core for large."""
 
@@ -544,9 +625,8 @@ class _Results:
             self.pool = ProcessPoolExecutor(
                 n, mp_context=multiprocessing.get_context(method), initializer=_die_with_parent
             )
-            ordered = sorted(jobs, key=lambda j: j.size, reverse=True)
-            self.futures = [self.pool.submit(_read, j) for j in ordered]
-            self.iterator: Iterator[_Done] = (f.result() for f in as_completed(self.futures))
+            self.futures = [self.pool.submit(_read_all, c) for c in _chunks(jobs, n)]
+            self.iterator: Iterator[_Done] = (d for f in as_completed(self.futures) for d in f.result())
         else:
             self.iterator = (_read(j) for j in jobs)
 
@@ -558,3 +638,4 @@ class _Results:
             for f in self.futures:
                 f.cancel()
             self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None

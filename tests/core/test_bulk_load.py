@@ -1,0 +1,94 @@
+"""A first load into an empty index drops per-row upkeep and rebuilds it: the result must be the same index."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.core import reports
+from app.core.index import Index, Progress
+from app.sources.base import Env
+from tests.conftest import lay_out_home
+from tests.core.test_quarters import assert_consistent
+from tests.logmaker import claude_line
+
+SCHEMA = "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'events' ORDER BY name"
+
+
+def home_with(tmp_path: Path, calls: int) -> Path:
+    home = lay_out_home(tmp_path / "home")
+    d = home / ".claude" / "projects" / "-home-dev-bulk"
+    d.mkdir(parents=True)
+    with open(d / "s.jsonl", "wb") as f:
+        for i in range(calls):
+            f.write(claude_line(f"bulk-{i}", f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z", inp=i, out=3))
+    return home
+
+
+def test_first_load_keeps_every_index_and_trigger_and_sums_exactly(tmp_path: Path) -> None:
+    home = home_with(tmp_path, 200)
+    fresh = Index(tmp_path / "fresh.sqlite")
+    schema = fresh.conn.execute(SCHEMA).fetchall()
+    fresh.refresh(Env.under(home), workers=1)
+    assert fresh.conn.execute(SCHEMA).fetchall() == schema
+    assert_consistent(fresh.conn)
+
+    # the same calls arriving into an index that is not empty take the per-row path
+    step = Index(tmp_path / "step.sqlite")
+    step.refresh(Env.under(home), agents=["codex"], workers=1)
+    step.refresh(Env.under(home), workers=1)
+    assert_consistent(step.conn)
+    assert reports.daily(fresh.conn, reports.Filter()) == reports.daily(step.conn, reports.Filter())
+
+    # after the first load the triggers keep the sums again
+    before = reports.daily(fresh.conn, reports.Filter())["totals"]["total"]
+    with open(next((home / ".claude" / "projects" / "-home-dev-bulk").iterdir()), "ab") as f:
+        f.write(claude_line("bulk-late", "2026-11-30T10:00:00Z", inp=5, out=5))
+    fresh.refresh(Env.under(home), workers=1)
+    assert_consistent(fresh.conn)
+    assert reports.daily(fresh.conn, reports.Filter())["totals"]["total"] == before + 10
+
+
+def interrupt_after(files: int) -> Callable[[Progress], None]:
+    def progress(p: Progress) -> None:
+        if p.files_done >= files:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def test_interrupted_first_load_keeps_what_it_read_and_stays_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = home_with(tmp_path, 50)
+    monkeypatch.setattr("app.core.index.COMMIT_EVERY_S", 0.0)  # report progress after every file
+    index = Index(tmp_path / "i.sqlite")
+    schema = index.conn.execute(SCHEMA).fetchall()
+    with pytest.raises(KeyboardInterrupt):
+        index.refresh(Env.under(home), progress=interrupt_after(3), workers=1)
+    assert not index.conn.in_transaction
+    assert index.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 3
+    assert index.conn.execute(SCHEMA).fetchall() == schema
+    assert_consistent(index.conn)
+    index.refresh(Env.under(home), workers=1)
+    clean = Index(tmp_path / "clean.sqlite")
+    clean.refresh(Env.under(home), workers=1)
+    assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
+
+
+def test_a_crash_inside_the_first_load_leaves_the_empty_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = home_with(tmp_path, 20)
+    monkeypatch.setattr("app.core.index.COMMIT_EVERY_S", 0.0)
+    index = Index(tmp_path / "i.sqlite")
+    schema = index.conn.execute(SCHEMA).fetchall()
+
+    def fail(p: Progress) -> None:
+        raise sqlite3.DatabaseError("disk went away")
+
+    with pytest.raises(sqlite3.DatabaseError):
+        index.refresh(Env.under(home), progress=fail, workers=1)
+    assert index.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+    assert index.conn.execute(SCHEMA).fetchall() == schema
