@@ -131,8 +131,9 @@ class DayAxis(pg.AxisItem):
             return []
         room = max(2, int(size / 72))
         span = hi - lo + 1
-        if span <= room:
-            return [(1.0, [float(i) for i in range(lo, hi + 1)])]
+        for step in (1, 2, 3):
+            if span <= room * step:
+                return [(float(step), [float(i) for i in range(hi, lo - 1, -step)])]  # today always labelled
         mondays = [i for i in range(lo, hi + 1) if self._dates[i].weekday() == 0]
         for weeks in (1, 2):
             picked = mondays[::weeks]

@@ -177,10 +177,10 @@ class DashboardWindow(QMainWindow):
 
         self.chart = BurnChart()
         self.minicharts = MiniCharts()
-        self.models_table = RowsTable(MODEL_COLUMNS, "total")
-        self.projects_table = RowsTable(PROJECT_COLUMNS, "total")
-        self.sessions_table = RowsTable(SESSION_COLUMNS, "last")
-        self.insights_table = RowsTable(INSIGHT_COLUMNS, "ts")
+        self.models_table = RowsTable(MODEL_COLUMNS, "total", stretch="model")
+        self.projects_table = RowsTable(PROJECT_COLUMNS, "total", stretch="project")
+        self.sessions_table = RowsTable(SESSION_COLUMNS, "last", stretch="project")
+        self.insights_table = RowsTable(INSIGHT_COLUMNS, "ts", stretch="summary")
         insights = self._insights_page = QWidget()
         insights_column = QVBoxLayout(insights)
         self._insights_summary = QLabel()
@@ -262,15 +262,35 @@ class DashboardWindow(QMainWindow):
         return self._range
 
     def set_range(self, name: str) -> None:
-        """Select ``name`` (one of RANGES) without emitting ``range_changed``."""
-        self._range_buttons[name].setChecked(True)
-        self._range = name
+        """Pick range ``name`` (one of RANGES) as a click on its button does: emits ``range_changed`` if new."""
+        button = self._range_buttons[name]
+        button.setChecked(True)
+        self._on_range_clicked(self._ranges.id(button))
 
     def current_stacking(self) -> str:
         return str(self._stacking.currentData())
 
+    def set_stacking(self, name: str) -> None:
+        """Stack the chart by ``name``: agent, model or bucket."""
+        self._stacking.setCurrentIndex(self._stacking.findData(name))
+
     def log_scale(self) -> bool:
         return self._log.isChecked()
+
+    def set_log_scale(self, on: bool) -> None:
+        self._log.setChecked(on)
+
+    def show_tab(self, title: str) -> None:
+        """Bring forward the tab whose title starts with ``title`` (Cost & cache, Models, …, Insights)."""
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i).replace("&&", "&").startswith(title):
+                self.tabs.setCurrentIndex(i)
+                return
+        raise KeyError(title)
+
+    def data(self) -> dict[str, Any] | None:
+        """The documents last given to ``show_data`` (None before the first)."""
+        return self._data
 
     def showing_empty(self) -> bool:
         return self._pages.currentWidget() is self._empty_page
@@ -429,6 +449,7 @@ class DashboardWindow(QMainWindow):
             "<p>Usage shows here as soon as an agent writes its next line.</p>",
         ]
         self._empty_label.setText("".join(parts))
+        self._data = None
         self._pages.setCurrentWidget(self._empty_page)
 
     def empty_text(self) -> str:

@@ -102,7 +102,7 @@ class CostChart(MiniChart):
     def set_days(self, days: list[dict[str, Any]]) -> None:
         cost = np.array([d["cost_usd"] or 0.0 for d in days], dtype=np.float64)
         saved = np.array([d["cache_saved_usd"] or 0.0 for d in days], dtype=np.float64)
-        top = max(float(cost.max()) if days else 0.0, float(saved.max()) if days else 0.0) * 1.1
+        top = max(float(cost.max()) if days else 0.0, float(saved.max()) if days else 0.0) * 1.4  # room for the legend
         x = self._frame(days, top)
         self.cost.setOpts(x=x, height=cost, width=BAR_WIDTH)
         self.saved.setData(x, saved)

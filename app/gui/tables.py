@@ -171,12 +171,16 @@ class RowsModel(QAbstractTableModel):
 
 
 class RowsTable(QTableView):
-    """A read-only, sortable table of report rows, first sorted by ``sort_by`` (a column key)."""
+    """A read-only, sortable table of report rows, first sorted by ``sort_by`` (a column key).
+
+    ``stretch`` (a column key) takes the width left over; the other columns fit their contents.
+    """
 
     def __init__(
         self,
         columns: Sequence[Column],
         sort_by: str,
+        stretch: str,
         descending: bool = True,
         parent: QWidget | None = None,
     ) -> None:
@@ -188,10 +192,10 @@ class RowsTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(False)
         self.verticalHeader().hide()
+        keys = [c.key for c in columns]
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        keys = [c.key for c in columns]
+        header.setSectionResizeMode(keys.index(stretch), QHeaderView.ResizeMode.Stretch)
         order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
         header.setSortIndicator(keys.index(sort_by), order)
         self.setSortingEnabled(True)

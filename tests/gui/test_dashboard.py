@@ -161,7 +161,8 @@ def test_ranges_emit_and_the_chart_shows_that_many_days(
 ) -> None:
     window.show_data(data_for("30d"))
     if name == window.current_range():
-        window.set_range("7d")
+        with qtbot.waitSignal(window.range_changed, timeout=1000):
+            window.set_range("7d")
     with qtbot.waitSignal(window.range_changed, timeout=1000) as signal:
         qtbot.mouseClick(window._range_buttons[name], LEFT)
     assert signal.args == [name]
@@ -179,6 +180,31 @@ def test_ranges_emit_and_the_chart_shows_that_many_days(
 def test_clicking_the_current_range_again_emits_nothing(qtbot: QtBot, window: DashboardWindow) -> None:
     with qtbot.assertNotEmitted(window.range_changed):
         qtbot.mouseClick(window._range_buttons[window.current_range()], LEFT)
+
+
+def test_setting_a_range_is_a_click_on_its_button(qtbot: QtBot, window: DashboardWindow) -> None:
+    with qtbot.waitSignal(window.range_changed, timeout=1000) as signal:
+        window.set_range("1y")
+    assert signal.args == ["1y"] and window._range_buttons["1y"].isChecked()
+    with qtbot.assertNotEmitted(window.range_changed):
+        window.set_range("1y")
+
+
+def test_setters_and_tabs(window: DashboardWindow, data_for: Data) -> None:
+    window.show_data(data_for("30d"))
+    assert window.data() is data_for("30d")
+    window.set_stacking("model")
+    assert window.current_stacking() == "model" and "gpt-5.1-codex" in window.chart.legend_names()
+    window.set_log_scale(True)
+    assert window.log_scale() and window.chart.milestone_positions()["1B"] == pytest.approx(9.0)
+    window.show_tab("Insights")
+    assert window.tabs.currentWidget() is window._insights_page
+    window.show_tab("Cost & cache")
+    assert window.tabs.currentWidget() is window.minicharts
+    with pytest.raises(KeyError):
+        window.show_tab("Nothing")
+    window.show_empty({"codex": ["/nowhere"]})
+    assert window.data() is None
 
 
 def test_stacking_and_log_scale_redraw_the_chart(window: DashboardWindow, data_for: Data) -> None:
