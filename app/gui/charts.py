@@ -114,6 +114,7 @@ class DayAxis(pg.AxisItem):
     def __init__(self) -> None:
         super().__init__("bottom")
         self.setHeight(30)
+        self.setStyle(hideOverlappingLabels=24)  # today's label may reach into the right margin
         self._dates: list[date] = []
         self._month_starts = np.zeros(0, dtype=np.int64)
 
@@ -165,6 +166,7 @@ class TokenAxis(pg.AxisItem):
         super().__init__("left")
         self.enableAutoSIPrefix(False)
         self.setWidth(52)
+        self.setStyle(maxTickLevel=1)  # a third level of grid lines is clutter, and two thirds of a redraw
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         if self.logMode:
@@ -206,7 +208,7 @@ class BurnChart(QWidget):
         self._hovered: int | None = None
 
         self._view = pg.GraphicsLayoutWidget()
-        self._view.ci.setContentsMargins(6, 6, 14, 6)
+        self._view.ci.setContentsMargins(6, 6, 24, 6)
         self._legend = pg.LegendItem(colCount=MAX_SERIES, verSpacing=-4, horSpacing=18)
         self._view.addItem(self._legend, row=0, col=0)
         self._legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
@@ -279,7 +281,9 @@ class BurnChart(QWidget):
 
         for gone in set(self._bars) - set(names):
             self._plot.removeItem(self._bars.pop(gone))
-        self._legend.clear()
+        relabel = [label.text for _, label in self._legend.items] != [BUCKET_NAMES.get(n, n) for n in names]
+        if relabel:
+            self._legend.clear()
         for i, name in enumerate(names):
             bar = self._bars.get(name)
             colour = self._colours.colour(name)
@@ -288,14 +292,16 @@ class BurnChart(QWidget):
                 self._plot.addItem(bar)
             bar.setOpts(x=x, height=heights[i], y0=bottoms[i], width=BAR_WIDTH, brush=colour, pen=None)
             bar.setZValue(i)
-            self._legend.addItem(bar, BUCKET_NAMES.get(name, name))
-        self._legend.setColumnCount(max(1, len(names)))
+            if relabel:
+                self._legend.addItem(bar, BUCKET_NAMES.get(name, name))
+        if relabel:
+            self._legend.setColumnCount(max(1, len(names)))
+            self._apply_legend_colours()
 
         self._place_milestones(milestones, log, lo, hi)
         self._plot.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
         self._plot.setYRange(lo, hi, padding=0)
         self._plot.setLimits(xMin=-1.0, xMax=max(n, 1), minXRange=min(7, max(n, 1)))
-        self._apply_legend_colours()
         if self._hovered is not None and self._hovered < n:
             self.hover_day(self._hovered)
         else:
