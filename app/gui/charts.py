@@ -281,7 +281,7 @@ class BurnChart(QWidget):
 
         for gone in set(self._bars) - set(names):
             self._plot.removeItem(self._bars.pop(gone))
-        relabel = [label.text for _, label in self._legend.items] != [BUCKET_NAMES.get(n, n) for n in names]
+        relabel = [label.text for _, label in self._legend.items] != [BUCKET_NAMES.get(s, s) for s in names]
         if relabel:
             self._legend.clear()
         for i, name in enumerate(names):

@@ -104,6 +104,15 @@ def test_one_bar_item_per_series_not_per_day(chart: BurnChart, doc: dict[str, An
     assert len(bars) == 2  # agent stacking: claude-code and codex, the other stackings' items removed
 
 
+def test_a_redraw_with_the_same_series_keeps_its_legend(chart: BurnChart, doc: dict[str, Any]) -> None:
+    chart.set_days(doc["days"], "agent", False, doc["milestones"])
+    entries = [id(sample) for sample, _ in chart._legend.items]
+    chart.set_days(doc["days"][-30:], "agent", True, doc["milestones"])
+    assert [id(sample) for sample, _ in chart._legend.items] == entries
+    chart.set_days(doc["days"], "bucket", False, doc["milestones"])
+    assert len(chart._legend.items) == 4
+
+
 def test_colours_stay_with_their_series(chart: BurnChart, doc: dict[str, Any]) -> None:
     chart.set_days(doc["days"], "model", False, doc["milestones"])
     before = {n: QColor(chart._bars[n].opts["brush"]).name() for n in chart.legend_names()}
