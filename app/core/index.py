@@ -17,11 +17,8 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from hashlib import blake2b
 from pathlib import Path
-from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -29,6 +26,9 @@ from app.core.model import QUARTER_MS
 from app.core.pricing import Pricer, price_fingerprint, reprice
 from app.sources import all_sources, source_for
 from app.sources.base import Env
+
+if TYPE_CHECKING:
+    from threading import Event
 
 SCHEMA_VERSION = 4
 TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
@@ -44,13 +44,15 @@ class NotAnIndex(RuntimeError):
     """The file at the index path is not a TokenClub index (it is left untouched)."""
 
 
-@dataclass
 class Progress:
-    files_done: int
-    files_total: int
-    bytes_done: int
-    bytes_total: int
-    started: float
+    """How far a refresh is (a plain class: the warm path does not pay for dataclass creation)."""
+
+    def __init__(self, files_done: int, files_total: int, bytes_done: int, bytes_total: int, started: float) -> None:
+        self.files_done = files_done
+        self.files_total = files_total
+        self.bytes_done = bytes_done
+        self.bytes_total = bytes_total
+        self.started = started
 
     @property
     def rate(self) -> float:
@@ -59,38 +61,52 @@ class Progress:
         return self.bytes_done / elapsed if elapsed > 0 else 0.0
 
 
-@dataclass
 class RefreshReport:
-    files_seen: int = 0
-    files_read: int = 0
-    bytes_read: int = 0
-    events_read: int = 0
-    rows_changed: int = 0
-    warnings: list[str] = field(default_factory=list)
-    interrupted: bool = False
-    seconds: float = 0.0
+    """What one refresh read, changed and warned about."""
+
+    def __init__(self) -> None:
+        self.files_seen = 0
+        self.files_read = 0
+        self.bytes_read = 0
+        self.events_read = 0
+        self.rows_changed = 0
+        self.warnings: list[str] = []
+        self.interrupted = False
+        self.seconds = 0.0
 
 
-@dataclass
 class _Job:
-    agent: str
-    path: str
-    offset: int
-    state: dict[str, Any]
-    fresh: bool  # read from the start: counters and skips restart
-    stat: tuple[int, int, int, int]  # dev, ino, size, mtime_ns seen before reading
-    size: int  # bytes this read is expected to cover (for progress)
+    __slots__ = ("agent", "path", "offset", "state", "fresh", "stat", "size")
+
+    def __init__(
+        self,
+        agent: str,
+        path: str,
+        offset: int,
+        state: dict[str, Any],
+        fresh: bool,  # read from the start: counters and skips restart
+        stat: tuple[int, int, int, int],  # dev, ino, size, mtime_ns seen before reading
+        size: int,  # bytes this read is expected to cover (for progress)
+    ) -> None:
+        self.agent, self.path, self.offset, self.state = agent, path, offset, state
+        self.fresh, self.stat, self.size = fresh, stat, size
 
 
-@dataclass
 class _Done:
-    job: _Job
-    rows: list[tuple[Any, ...]]  # UsageEvents with the key hashed to 64 bits
-    offset: int
-    state: dict[str, Any]
-    skips: dict[str, int]
-    tail: bytes
-    error: str | None
+    __slots__ = ("job", "rows", "offset", "state", "skips", "tail", "error")
+
+    def __init__(
+        self,
+        job: _Job,
+        rows: list[tuple[Any, ...]],  # UsageEvents with the key hashed to 64 bits
+        offset: int,
+        state: dict[str, Any],
+        skips: dict[str, int],
+        tail: bytes,
+        error: str | None,
+    ) -> None:
+        self.job, self.rows, self.offset, self.state = job, rows, offset, state
+        self.skips, self.tail, self.error = skips, tail, error
 
 
 def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
@@ -315,38 +331,39 @@ class Index:
     # -- planning -------------------------------------------------------------------------
 
     def _plan(self, env: Env, agents: set[str] | None, report: RefreshReport) -> Iterator[_Job]:
-        known = {
-            row[0]: row[1:]
-            for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns, offset, tail, state, gone FROM files")
-        }
+        known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns, gone FROM files")}
         seen: set[str] = set()
+        stat_of = os.stat
         for source in all_sources():
             if agents is not None and source.agent not in agents:
                 continue
             for root in source.roots(env):
-                for path in source.discover(root):
-                    key = str(path)
+                for key in source.files(root):
                     if key in seen:
                         continue
                     seen.add(key)
                     try:
-                        st = os.stat(path)
+                        st = stat_of(key)
                     except OSError:
                         continue
                     report.files_seen += 1
-                    size, mtime_ns = st.st_size, st.st_mtime_ns
-                    whole = source.is_whole(path)
+                    stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                    whole = source.is_whole(key)
                     if whole:  # a whole document changes with its companions (a database's write-ahead log)
-                        for extra in source.companions(path):
+                        size, mtime_ns = st.st_size, st.st_mtime_ns
+                        for extra in source.companions(Path(key)):
                             with contextlib.suppress(OSError):
-                                cst = os.stat(extra)
+                                cst = stat_of(extra)
                                 size, mtime_ns = size + cst.st_size, max(mtime_ns, cst.st_mtime_ns)
-                    stat = (st.st_dev, st.st_ino, size, mtime_ns)
-                    job = self._job_for(source.agent, key, stat, whole, known.get(key))
+                        stat = (st.st_dev, st.st_ino, size, mtime_ns)
+                    row = known.get(key)
+                    if row is not None and stat == row[:4]:
+                        continue  # unchanged: the common case, decided without another query
+                    job = self._job_for(source.agent, key, stat, whole, row)
                     if job is not None:
                         yield job
         # with an agent filter, files outside it were not looked for: they are not gone
-        gone = [p for p, row in known.items() if p not in seen and not row[7]] if agents is None else []
+        gone = [p for p, row in known.items() if p not in seen and not row[4]] if agents is None else []
         if gone:
             still_gone = [(p,) for p in gone if not os.path.exists(p)]
             if still_gone:
@@ -359,9 +376,10 @@ class Index:
         dev, ino, size, mtime_ns = stat
         if row is None:
             return _Job(agent, path, 0, {}, True, stat, size)
-        old_dev, old_ino, old_size, old_mtime, offset, tail, state, _gone = row
-        if (dev, ino, size, mtime_ns) == (old_dev, old_ino, old_size, old_mtime):
-            return None
+        old_dev, old_ino = row[0], row[1]
+        offset, tail, state = self.conn.execute(
+            "SELECT offset, tail, state FROM files WHERE path = ?", (path,)
+        ).fetchone()
         if whole or (dev, ino) != (old_dev, old_ino) or size < offset or not _tail_matches(path, offset, tail):
             return _Job(agent, path, 0, {}, True, stat, size)
         if size == offset:  # touched, nothing new: remember the new mtime only
@@ -563,19 +581,17 @@ def _read(job: _Job) -> _Done:
     except Exception as exc:  # a parser bug must not stop the other files
         return _Done(job, [], job.offset, job.state, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
     tail = _tail(path, result.offset) if result.offset else b""
-    # the index's rule (a higher prio replaces, a tie keeps the first) applied within the file first
+    from hashlib import blake2b  # hashlib loads OpenSSL: only readers need it
+
+    # keys become signed 64-bit hashes (a small, fast unique index); the index's rule (a higher
+    # prio replaces, a tie keeps the first) is applied within the file first
     kept: dict[int, tuple[Any, ...]] = {}
     for e in result.events:
-        k = key_id(e.key)
+        k = int.from_bytes(blake2b(e.key.encode(), digest_size=8).digest(), "big", signed=True)
         held = kept.get(k)
         if held is None or e.prio > held[1]:
             kept[k] = (k, *e[1:])
     return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
-
-
-def key_id(key: str) -> int:
-    """A de-duplication key as a signed 64-bit integer: a small, fast unique index."""
-    return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _die_with_parent() -> None:

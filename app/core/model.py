@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 BUCKETS = ("in", "cw", "cr", "out", "rsn")
@@ -39,18 +38,35 @@ class UsageEvent(NamedTuple):
         return self.inp + self.cw + self.cr + self.out
 
 
-@dataclass
 class Totals:
     """Summed buckets plus cost. ``unpriced`` counts tokens of models without a price."""
 
-    inp: int = 0
-    cw: int = 0
-    cr: int = 0
-    out: int = 0
-    rsn: int = 0
-    cost: float = 0.0
-    unpriced: int = 0
-    calls: int = 0
+    __slots__ = ("inp", "cw", "cr", "out", "rsn", "cost", "unpriced", "calls")
+
+    def __init__(
+        self,
+        inp: int = 0,
+        cw: int = 0,
+        cr: int = 0,
+        out: int = 0,
+        rsn: int = 0,
+        cost: float = 0.0,
+        unpriced: int = 0,
+        calls: int = 0,
+    ) -> None:
+        self.inp, self.cw, self.cr, self.out, self.rsn = inp, cw, cr, out, rsn
+        self.cost, self.unpriced, self.calls = cost, unpriced, calls
+
+    def _fields(self) -> tuple[int | float, ...]:
+        return (self.inp, self.cw, self.cr, self.out, self.rsn, self.cost, self.unpriced, self.calls)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Totals) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable sums are not hashable
+
+    def __repr__(self) -> str:
+        return "Totals(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._fields(), strict=True)) + ")"
 
     @property
     def total(self) -> int:
@@ -85,16 +101,6 @@ class Totals:
             "calls": self.calls,
             "cache_hit_rate": None if self.cache_hit_rate is None else round(self.cache_hit_rate, 6),
         }
-
-
-@dataclass
-class Skips:
-    """Why lines or files were not counted, by reason."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, reason: str, n: int = 1) -> None:
-        self.counts[reason] = self.counts.get(reason, 0) + n
 
 
 def dedupe(events: list[UsageEvent]) -> dict[str, UsageEvent]:

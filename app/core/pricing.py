@@ -9,20 +9,16 @@ that sees no new model never loads the price data. An unknown model stays unpric
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import importlib.util
 import os
-import re
-import sqlite3
-import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Sequence
 
 # Our bucket -> genai-prices price key (per million tokens).
 PRICE_KEYS = {
@@ -96,16 +92,22 @@ def cost_of(tiers: Tiers, event: Sequence[Any]) -> float:
     return 0.0
 
 
-@dataclass(frozen=True)
 class Override:
-    pattern: str
-    rates: Rates
+    """User prices for the models whose name matches ``pattern`` (a glob)."""
+
+    __slots__ = ("pattern", "rates")
+
+    def __init__(self, pattern: str, rates: Rates) -> None:
+        self.pattern = pattern
+        self.rates = rates
 
 
 def load_overrides(path: Path | None) -> list[Override]:
     """``[models."<name or glob>"]`` tables of ``*_mtok`` prices from a TOML file."""
     if path is None or not path.exists():
         return []
+    import tomllib  # only when there is a file
+
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -142,6 +144,8 @@ def price_fingerprint(overrides_path: Path | None) -> str:
         version = f"{st.st_size}-{st.st_mtime_ns}"
     digest = ""
     if overrides_path is not None and overrides_path.exists():
+        import hashlib  # loads OpenSSL: only when there is a file
+
         digest = hashlib.sha256(overrides_path.read_bytes()).hexdigest()[:16]
     return f"genai-prices {version}; overrides {digest or 'none'}"
 
@@ -200,6 +204,8 @@ class Pricer:
         return schedule
 
     def _resolve(self, model: str) -> Schedule | None:
+        import fnmatch
+
         for override in self.overrides:
             if fnmatch.fnmatchcase(model.lower(), override.pattern.lower()):
                 return [(0, override.rates)]
@@ -231,6 +237,8 @@ def _decode(blob: bytes | str | None) -> Schedule | None:
 
 
 def _from_genai_prices(model: str) -> Schedule | None:
+    from datetime import UTC, datetime
+
     from genai_prices import data_snapshot  # heavy: imported only for a model not seen before
     from genai_prices.types import ModelPrice, StartDateConstraint
 
@@ -277,6 +285,9 @@ def _data_date() -> str | None:
         text = (Path(spec.origin).parent / "data.py").read_text(encoding="utf-8")
     except OSError:
         return None
+    import re
+    from datetime import date
+
     today = date.today().isoformat()
     dates = [d for d in re.findall(r"20\d\d-[01]\d-[0-3]\d", text) if d <= today]
     return max(dates) if dates else None

@@ -11,12 +11,9 @@ import os
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
-
-import orjson
 
 from app.core.model import UsageEvent
 
@@ -24,7 +21,6 @@ BLOCK = 8 << 20  # read size; bounds memory per file
 MAX_LINE = 64 << 20  # a longer line is skipped (and reported), never buffered whole
 
 
-@dataclass(frozen=True)
 class Env:
     """Where the agents' data lives: a home directory and the environment to honour.
 
@@ -32,8 +28,20 @@ class Env:
     process environment, so a test or a ``--home`` run sees only that tree.
     """
 
-    home: Path
-    environ: Mapping[str, str] = field(default_factory=dict)
+    __slots__ = ("home", "environ")
+
+    def __init__(self, home: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.home = home
+        self.environ: Mapping[str, str] = {} if environ is None else environ
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Env) and (self.home, self.environ) == (other.home, other.environ)
+
+    def __hash__(self) -> int:
+        return hash(self.home)
+
+    def __repr__(self) -> str:
+        return f"Env(home={self.home!r}, environ={dict(self.environ)!r})"
 
     @classmethod
     def current(cls) -> Env:
@@ -54,7 +62,6 @@ class Env:
         return Path(self.var("XDG_CONFIG_HOME") or self.home / ".config")
 
 
-@dataclass
 class ParseResult:
     """What one read of one file produced.
 
@@ -62,10 +69,13 @@ class ParseResult:
     half-written last line is read again, whole, next time.
     """
 
-    events: list[UsageEvent] = field(default_factory=list)
-    offset: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
-    skips: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("events", "offset", "state", "skips")
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.events: list[UsageEvent] = []
+        self.offset = 0
+        self.state: dict[str, Any] = {} if state is None else state
+        self.skips: dict[str, int] = {}
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skips[reason] = self.skips.get(reason, 0) + n
@@ -82,7 +92,7 @@ class Source(ABC):
     title: ClassVar[str]
     whole_file: ClassVar[bool] = False
 
-    def is_whole(self, path: Path) -> bool:
+    def is_whole(self, path: str | Path) -> bool:
         """True when ``path`` is rewritten rather than appended to: re-read it whole on change."""
         return self.whole_file
 
@@ -98,6 +108,10 @@ class Source(ABC):
     def discover(self, root: Path) -> Iterator[Path]:
         """Files under ``root`` that may carry usage."""
 
+    def files(self, root: Path) -> Iterator[str]:
+        """``discover`` as path strings: what a refresh stats (sources with many files make no Paths)."""
+        return map(str, self.discover(root))
+
     @abstractmethod
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         """Read ``path`` from ``offset`` and return the events found there."""
@@ -105,6 +119,11 @@ class Source(ABC):
 
 def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
     """Every file under ``root`` whose name ``accept`` s, depth first, without following links."""
+    return map(Path, walk_paths(root, accept))
+
+
+def walk_paths(root: Path, accept: Callable[[str], bool]) -> Iterator[str]:
+    """``walk`` as path strings."""
     stack = [str(root)]
     while stack:
         top = stack.pop()
@@ -115,7 +134,7 @@ def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
                         elif accept(entry.name):
-                            yield Path(entry.path)
+                            yield entry.path
                     except OSError:
                         continue
         except OSError:
@@ -302,6 +321,8 @@ def _scan_block(
 
 def read_json(path: Path, result: ParseResult) -> Any | None:
     """A whole JSON document, or None (counted in ``result.skips``) when it does not decode."""
+    import orjson
+
     data = path.read_bytes()
     result.offset = len(data)
     try:

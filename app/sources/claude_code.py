@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk_paths
 
 USAGE = needle(b'"usage":')
 
@@ -39,7 +39,10 @@ class ClaudeCode(Source):
         return [env.home / ".claude" / "projects", env.xdg_config() / "claude" / "projects"]
 
     def discover(self, root: Path) -> Iterator[Path]:
-        return walk(root, lambda name: name.endswith(".jsonl"))
+        return map(Path, self.files(root))
+
+    def files(self, root: Path) -> Iterator[str]:
+        return walk_paths(root, _is_transcript)
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)
@@ -127,6 +130,10 @@ class ClaudeCode(Source):
             for key, (prio, ts, model, session, project, inp, cw, cr, out, cw1h) in found.items()
         ]
         return result
+
+
+def _is_transcript(name: str) -> bool:
+    return name.endswith(".jsonl")
 
 
 def _session_of(path: Path) -> str:

@@ -12,12 +12,13 @@ thread, and the two record kinds of one response all collapse on it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, Marker, ParseResult, Source, counts, iso_ms, scan_jsonl, scan_stream, walk
+from app.sources.base import Env, Marker, ParseResult, Source, counts, iso_ms, scan_jsonl, scan_stream, walk_paths
 
 FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
 TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record
@@ -38,14 +39,16 @@ class Codex(Source):
         return [base / "sessions", base / "archived_sessions"]
 
     def discover(self, root: Path) -> Iterator[Path]:
-        for path in walk(root, _is_rollout):
-            name = path.name
-            if name.endswith(".zst") and path.with_name(name[:-4]).exists():
+        return map(Path, self.files(root))
+
+    def files(self, root: Path) -> Iterator[str]:
+        for path in walk_paths(root, _is_rollout):
+            if path.endswith(".zst") and os.path.exists(path[:-4]):
                 continue  # the plain sibling is the live copy
             yield path
 
-    def is_whole(self, path: Path) -> bool:
-        return path.name.endswith(".zst")
+    def is_whole(self, path: str | Path) -> bool:
+        return str(path).endswith(".zst")
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)

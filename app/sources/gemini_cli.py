@@ -39,8 +39,8 @@ class GeminiCli(Source):
             if "chats" in path.relative_to(root).parts[:-1]:  # tmp/ also holds logs and checkpoints
                 yield path
 
-    def is_whole(self, path: Path) -> bool:
-        return path.suffix == ".json"
+    def is_whole(self, path: str | Path) -> bool:
+        return str(path).endswith(".json")
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)

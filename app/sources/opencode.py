@@ -55,7 +55,7 @@ class OpenCode(Source):
         yield from sorted(root.glob(f"{self.dir_name}-*.db"))
         yield from sorted(root.glob("storage/message/*/*.json"))
 
-    def is_whole(self, path: Path) -> bool:
+    def is_whole(self, path: str | Path) -> bool:
         return True
 
     def companions(self, path: Path) -> tuple[Path, ...]:
