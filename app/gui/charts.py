@@ -374,7 +374,7 @@ class BurnChart(QWidget):
         tier = f" · {d['tier']} club" if d.get("tier") else ""
         rows = [
             ("total", f"{fmt.tokens(d['total'])} ({fmt.exact(d['total'])})"),
-            ("cost", fmt.usd(d["cost_usd"]) if d["cost_usd"] or not d["total"] else "unpriced"),
+            ("cost", fmt.cost(d["cost_usd"], d.get("unpriced_tokens"))),
         ]
         rows += [(BUCKET_NAMES[b], fmt.tokens(d[b])) for b in ("in", "cw", "cr", "out", "rsn")]
         rows += [("cache hit", fmt.percent(d["cache_hit_rate"])), ("cache saved", fmt.usd(d["cache_saved_usd"]))]

@@ -327,8 +327,7 @@ class DashboardWindow(QMainWindow):
         self._today_total.setText(f"{fmt.tokens(total)} tokens")
         self._today_total.setToolTip(f"{fmt.exact(total)} tokens")
         self._today_tier.setText(f"{today['tier']} club today" if today.get("tier") else "below every milestone")
-        cost = today["cost_usd"]
-        self._today_cost.setText(f"{fmt.usd(cost) if cost or not total else 'unpriced'} today")
+        self._today_cost.setText(f"{fmt.cost(today['cost_usd'], today.get('unpriced_tokens'))} today")
         nxt = today.get("next_milestone")
         if nxt:
             self._next_bar.setValue(min(PROGRESS_STEPS, int(PROGRESS_STEPS * total / nxt)))
@@ -375,10 +374,7 @@ class DashboardWindow(QMainWindow):
         self._range_box.setTitle(f"{fmt.day_label(doc['since'])} – {fmt.day_label(doc['until'])}")
         self._range_values["tokens"].setText(fmt.tokens(totals["total"]))
         self._range_values["tokens"].setToolTip(f"{fmt.exact(totals['total'])} tokens")
-        priced_all = not totals.get("unpriced_tokens")
-        self._range_values["cost"].setText(
-            fmt.usd(totals["cost_usd"]) if priced_all else f"≥ {fmt.usd(totals['cost_usd'])}"
-        )
+        self._range_values["cost"].setText(fmt.cost(totals["cost_usd"], totals.get("unpriced_tokens")))
         self._range_values["cache saved"].setText(fmt.usd(totals["cache_saved_usd"]))
         self._range_values["cache hit rate"].setText(fmt.percent(totals.get("cache_hit_rate")))
         self._range_values["days"].setText(f"{len(doc['days'])}")

@@ -42,6 +42,13 @@ def usd(x: float | None) -> str:
     return f"${x:,.2f}"
 
 
+def cost(usd_value: float | None, unpriced_tokens: int | None) -> str:
+    """A cost that may leave tokens unpriced: $3.40, "≥ $3.40" (some unpriced) or "unpriced" (none priced)."""
+    if not unpriced_tokens:
+        return usd(usd_value)
+    return f"≥ {usd(usd_value)}" if usd_value else "unpriced"
+
+
 def percent(rate: float | None) -> str:
     """A 0..1 rate as 93.1%; None (no prompt tokens) as a dash."""
     return "–" if rate is None else f"{rate * 100:.1f}%"

@@ -78,10 +78,7 @@ def display(column: Column, row: dict[str, Any]) -> str:
     if column.kind == "tokens":
         return fmt.tokens(value)
     if column.kind == "usd":
-        if column.key == "cost_usd" and row.get("unpriced_tokens"):
-            # some of these tokens have no price: the cost is a floor, or unknown
-            return "unpriced" if not value else f"≥ {fmt.usd(value)}"
-        return fmt.usd(value)
+        return fmt.cost(value, row.get("unpriced_tokens")) if column.key == "cost_usd" else fmt.usd(value)
     if column.kind == "rate":
         return fmt.percent(value)
     if column.kind == "int":

@@ -280,6 +280,16 @@ def synthetic_days(n: int, models: int = 1, total: int = 0) -> list[dict[str, An
     return out
 
 
+def test_hover_never_shows_an_unpriced_day_as_free(chart: BurnChart, doc: dict[str, Any]) -> None:
+    day = doc["days"][-1]
+    days = [{**day, "cost_usd": 0.0, "unpriced_tokens": day["total"]}, {**day, "unpriced_tokens": 5}]
+    chart.set_days(days, "agent", False, MILESTONES)
+    chart.hover_day(0)
+    assert "cost  \nunpriced" in chart.hover_text()
+    chart.hover_day(1)
+    assert f"cost  \n≥ {fmt.usd(day['cost_usd'])}" in chart.hover_text()
+
+
 def test_many_models_share_an_other_bar() -> None:
     days = synthetic_days(5, models=12, total=1000)
     names, heights = stack(days, "model")
