@@ -46,16 +46,17 @@ STACKING_TITLES = {"agent": "Agent", "model": "Model", "bucket": "Bucket"}
 PROGRESS_STEPS = 1000
 # The env variables each agent's reader honours (README, "Where logs are read from").
 ENV_OVERRIDES = {
-    "claude-code": "CLAUDE_CONFIG_DIR (a comma-separated list is allowed)",
-    "codex": "CODEX_HOME",
-    "gemini-cli": "GEMINI_CLI_HOME",
-    "opencode": "XDG_DATA_HOME or OPENCODE_DB",
-    "qwen-code": "QWEN_RUNTIME_DIR",
-    "amp": "XDG_DATA_HOME",
-    "kilo-cli": "XDG_DATA_HOME",
-    "kimi-cli": "KIMI_SHARE_DIR",
-    "pi-agent": "PI_CODING_AGENT_DIR",
+    "claude-code": ("CLAUDE_CONFIG_DIR",),
+    "codex": ("CODEX_HOME",),
+    "gemini-cli": ("GEMINI_CLI_HOME",),
+    "opencode": ("XDG_DATA_HOME", "OPENCODE_DB"),
+    "qwen-code": ("QWEN_RUNTIME_DIR",),
+    "amp": ("XDG_DATA_HOME",),
+    "kilo-cli": ("XDG_DATA_HOME",),
+    "kimi-cli": ("KIMI_SHARE_DIR",),
+    "pi-agent": ("PI_CODING_AGENT_DIR",),
 }
+ENV_NOTES = {"claude-code": " (several folders, comma-separated)"}
 
 
 def _big(label: QLabel, factor: float) -> QLabel:
@@ -301,6 +302,7 @@ class DashboardWindow(QMainWindow):
         """Show a dashboard document with its models, projects, sessions and insights documents."""
         self._data = data
         doc = data["dashboard"]
+        self._set_chart_controls(True)
         self._pages.setCurrentWidget(self._dashboard_page)
         self._show_today(doc["today"])
         self._show_streaks(doc["streaks"])
@@ -393,6 +395,10 @@ class DashboardWindow(QMainWindow):
             f"about {fmt.usd(extra)} extra."
         )
 
+    def _set_chart_controls(self, enabled: bool) -> None:
+        for widget in (*self._range_buttons.values(), self._stacking, self._log, self._export):
+            widget.setEnabled(enabled)
+
     def _redraw_chart(self) -> None:
         if self._data is None:
             return
@@ -430,22 +436,27 @@ class DashboardWindow(QMainWindow):
         parts = [
             "<h2>No token usage found yet</h2>",
             "<p>TokenClub reads the logs your coding agents write. It looked in these places and found no usage:</p>",
-            "<ul>",
+            "<table cellspacing='0' cellpadding='4'>",
+            "<tr><th align='left'>Agent</th><th align='left'>Looked in</th>"
+            "<th align='left'>To read another place, set</th></tr>",
         ]
         for agent, roots in searched.items():
-            where = "".join(f"<li><code>{html.escape(r)}</code></li>" for r in roots) or "<li>(no location)</li>"
-            override = ENV_OVERRIDES.get(agent)
-            hint = f" — set <code>{html.escape(override)}</code> to read another place" if override else ""
-            parts.append(f"<li><b>{html.escape(agent)}</b>{hint}<ul>{where}</ul></li>")
+            where = "<br>".join(f"<code>{html.escape(r)}</code>" for r in roots) or "(no location)"
+            names = " or ".join(f"<code>{v}</code>" for v in ENV_OVERRIDES.get(agent, ()))
+            parts.append(
+                f"<tr><td valign='top'><b>{html.escape(agent)}</b></td><td valign='top'>{where}</td>"
+                f"<td valign='top'>{names}{ENV_NOTES.get(agent, '')}</td></tr>"
+            )
         parts += [
-            "</ul>",
-            "<p>If your agents keep their logs elsewhere, set the agent's variable above before starting "
+            "</table>",
+            "<p>If your agents keep their logs elsewhere, set the agent's variable before starting "
             "TokenClub, or start it with <code>tokenclub --home DIR</code> to read every agent's default "
             "locations under <code>DIR</code>. <code>tokenclub sources</code> prints the same list.</p>",
             "<p>Usage shows here as soon as an agent writes its next line.</p>",
         ]
         self._empty_label.setText("".join(parts))
         self._data = None
+        self._set_chart_controls(False)
         self._pages.setCurrentWidget(self._empty_page)
 
     def empty_text(self) -> str:

@@ -379,12 +379,15 @@ def test_empty_state_lists_every_root_and_how_to_point_elsewhere(window: Dashboa
             assert root in text
     assert "CLAUDE_CONFIG_DIR" in text and "CODEX_HOME" in text
     assert "tokenclub --home DIR" in text
+    assert not window._export.isEnabled() and not window._range_buttons["7d"].isEnabled()
+    assert window._refresh.isEnabled()
 
 
 def test_data_replaces_the_empty_state(window: DashboardWindow, data_for: Data) -> None:
     window.show_empty({"claude-code": ["/nowhere/.claude/projects"]})
     window.show_data(data_for("7d"))
     assert not window.showing_empty()
+    assert window._export.isEnabled() and window._log.isEnabled()
 
 
 def test_progress_with_cancel(qtbot: QtBot, window: DashboardWindow) -> None:
