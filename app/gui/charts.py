@@ -192,7 +192,11 @@ def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette) -> N
 
 
 class BurnChart(QWidget):
-    """Daily tokens as stacked bars (one BarGraphItem per series) with milestone lines and a hover box."""
+    """Daily tokens as stacked bars (one BarGraphItem per series) with milestone lines and a hover box.
+
+    On the log scale a bar's top is at log10 of the day's total and its parts divide the bar
+    in proportion to their share of the day, so the mix reads the same as on the linear scale.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -275,9 +279,12 @@ class BurnChart(QWidget):
         totals = tops[-1] if len(names) else np.zeros(n)
         lo, hi = self._y_range(totals, milestones)
         if log:
-            floor_value = 10**lo
-            bottoms = np.log10(np.maximum(bottoms, floor_value))
-            heights = np.log10(np.maximum(tops, floor_value)) - bottoms
+            # the bar reaches log10(total); its parts split it by their share of the day, since
+            # a stack of logarithms would squash every part but the lowest
+            span = np.log10(np.maximum(totals, 10**lo)) - lo
+            share = np.divide(heights, totals, out=np.zeros_like(heights), where=totals > 0)
+            heights = share * span
+            bottoms = lo + np.cumsum(heights, axis=0) - heights
 
         for gone in set(self._bars) - set(names):
             self._plot.removeItem(self._bars.pop(gone))
@@ -332,6 +339,8 @@ class BurnChart(QWidget):
             self._plot.removeItem(self._lines.pop(gone))
         self._milestones = dict(milestones)
         text = self.palette().color(QPalette.ColorRole.Text)
+        backdrop = self.palette().color(QPalette.ColorRole.Base)
+        backdrop.setAlpha(200)
         for label, value in milestones.items():
             y = log10(value) if log else float(value)
             line = self._lines.get(label)
@@ -347,6 +356,7 @@ class BurnChart(QWidget):
                 self._plot.addItem(line, ignoreBounds=True)
             line.setPen(pg.mkPen(text, width=1.2, style=Qt.PenStyle.DashLine))
             line.label.setColor(text)
+            line.label.fill = pg.mkBrush(backdrop)  # readable over the bars it crosses
             line.setPos(y)
             line.setVisible(lo <= y <= hi)
 

@@ -76,11 +76,20 @@ def test_stacked_heights_add_up_to_each_day_total(chart: BurnChart, doc: dict[st
 @pytest.mark.parametrize("stacking", ["agent", "model", "bucket"])
 def test_log_scale_stacks_end_at_log10_of_the_total(chart: BurnChart, doc: dict[str, Any], stacking: str) -> None:
     chart.set_days(doc["days"], stacking, True, doc["milestones"])
-    tops = np.max([b + h for b, h in chart.series().values()], axis=0)
+    series = chart.series()
+    tops = np.max([b + h for b, h in series.values()], axis=0)
     totals = totals_of(doc["days"])
     busy = totals > 0
     np.testing.assert_allclose(tops[busy], np.log10(totals[busy]), rtol=1e-12)
     assert chart.plot.getAxis("left").logMode
+    # parts keep their share of the bar, stacked without gaps from the axis floor
+    floor = chart.plot.viewRange()[1][0]
+    linear = stack(doc["days"], stacking)[1]
+    running = np.full(len(totals), floor)
+    for (bottom, height), part in zip(series.values(), linear, strict=True):
+        np.testing.assert_allclose(bottom, running)
+        np.testing.assert_allclose(height[busy] / (tops[busy] - floor), part[busy] / totals[busy])
+        running = bottom + height
 
 
 def test_series_per_stacking(chart: BurnChart, doc: dict[str, Any]) -> None:
