@@ -86,8 +86,11 @@ class Result:
 
 
 def measure(cmd: list[str], env: dict | None = None, sample: bool = True) -> Result:
-    out = tempfile.TemporaryFile()
-    err = tempfile.TemporaryFile()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        return _measure(cmd, env, sample, out, err)
+
+
+def _measure(cmd: list[str], env: dict | None, sample: bool, out, err) -> Result:
     peak = [0, 0]  # pss KiB, processes seen at once
     stop = threading.Event()
     t0 = time.perf_counter()
@@ -158,21 +161,23 @@ def tokenclub_bin() -> str:
 def machine() -> str:
     model = "?"
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
     except OSError:
         pass
     mem = "?"
     try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
     except OSError:
         pass
     aff = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"nproc {aff} (cpu_count {os.cpu_count()}), CPU {model}, RAM {mem}, {platform.platform()}, Python {platform.python_version()}"
+    return (
+        f"nproc {aff} (cpu_count {os.cpu_count()}), CPU {model}, RAM {mem}, {platform.platform()},"
+        f" Python {platform.python_version()}"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -208,6 +213,12 @@ def main(argv=None) -> int:
         f"(total {sum(exp['lines'].values())}), usage events {exp['usage_events']}, {len(exp['days'])} UTC days, "
         f"generated in {exp.get('generation_seconds', '?')} s"
     )
+
+    # An installed package has its bytecode (pip compiles it); a checkout run with
+    # PYTHONDONTWRITEBYTECODE=1 would recompile every module on every start instead.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "app")], check=True)
+    print(f"bytecode: {HERE.parent / 'app'} compiled before timing, as an installed package has it"
+          f" (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')})")  # fmt: skip
 
     tmp = Path(tempfile.mkdtemp(prefix="tcbench-"))
     tc_env = dict(os.environ)
@@ -258,7 +269,7 @@ def main(argv=None) -> int:
 
     # (3) warm
     warm_walls, warm_rss, warm_doc = [], [], None
-    for i in range(a.runs):
+    for _ in range(a.runs):
         r = measure(tc_cmd(db), tc_env)
         assert r.rc == 0, r.stderr
         warm_walls.append(r.wall)
@@ -272,7 +283,7 @@ def main(argv=None) -> int:
     orig_size = target.stat().st_size
     orig_mtime = target.stat().st_mtime_ns
     try:
-        for i in range(a.runs):
+        for _ in range(a.runs):
             corpus.append_line(home)
             r = measure(tc_cmd(db), tc_env)
             assert r.rc == 0, r.stderr
@@ -386,8 +397,9 @@ def main(argv=None) -> int:
         cc_med = statistics.median(cc_walls)
         cr = cold_med / cc_med
         wr = warm_med / cc_med
+        mins = min(cold_walls) / min(cc_walls)
         verdict(f"cold / ccusage <= {TARGETS['cold_ratio']}x", cr <= TARGETS["cold_ratio"],
-                f"{cold_med:.3f} s / {cc_med:.3f} s = {cr:.3f}x (medians; mins {min(cold_walls) / min(cc_walls):.3f}x)")  # fmt: skip
+                f"{cold_med:.3f} s / {cc_med:.3f} s = {cr:.3f}x (medians; mins {mins:.3f}x)")  # fmt: skip
         verdict(f"warm / ccusage <= {TARGETS['warm_ratio']}x", wr <= TARGETS["warm_ratio"],
                 f"{warm_med:.3f} s / {cc_med:.3f} s = {wr:.3f}x")  # fmt: skip
     else:

@@ -136,16 +136,21 @@ def _busy(path: Path, timeout: float, exc: sqlite3.OperationalError) -> Exceptio
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    import sqlite_utils  # only needed when the schema changes
-
-    db = sqlite_utils.Database(conn)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise NotAnIndex(f"index schema {version} is newer than this TokenClub understands ({SCHEMA_VERSION})")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for step in MIGRATIONS[version:]:
-            step(db)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]  # read under the lock: one migrates
+        if version > SCHEMA_VERSION:
+            raise NotAnIndex(f"index schema {version} is newer than this TokenClub understands ({SCHEMA_VERSION})")
+        fresh = version == 0 and conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None
+        if fresh and FRESH_VERSION == SCHEMA_VERSION:
+            for sql in fresh_schema():
+                conn.execute(sql)
+        elif version < SCHEMA_VERSION:
+            import sqlite_utils  # only needed when an older schema changes (it takes ~0.1 s to import)
+
+            db = sqlite_utils.Database(conn)
+            for step in MIGRATIONS[version:]:
+                step(db)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -232,6 +237,13 @@ QUARTERS_FROM_EVENTS = (
 
 def _v3(db: Any) -> None:
     """Sums per UTC quarter hour, agent and model, kept by triggers: day reports read these, not every call."""
+    table, triggers = _quarters_sql()
+    for sql in (table, QUARTERS_FROM_EVENTS, *triggers):
+        db.execute(sql)
+
+
+def _quarters_sql() -> tuple[str, list[str]]:
+    """The ``quarters`` table and the triggers on ``events`` that keep it."""
     columns = ", ".join(_SUMS)
     add = ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMS)
     insert = (
@@ -243,17 +255,17 @@ def _v3(db: Any) -> None:
         + ", ".join(f"{c} = {c} - {v}" for c, v in zip(_SUMS, _quarter_values("OLD")[3:], strict=True))
         + f" WHERE q = OLD.ts / {QUARTER_MS} AND agent = OLD.agent AND model = IFNULL(OLD.model, 'unknown');"
     )
-    for sql in (
+    table = (
         "CREATE TABLE quarters(q INTEGER NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL,"
         " inp INTEGER NOT NULL, cw INTEGER NOT NULL, cr INTEGER NOT NULL, out INTEGER NOT NULL,"
         " rsn INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL, calls INTEGER NOT NULL,"
-        " PRIMARY KEY (q, agent, model)) WITHOUT ROWID",
-        QUARTERS_FROM_EVENTS,
+        " PRIMARY KEY (q, agent, model)) WITHOUT ROWID"
+    )
+    return table, [
         f"CREATE TRIGGER events_insert AFTER INSERT ON events BEGIN {insert} END",
         f"CREATE TRIGGER events_delete AFTER DELETE ON events BEGIN {subtract} END",
         f"CREATE TRIGGER events_update AFTER UPDATE ON events BEGIN {subtract} {insert} END",
-    ):
-        db.execute(sql)
+    ]
 
 
 def _v4(db: Any) -> None:
@@ -262,6 +274,34 @@ def _v4(db: Any) -> None:
 
 
 MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
+
+# A new index gets the schema the migrations build in one script, without importing
+# sqlite-utils; tests/core/test_schema.py checks that both give the same schema. A new
+# migration bumps SCHEMA_VERSION past FRESH_VERSION: new indexes then take the migrations
+# until this script is brought up to date.
+FRESH_VERSION = 4
+_FRESH_TABLES = (
+    'CREATE TABLE "meta" (\n   "k" TEXT PRIMARY KEY,\n   "v" TEXT\n)',
+    'CREATE TABLE "events" (\n   "id" INTEGER PRIMARY KEY,\n   "key" INTEGER NOT NULL,\n   "prio" INTEGER,\n'
+    '   "agent" TEXT NOT NULL,\n   "ts" INTEGER NOT NULL,\n   "model" TEXT,\n   "session" TEXT,\n'
+    '   "project" TEXT,\n   "inp" INTEGER,\n   "cw" INTEGER,\n   "cr" INTEGER,\n   "out" INTEGER,\n'
+    '   "rsn" INTEGER,\n   "cw1h" INTEGER,\n   "cost" REAL\n)',
+    'CREATE UNIQUE INDEX "idx_events_key"\n    ON "events" ("key")',
+    'CREATE INDEX "idx_events_ts"\n    ON "events" ("ts")',
+    'CREATE TABLE "rates" (\n   "model" TEXT PRIMARY KEY,\n   "schedule" BLOB\n)',
+    'CREATE TABLE "files" (\n   "path" TEXT PRIMARY KEY,\n   "agent" TEXT NOT NULL,\n   "dev" INTEGER,\n'
+    '   "ino" INTEGER,\n   "size" INTEGER,\n   "mtime_ns" INTEGER,\n   "offset" INTEGER DEFAULT \'0\',\n'
+    '   "tail" BLOB,\n   "state" TEXT,\n   "events" INTEGER DEFAULT \'0\',\n   "skips" TEXT,\n'
+    '   "error" TEXT,\n   "gone" INTEGER DEFAULT \'0\'\n)',
+)
+_FRESH_INDEXES = ('CREATE INDEX "idx_events_session_ts"\n    ON "events" ("session", "ts")',)
+
+
+def fresh_schema() -> list[str]:
+    """Every statement that creates the current schema in an empty database."""
+    table, triggers = _quarters_sql()
+    return [*_FRESH_TABLES, table, *triggers, *_FRESH_INDEXES]
+
 
 _UPSERT = (
     "INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost)"

@@ -1,0 +1,35 @@
+"""A new index is created by one script; it must equal what the migrations build step by step."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from pathlib import Path
+
+import sqlite_utils
+
+from app.core.index import FRESH_VERSION, MIGRATIONS, SCHEMA_VERSION, connect, fresh_schema
+
+SCHEMA = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+
+
+def test_the_fresh_script_builds_the_migrated_schema(tmp_path: Path) -> None:
+    assert FRESH_VERSION == SCHEMA_VERSION, "bring FRESH_SCHEMA up to date with the new migration"
+    migrated = sqlite3.connect(tmp_path / "migrated.sqlite", isolation_level=None)
+    db = sqlite_utils.Database(migrated)
+    for step in MIGRATIONS:
+        step(db)
+    scripted = sqlite3.connect(tmp_path / "scripted.sqlite", isolation_level=None)
+    for sql in fresh_schema():
+        scripted.execute(sql)
+    want = migrated.execute(SCHEMA).fetchall()
+    got = scripted.execute(SCHEMA).fetchall()
+    assert got == want, "\n".join(repr(row[3]) for row in want if row[3])
+
+
+def test_a_new_index_needs_no_sqlite_utils(tmp_path: Path) -> None:
+    sys.modules.pop("sqlite_utils", None)
+    conn = connect(tmp_path / "new.sqlite")
+    assert "sqlite_utils" not in sys.modules
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
