@@ -18,6 +18,15 @@ from app.gui import formatting as fmt
 SORT_ROLE = Qt.ItemDataRole.UserRole
 NUMERIC = frozenset({"tokens", "usd", "rate", "int", "minutes"})
 _Index = QModelIndex | QPersistentModelIndex
+_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        SORT_ROLE,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+    }
+)
+FIT_ROWS = 200  # columns fit their widest cell among this many rows: enough, and fast on thousands
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,7 @@ class RowsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # views ask for many roles; answer the rest fast
             return None
         column, row = self.columns[index.column()], self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
@@ -193,11 +202,14 @@ class RowsTable(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(keys.index(stretch), QHeaderView.ResizeMode.Stretch)
+        header.setResizeContentsPrecision(FIT_ROWS)
         order = Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder
         header.setSortIndicator(keys.index(sort_by), order)
         self.setSortingEnabled(True)
 
     def set_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Show ``rows`` in the current sort order and fit the columns to them."""
+        """Show ``rows`` in the current sort order; columns fit the first rows shown, then keep their width."""
+        fit = self.rows.rowCount() == 0
         self.rows.set_rows(rows)
-        self.resizeColumnsToContents()
+        if fit and rows:
+            self.resizeColumnsToContents()

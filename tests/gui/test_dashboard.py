@@ -300,6 +300,20 @@ def test_rows_model_sorts_numbers_as_numbers_and_missing_last() -> None:
     assert model.rowCount(model.index(0, 0)) == 0 and not model.data(QModelIndex())
 
 
+def test_a_refresh_keeps_the_column_widths_the_user_set(qtbot: QtBot, data_for: Data) -> None:
+    table = RowsTable(MODEL_COLUMNS, "total", stretch="model")
+    qtbot.addWidget(table)
+    table.show()
+    rows = data_for("all")["models"]["models"]
+    table.set_rows(rows)
+    agent = [c.key for c in MODEL_COLUMNS].index("agent")
+    assert table.columnWidth(agent) > 0
+    table.setColumnWidth(agent, 222)
+    table.set_rows(rows[::-1])
+    assert table.columnWidth(agent) == 222
+    assert table.rows.data(table.rows.index(0, agent), Qt.ItemDataRole.FontRole) is None
+
+
 def test_unpriced_costs_are_never_shown_as_zero() -> None:
     model = RowsModel(MODEL_COLUMNS)
     base = {"model": "m", "agent": "a", "in": 1, "cw": 0, "cr": 0, "out": 1, "rsn": 0, "total": 2}
