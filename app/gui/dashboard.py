@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QTextDocument
+from PySide6.QtGui import QFont, QKeySequence, QTextDocument
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -140,13 +140,17 @@ class DashboardWindow(QMainWindow):
         self._stacking.currentIndexChanged.connect(self._redraw_chart)
         row.addWidget(self._stacking)
         self._log = QCheckBox("Log scale")
+        self._log.setToolTip("Each power of ten the same height: 10M, 100M and 1B evenly spaced")
         self._log.toggled.connect(self._redraw_chart)
         row.addWidget(self._log)
         row.addStretch(1)
         self._export = QPushButton("Export PNG…")
+        self._export.setToolTip("Save the daily chart as a PNG image, as shown")
         self._export.clicked.connect(self._on_export_clicked)
         row.addWidget(self._export)
         self._refresh = QPushButton("Refresh")
+        self._refresh.setShortcut(QKeySequence(QKeySequence.StandardKey.Refresh))
+        self._refresh.setToolTip("Read what the agents wrote since the last look")
         self._refresh.clicked.connect(self.refresh_requested)
         row.addWidget(self._refresh)
         return row
