@@ -162,6 +162,9 @@ def test_axes_read_as_tokens_and_dates() -> None:
     assert left.tickStrings([0, 1e7, 2.5e8, 1e9, 1.5e9], 1, 1e7) == ["0", "10M", "250M", "1B", "1.5B"]
     left.setLogMode(False, True)
     assert left.tickStrings([7.0, 8.0, 9.0, 7.30103], 1, 1) == ["10M", "100M", "1B", ""]
+    (_, decades), (_, minors) = left.tickValues(6.0, 9.2, 500)
+    assert decades == [6.0, 7.0, 8.0, 9.0]
+    assert minors == pytest.approx([6.30103, 6.69897, 7.30103, 7.69897, 8.30103, 8.69897], abs=1e-5)
     bottom = DayAxis()
     dates = [date(2026, 10, 25) + timedelta(days=i) for i in range(120)]
     bottom.set_dates(dates)
