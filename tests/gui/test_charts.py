@@ -220,6 +220,13 @@ def png_size(path: Path) -> tuple[int, int]:
     return image.width(), image.height()
 
 
+def colour_share(path: Path, colour: QColor) -> float:
+    """The share of an image's pixels painted exactly ``colour``."""
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB32)
+    pixels = np.frombuffer(image.constBits(), dtype=np.uint32, count=image.width() * image.height())
+    return float(np.count_nonzero((pixels & 0xFFFFFF) == (colour.rgb() & 0xFFFFFF))) / pixels.size
+
+
 def test_export_keeps_the_shown_aspect(chart: BurnChart, doc: dict[str, Any], tmp_path: Path) -> None:
     chart.set_days(doc["days"], "model", True, doc["milestones"])
     chart.hover_day(10)
@@ -228,6 +235,8 @@ def test_export_keeps_the_shown_aspect(chart: BurnChart, doc: dict[str, Any], tm
     width, height = png_size(path)
     assert (width, height) == (chart.width() * 2, chart.height() * 2)
     assert path.stat().st_size > 20_000
+    for name in ("claude-opus-4-5-20251101", "gpt-5.1-codex", "claude-sonnet-4-5-20250929"):
+        assert colour_share(path, chart._colours.colour(name)) > 0.01  # the bars are in the picture
     assert chart.hover_text()  # the hover box is left out of the image, not lost
 
 
