@@ -316,9 +316,10 @@ class BurnChart(QWidget):
             self._apply_legend_colours()
 
         self._place_milestones(milestones, log, lo, hi)
+        # limits first: the old ones would clip a wider range (30 days to 90 kept 30)
+        self._plot.setLimits(xMin=-1.0, xMax=max(n, 1), minXRange=min(7, max(n, 1)))
         self._plot.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
         self._plot.setYRange(lo, hi, padding=0)
-        self._plot.setLimits(xMin=-1.0, xMax=max(n, 1), minXRange=min(7, max(n, 1)))
         if self._hovered is not None and self._hovered < n:
             self.hover_day(self._hovered)
         else:

@@ -22,10 +22,6 @@ from app.gui.charts import MAX_SERIES, OTHER, BurnChart, DayAxis, TokenAxis, sta
 from app.gui.minicharts import MiniCharts
 from tests.burn_dataset import Burn
 
-# WORKAROUND: https://code.qt.io/cgit/qt/qtbase.git/tree/src/gui/kernel/qplatformwindow.cpp (offscreen keeps
-# QPlatformWindow::propagateSizeHints, which only warns, whenever a shown window's size limits change)
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints\\(\\)")
-
 MILESTONES = {"10M": 10_000_000, "100M": 100_000_000, "1B": 1_000_000_000}
 
 

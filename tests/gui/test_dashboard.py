@@ -23,10 +23,6 @@ from app.sources import all_sources
 from app.sources.base import Env
 from tests.burn_dataset import Burn
 
-# WORKAROUND: https://code.qt.io/cgit/qt/qtbase.git/tree/src/gui/kernel/qplatformwindow.cpp (offscreen keeps
-# QPlatformWindow::propagateSizeHints, which only warns, whenever a shown window's size limits change)
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints\\(\\)")
-
 LEFT = Qt.MouseButton.LeftButton
 INSIGHTS = {
     "insights": [
@@ -175,6 +171,8 @@ def test_ranges_emit_and_the_chart_shows_that_many_days(
     heights = [h for _, h in window.chart.series().values()]
     assert len(heights[0]) == days
     assert sum(h.sum() for h in heights) == data["dashboard"]["totals"]["total"]
+    shown = window.chart.plot.viewRange()[0]  # every day in view, not the last range's width
+    assert shown[0] <= 0 and shown[1] >= days - 1
 
 
 def test_clicking_the_current_range_again_emits_nothing(qtbot: QtBot, window: DashboardWindow) -> None:
