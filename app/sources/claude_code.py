@@ -73,16 +73,19 @@ class ClaudeCode(Source):
             out = usage.get("output_tokens", 0)
             cr = usage.get("cache_read_input_tokens", 0)
             cw = usage.get("cache_creation_input_tokens", 0)
+            # the common case checked at once: plain non-negative ints (a negative one makes the OR negative)
             if (
                 not (type(inp) is int and type(out) is int and type(cr) is int and type(cw) is int)
-                or min(inp, out, cr, cw) < 0
+                or (inp | out | cr | cw) < 0
             ):
                 inp, out, cr, cw = num(inp), num(out), num(cr), num(cw)
             cw1h = 0
             split = usage.get("cache_creation")
             if isinstance(split, dict):
-                cw5m = num(split.get("ephemeral_5m_input_tokens"))
-                cw1h = num(split.get("ephemeral_1h_input_tokens"))
+                cw5m = split.get("ephemeral_5m_input_tokens", 0)
+                cw1h = split.get("ephemeral_1h_input_tokens", 0)
+                if not (type(cw5m) is int and type(cw1h) is int) or (cw5m | cw1h) < 0:
+                    cw5m, cw1h = num(cw5m), num(cw1h)
                 if cw5m + cw1h:
                     cw = cw5m + cw1h
             total = inp + out + cr + cw
