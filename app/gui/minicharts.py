@@ -74,9 +74,9 @@ class MiniChart(QWidget):
         """Dates on the x axis and the view fitted to ``days`` and ``0..top``; returns the x positions."""
         self._axis_x.set_dates([date.fromisoformat(d["date"]) for d in days])
         n = max(len(days), 1)
+        self._plot.setLimits(xMin=-1.0, xMax=n, minXRange=min(7, n))  # before the range: old limits clip it
         self._plot.setXRange(-0.6, n - 0.4, padding=0)
         self._plot.setYRange(0, top if top > 0 else 1, padding=0)
-        self._plot.setLimits(xMin=-1.0, xMax=n, minXRange=min(7, n))
         return np.arange(len(days), dtype=np.float64)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
