@@ -136,15 +136,16 @@ def append_to_tray(home: Path, db: Path, runs: int) -> list[float]:
     log.parent.mkdir(parents=True, exist_ok=True)
     times = []
     for n in range(runs):
-        before = controller.today["total"] if controller.today else 0
+        before = tray.today["total"] if tray.today else 0
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         line = claude_line(f"msg_bench_append_{n}_{time.time_ns()}", stamp, inp=1_000_000, out=1, session="bench")
         started = time.perf_counter()
         with log.open("ab") as f:
             f.write(line)
-        shown = f"today {tokens(before + 1_000_001)} tokens"
-        _spin(app, lambda s=shown: s in tray.icon.toolTip(), "the tray")
+        # the tooltip rounds to three digits: wait for the exact total the tray drew it from
+        _spin(app, lambda b=before: tray.today is not None and tray.today["total"] == b + 1_000_001, "the tray")
         times.append(time.perf_counter() - started)
+        assert f"today {tokens(tray.today['total'])} tokens" in tray.icon.toolTip()
         _spin(app, lambda: False, "a pause", timeout=0.3, fail=False)  # the next append is a new burst
     controller.shutdown()
     return times
