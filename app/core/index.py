@@ -664,25 +664,113 @@ def _chunks(jobs: list[_Job], n: int) -> list[list[_Job]]:
     return chunks
 
 
+class _Forked:
+    """Readers forked from this process: no multiprocessing machinery to import, only results to pickle.
+
+    Each reader takes chunk numbers from one shared pipe (whole 4-byte writes, so reads never
+    split one) and sends back each chunk's results, length-prefixed, on its own pipe.
+    """
+
+    def __init__(self, chunks: list[list[_Job]], n: int) -> None:
+        self.chunks = chunks
+        self.pids: list[int] = []
+        self.pipes: list[int] = []
+        tasks_r, tasks_w = os.pipe()
+        for _ in range(n):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the reader: it never returns into the caller's code
+                try:
+                    for fd in (r, tasks_w, *self.pipes):
+                        os.close(fd)
+                    _die_with_parent()
+                    _serve(chunks, tasks_r, w)
+                finally:
+                    os._exit(0)
+            os.close(w)
+            self.pids.append(pid)
+            self.pipes.append(r)
+        os.close(tasks_r)
+        os.write(tasks_w, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
+        os.close(tasks_w)
+
+    def __iter__(self) -> Iterator[_Done]:
+        import pickle
+        import select
+
+        received = 0
+        open_pipes = list(self.pipes)
+        while open_pipes:
+            ready, _, _ = select.select(open_pipes, [], [])
+            for fd in ready:
+                head = _read_exact(fd, 8)
+                if not head:  # that reader is done
+                    open_pipes.remove(fd)
+                    continue
+                received += 1
+                yield from pickle.loads(_read_exact(fd, int.from_bytes(head, "little")))
+        if received < len(self.chunks):
+            raise RuntimeError("a reader process died before finishing its files")
+
+    def close(self) -> None:
+        import signal
+
+        for pid in self.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # a no-op for one that has exited: it is reaped below
+            os.waitpid(pid, 0)
+        for fd in self.pipes:
+            os.close(fd)
+        self.pids, self.pipes = [], []
+
+
+def _serve(chunks: list[list[_Job]], tasks: int, out: int) -> None:
+    import pickle
+
+    with os.fdopen(out, "wb") as f:
+        while len(task := os.read(tasks, 4)) == 4:
+            data = pickle.dumps(_read_all(chunks[int.from_bytes(task, "little")]), protocol=pickle.HIGHEST_PROTOCOL)
+            f.write(len(data).to_bytes(8, "little") + data)
+            f.flush()
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    """``n`` bytes from ``fd``, or b"" at its end (a message cut short means its writer died)."""
+    parts: list[bytes] = []
+    while n:
+        part = os.read(fd, min(n, 1 << 20))
+        if not part:
+            if parts:
+                raise RuntimeError("a reader process died while sending its results")
+            return b""
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
 class _Results:
     """Parsed files as they complete: inline for small work, on every core for large."""
 
     def __init__(self, jobs: list[_Job], workers: int | None, total_bytes: int) -> None:
         n = workers if workers is not None else (os.cpu_count() or 1)
         self.pool: Any = None
+        self.forked: _Forked | None = None
         self.futures: list[Any] = []
         if n > 1 and len(jobs) > 1 and total_bytes >= POOL_MIN_BYTES:
+            chunks = _chunks(jobs, n)
+            threading = sys.modules.get("threading")  # never imported: no other Python thread exists
+            if os.name == "posix" and (threading is None or threading.active_count() == 1):
+                self.forked = _Forked(chunks, n)  # fork is cheapest, but unsafe once other threads exist
+                self.iterator: Iterator[_Done] = iter(self.forked)
+                return
             import multiprocessing
-            import threading
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            # fork is cheapest, but unsafe once other threads (a GUI, watchers) exist
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
             self.pool = ProcessPoolExecutor(
-                n, mp_context=multiprocessing.get_context(method), initializer=_die_with_parent
+                n, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent
             )
-            self.futures = [self.pool.submit(_read_all, c) for c in _chunks(jobs, n)]
-            self.iterator: Iterator[_Done] = (d for f in as_completed(self.futures) for d in f.result())
+            self.futures = [self.pool.submit(_read_all, c) for c in chunks]
+            self.iterator = (d for f in as_completed(self.futures) for d in f.result())
         else:
             self.iterator = (_read(j) for j in jobs)
 
@@ -690,6 +778,9 @@ class _Results:
         return self.iterator
 
     def close(self) -> None:
+        if self.forked is not None:
+            self.forked.close()
+            self.forked = None
         if self.pool is not None:
             for f in self.futures:
                 f.cancel()
