@@ -23,7 +23,7 @@ from app.core.watch import Watcher, watch_roots
 from app.gui.formatting import tokens
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.gui.theme import apply_theme
-from app.gui.tray import Tray
+from app.gui.tray import Tray, tier_icon
 from app.gui.workers import IndexWorker, View
 from app.sources import all_sources
 from app.sources.base import Env
@@ -190,6 +190,7 @@ class Controller(QObject):
 
     def _on_today(self, today: dict[str, Any]) -> None:
         self.today = today
+        self.app.setWindowIcon(tier_icon(int(today["total"]), self.settings.milestones))
         if self.tray is None:
             return
         self.tray.show_today(today)
