@@ -63,11 +63,11 @@ class Controller(QObject):
         self.last_report: RefreshReport | None = None
         apply_theme(app, self.settings.theme)
 
-        self.thread = QThread()
-        self.thread.setObjectName("tokenclub-index")
+        self.index_thread = QThread()
+        self.index_thread.setObjectName("tokenclub-index")
         self.worker = IndexWorker(db, env, paths.overrides_file(), View(self.settings, self.range_name))
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.start)
+        self.worker.moveToThread(self.index_thread)
+        self.index_thread.started.connect(self.worker.start)
         self.worker.today.connect(self._on_today)
         self.worker.dashboard.connect(self._on_dashboard)
         self.worker.progress.connect(self._on_progress)
@@ -94,7 +94,7 @@ class Controller(QObject):
     def start(self) -> None:
         if self.tray is not None:
             self.tray.show()
-        self.thread.start()
+        self.index_thread.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -111,8 +111,8 @@ class Controller(QObject):
         """Stop watching, let the running refresh end after its current file, close the index."""
         self._stop_watcher()
         self.worker.cancel()
-        self.thread.quit()
-        self.thread.wait(STOP_TIMEOUT_MS)
+        self.index_thread.quit()
+        self.index_thread.wait(STOP_TIMEOUT_MS)
         self.worker.stop()
         if self.tray is not None:
             self.tray.hide()
