@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.burn_dataset import write_burn_home  # noqa: E402
-from tests.xdisplay import docked, virtual_display  # noqa: E402
+from tests.xdisplay import docked, stop, virtual_display  # noqa: E402
 
 TRAY_TIMEOUT_S = 30.0
 
@@ -72,12 +72,7 @@ def start_to_tray(home: Path, db: Path, env: dict[str, str], runs: int) -> list[
                     time.sleep(0.01)
                 times.append(time.perf_counter() - started)
             finally:
-                app.terminate()
-                try:
-                    app.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    app.kill()
-                    app.wait()
+                stop(app, grace_s=10)
     return times
 
 

@@ -71,12 +71,17 @@ def virtual_display(width: int = 1600, height: int = 1000, tray: bool = True) ->
         yield env
     finally:
         for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """TERM, then KILL if it is still there after ``grace_s``; always reaped."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _read_display(fd: int) -> str:

@@ -10,6 +10,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtWidgets import QWidget  # noqa: E402
+from pytestqt.qtbot import QtBot  # noqa: E402
+
 from app.core.index import Index  # noqa: E402
 from app.sources.base import Env  # noqa: E402
 from tests.burn_dataset import Burn, write_burn_home  # noqa: E402
@@ -26,3 +29,12 @@ def burn_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Bur
     index.refresh(Env.under(home), workers=1)
     index.close()
     return home, db, burn
+
+
+def shown(qtbot: QtBot, widget: QWidget, width: int, height: int) -> QWidget:
+    """``widget`` at ``width`` x ``height``, shown and exposed, closed after the test."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget

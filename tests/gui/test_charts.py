@@ -21,6 +21,7 @@ from app.gui import formatting as fmt
 from app.gui.charts import MAX_SERIES, OTHER, BurnChart, DayAxis, TokenAxis, stack
 from app.gui.minicharts import MiniCharts
 from tests.burn_dataset import Burn
+from tests.gui.conftest import shown
 
 MILESTONES = {"10M": 10_000_000, "100M": 100_000_000, "1B": 1_000_000_000}
 
@@ -39,10 +40,7 @@ def doc(burn_home: tuple[Path, Path, Burn]) -> dict[str, Any]:
 @pytest.fixture
 def chart(qtbot: QtBot) -> BurnChart:
     widget = BurnChart()
-    qtbot.addWidget(widget)
-    widget.resize(1000, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
+    shown(qtbot, widget, 1000, 500)
     return widget
 
 

@@ -22,6 +22,7 @@ from app.gui.tables import MODEL_COLUMNS, SORT_ROLE, Column, RowsModel, RowsTabl
 from app.sources import all_sources
 from app.sources.base import Env
 from tests.burn_dataset import Burn
+from tests.gui.conftest import shown
 
 LEFT = Qt.MouseButton.LeftButton
 INSIGHTS = {
@@ -89,10 +90,7 @@ def data_for(conn: sqlite3.Connection) -> Data:
 @pytest.fixture
 def window(qtbot: QtBot) -> DashboardWindow:
     win = DashboardWindow()
-    qtbot.addWidget(win)
-    win.resize(1400, 1000)
-    win.show()
-    qtbot.waitExposed(win)
+    shown(qtbot, win, 1400, 1000)
     return win
 
 
