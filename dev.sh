@@ -43,6 +43,7 @@ case "$what" in
         system_packages
         python_env
         .venv/bin/ruff check app tests
+        .venv/bin/mypy app
         .venv/bin/lint-imports
         exec .venv/bin/python -m pytest -q "$@"
         ;;
