@@ -32,6 +32,9 @@ NO_TRAY = (
     "No system tray was found on this desktop, so TokenClub runs in this window "
     "(closing it quits). Install a tray host or enable your desktop's status icons to keep it in the tray."
 )
+CANCELLED = (
+    "Indexing cancelled: what was read is kept. Refresh, or resume watching in the tray menu, to go on."
+)
 STOP_TIMEOUT_MS = 10_000
 
 
@@ -82,7 +85,7 @@ class Controller(QObject):
         if has_tray:
             self.tray = Tray(self.settings.milestones, self.settings.watching, self)
             self.tray.open_requested.connect(self.show_dashboard)
-            self.tray.refresh_requested.connect(self.worker.request_refresh)
+            self.tray.refresh_requested.connect(self.worker.refresh_now)
             self.tray.watching_toggled.connect(self.set_watching)
             self.tray.settings_requested.connect(self.show_settings)
             self.tray.quit_requested.connect(self.quit)
@@ -124,7 +127,7 @@ class Controller(QObject):
         settings_store.save(self.settings)
         if on:
             self._start_watcher()
-            self.worker.request_refresh()  # what was written while paused
+            self.worker.refresh_now()  # what was written while paused or cancelled
         else:
             self._stop_watcher()
 
@@ -152,8 +155,8 @@ class Controller(QObject):
 
             self.window = DashboardWindow()
             self.window.range_changed.connect(self._on_range)
-            self.window.refresh_requested.connect(self.worker.request_refresh)
-            self.window.cancel_requested.connect(self.worker.cancel)
+            self.window.refresh_requested.connect(self.worker.refresh_now)
+            self.window.cancel_requested.connect(self.cancel_index)
             self.window.installEventFilter(self)
         return self.window
 
@@ -181,6 +184,14 @@ class Controller(QObject):
         if agents_changed and self.watcher is not None:
             self._start_watcher()
         self.view_changed.emit(View(new, self.range_name))
+
+    def cancel_index(self) -> None:
+        """Stop indexing and watching: nothing starts again until the user refreshes or resumes."""
+        self.worker.cancel()
+        if self.tray is not None:
+            self.tray.pause_action.setChecked(True)  # says so in the menu, and pauses
+        else:
+            self.set_watching(False)
 
     def _on_range(self, name: str) -> None:
         self.range_name = name
@@ -223,6 +234,8 @@ class Controller(QObject):
         self.last_report = report
         if self.window is not None:
             self.window.hide_progress()
+            if report.interrupted:
+                self.window.statusBar().showMessage(CANCELLED)
         if self.tray is not None and self.today is not None:
             self.tray.show_today(self.today)
 

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core import dashboard, reports
-from app.core.index import Index, IndexBusy, NotAnIndex, Progress
+from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.settings import Settings
 from app.sources.base import Env
 
@@ -71,16 +71,26 @@ class IndexWorker(QObject):
     # -- requests (any thread) ------------------------------------------------------------
 
     def request_refresh(self) -> None:
-        """Ask for a refresh; merged with one already queued. Safe from any thread."""
+        """Ask for a refresh (a log changed); merged with one already queued. Safe from any thread.
+
+        After a cancel, these are ignored until :meth:`refresh_now`: a cancelled index stays stopped.
+        """
         with self._lock:
             if self._queued:
                 return
             self._queued = True
-        self._cancel.clear()
         self._kick.emit()
 
+    def refresh_now(self) -> None:
+        """The user asked: read what is new, cancelled or not before. Safe from any thread."""
+        self._cancel.clear()
+        self.request_refresh()
+
     def cancel(self) -> None:
-        """Stop the running refresh after the file being read; what was read is kept."""
+        """Stop the running refresh after the file being read, and later ones until ``refresh_now``.
+
+        What was read is kept.
+        """
         self._cancel.set()
 
     # -- slots (the worker's thread) ------------------------------------------------------
@@ -103,6 +113,11 @@ class IndexWorker(QObject):
         index = self._index
         if index is None:
             return
+        if self._cancel.is_set():
+            skipped = RefreshReport()
+            skipped.interrupted = True
+            self.refreshed.emit(skipped)
+            return
         settings = self._view.settings
         try:
             report = index.refresh(self.env, settings.enabled_agents(), progress=self._on_progress, cancel=self._cancel)
@@ -124,7 +139,7 @@ class IndexWorker(QObject):
         if self._wants_dashboard:
             self._emit_dashboard()
         if view.settings.enabled_agents() != agents_before:
-            self.request_refresh()
+            self.refresh_now()
 
     @Slot(bool)
     def want_dashboard(self, wanted: bool) -> None:

@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from app.core import settings as settings_store
 from app.core.index import Index
-from app.gui.app import NO_TRAY, Controller
+from app.gui.app import CANCELLED, NO_TRAY, Controller
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.sources.base import Env
 from tests.logmaker import claude_line
@@ -161,11 +161,7 @@ def test_refresh_from_the_menu_reads_new_lines(tmp_path: Path, qtbot: QtBot, sta
 
 
 def test_event_loop_keeps_ticking_during_a_cold_index(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
-    home = tmp_path / "home"
-    stamp = _now()
-    for n in range(40):  # 40 transcripts of 4,000 calls each: seconds of parsing on the worker's side
-        lines = (claude_line(f"m{n}-{c}", stamp, inp=1, out=0, session=f"s{n}") for c in range(4_000))
-        _log(home, f"s-{n}").write_bytes(b"".join(lines))
+    home = _cold_home(tmp_path)
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(10)
@@ -182,6 +178,46 @@ def test_event_loop_keeps_ticking_during_a_cold_index(tmp_path: Path, qtbot: QtB
     gaps = [b - a for a, b in zip(during, during[1:], strict=False)]
     assert len(during) > 10, "the index was too quick to tell"
     assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
+
+
+def _cold_home(tmp_path: Path, files: int = 40, calls: int = 4_000) -> Path:
+    """``files`` transcripts of ``calls`` one-token calls each: seconds of parsing for a cold index."""
+    home = tmp_path / "home"
+    stamp = _now()
+    for n in range(files):
+        lines = (claude_line(f"m{n}-{c}", stamp, inp=1, out=0, session=f"s{n}") for c in range(calls))
+        _log(home, f"s-{n}").write_bytes(b"".join(lines))
+    return home
+
+
+def test_cancel_stops_the_first_index_until_asked_again(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = _cold_home(tmp_path)
+    controller, _ = started(tmp_path / "index.sqlite", home)
+    window = controller.window
+    assert window is not None and window.isVisible()  # a first run opens the dashboard
+    window.cancel_requested.emit()
+    qtbot.waitUntil(lambda: controller.last_report is not None, timeout=WAIT_MS)
+    assert controller.last_report.interrupted
+    assert controller.watcher is None and controller.tray.pause_action.isChecked()
+    assert window.statusBar().currentMessage() == CANCELLED
+    _append(_log(home, "s-new"), claude_line("late", _now(), inp=5, out=0))
+    controller.worker.request_refresh()  # what a watcher would send: ignored after a cancel
+    controller.tray.pause_action.trigger()  # resume watching: the index goes on
+    qtbot.waitUntil(lambda: controller.today is not None and controller.today["total"] == 160_005, timeout=120_000)
+
+
+def test_first_run_without_logs_says_where_it_looked(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    home = tmp_path / "empty-home"
+    home.mkdir()
+    controller, _ = started(tmp_path / "index.sqlite", home)
+    window = controller.window
+    assert window is not None and window.isVisible()
+    qtbot.waitUntil(window.showing_empty, timeout=WAIT_MS)
+    text = window.empty_text()
+    assert str(home / ".claude" / "projects") in text and str(home / ".codex" / "sessions") in text
+    _log(home).write_bytes(claude_line("m1", _now(), inp=2_000, out=0))  # the agent's first run: seen live
+    qtbot.waitUntil(lambda: not window.showing_empty(), timeout=WAIT_MS)
+    assert window.data()["dashboard"]["today"]["total"] == 2_000
 
 
 def test_second_start_forwards_show(qtbot: QtBot, tmp_path: Path) -> None:
