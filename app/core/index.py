@@ -668,28 +668,33 @@ class _Forked:
     """Readers forked from this process: no multiprocessing machinery to import, only results to pickle.
 
     Each reader takes chunk numbers from one shared pipe (whole 4-byte writes, so reads never
-    split one) and sends back each chunk's results, length-prefixed, on its own pipe.
+    split one), appends each chunk's pickled results to its own anonymous scratch file and
+    sends the offset and length on its own pipe. A pipe holds thousands of such notes, so no
+    reader ever waits for this process, however busy it is (loading the price data, say).
     """
 
     def __init__(self, chunks: list[list[_Job]], n: int) -> None:
         self.chunks = chunks
         self.pids: list[int] = []
         self.pipes: list[int] = []
+        self.scratch: dict[int, int] = {}  # pipe -> that reader's scratch file
         tasks_r, tasks_w = os.pipe()
         for _ in range(n):
             r, w = os.pipe()
+            scratch = _scratch_file()
             pid = os.fork()
             if pid == 0:  # the reader: it never returns into the caller's code
                 try:
-                    for fd in (r, tasks_w, *self.pipes):
+                    for fd in (r, tasks_w, *self.pipes, *self.scratch.values()):
                         os.close(fd)
                     _die_with_parent()
-                    _serve(chunks, tasks_r, w)
+                    _serve(chunks, tasks_r, w, scratch)
                 finally:
                     os._exit(0)
             os.close(w)
             self.pids.append(pid)
             self.pipes.append(r)
+            self.scratch[r] = scratch
         os.close(tasks_r)
         os.write(tasks_w, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
         os.close(tasks_w)
@@ -703,12 +708,15 @@ class _Forked:
         while open_pipes:
             ready, _, _ = select.select(open_pipes, [], [])
             for fd in ready:
-                head = _read_exact(fd, 8)
-                if not head:  # that reader is done
+                note = _read_exact(fd, 16)
+                if not note:  # that reader is done
                     open_pipes.remove(fd)
                     continue
                 received += 1
-                yield from pickle.loads(_read_exact(fd, int.from_bytes(head, "little")))
+                at, size = int.from_bytes(note[:8], "little"), int.from_bytes(note[8:], "little")
+                data = os.pread(self.scratch[fd], size, at)
+                _release(self.scratch[fd], at, size)
+                yield from pickle.loads(data)
         if received < len(self.chunks):
             raise RuntimeError("a reader process died before finishing its files")
 
@@ -719,26 +727,48 @@ class _Forked:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # a no-op for one that has exited: it is reaped below
             os.waitpid(pid, 0)
-        for fd in self.pipes:
+        for fd in (*self.pipes, *self.scratch.values()):
             os.close(fd)
-        self.pids, self.pipes = [], []
+        self.pids, self.pipes, self.scratch = [], [], {}
 
 
-def _serve(chunks: list[list[_Job]], tasks: int, out: int) -> None:
+def _scratch_file() -> int:
+    """An anonymous file (gone with its last descriptor, even after kill -9)."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("tokenclub-results", os.MFD_CLOEXEC)
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        return os.dup(f.fileno())
+
+
+def _release(fd: int, at: int, size: int) -> None:
+    """Give back the memory of a result already read (Linux: punch a hole; elsewhere it stays till the end)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).fallocate(fd, 3, ctypes.c_long(at), ctypes.c_long(size))  # PUNCH_HOLE | KEEP_SIZE
+
+
+def _serve(chunks: list[list[_Job]], tasks: int, notes: int, scratch: int) -> None:
     import pickle
 
-    with os.fdopen(out, "wb") as f:
-        while len(task := os.read(tasks, 4)) == 4:
-            data = pickle.dumps(_read_all(chunks[int.from_bytes(task, "little")]), protocol=pickle.HIGHEST_PROTOCOL)
-            f.write(len(data).to_bytes(8, "little") + data)
-            f.flush()
+    at = 0
+    while len(task := os.read(tasks, 4)) == 4:
+        data = pickle.dumps(_read_all(chunks[int.from_bytes(task, "little")]), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(scratch, view, at + len(data) - len(view)) :]
+        os.write(notes, at.to_bytes(8, "little") + len(data).to_bytes(8, "little"))
+        at += len(data)
 
 
 def _read_exact(fd: int, n: int) -> bytes:
     """``n`` bytes from ``fd``, or b"" at its end (a message cut short means its writer died)."""
     parts: list[bytes] = []
     while n:
-        part = os.read(fd, min(n, 1 << 20))
+        part = os.read(fd, n)
         if not part:
             if parts:
                 raise RuntimeError("a reader process died while sending its results")
