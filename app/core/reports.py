@@ -121,7 +121,11 @@ def local_day_sql(conn: sqlite3.Connection, flt: Filter, ts: str = "ts") -> tupl
     the span of the filtered calls (two a year with DST) keeps the grouping in SQLite.
     """
     where, args = flt.where()
-    lo, hi = conn.execute(f"SELECT MIN(ts), MAX(ts) FROM events WHERE {where}", args).fetchone()
+    # two subqueries: each takes one step down the ts index, where MIN and MAX together scan the range
+    lo, hi = conn.execute(
+        f"SELECT (SELECT MIN(ts) FROM events WHERE {where}), (SELECT MAX(ts) FROM events WHERE {where})",
+        [*args, *args],
+    ).fetchone()
     steps = utc_offsets(flt.tz, lo or 0, hi or 0)
     if len(steps) == 1:
         return f"({ts} + ?) / {DAY_MS}", [steps[0][1]]
