@@ -4,8 +4,8 @@
     python bench/bench_index.py [--size-mb 1024] [--corpus DIR] [--runs 3] [--seed 1]
 
 * generates the corpus with bench/corpus.py when missing (cached in bench/.corpus/<size>);
-* (1) ccusage native ``daily --json --offline --timezone UTC`` with HOME=CORPUS, ``--runs`` times;
-* (2) tokenclub cold: a fresh index per run; (3) warm: nothing new; (4) append one Claude line,
+* (1) ccusage native ``daily --json --offline --timezone UTC`` with HOME=CORPUS, ``--runs`` times,
+  in turn with (2) tokenclub cold: a fresh index per run; (3) warm: nothing new; (4) append one Claude line,
   then the same command (refresh-after-append latency); the appended bytes are truncated
   away afterwards so the cached corpus keeps matching EXPECTED.json;
 * compares tokenclub ``totals`` vs EXPECTED.json vs ccusage (mapped onto our buckets).
@@ -232,29 +232,26 @@ def main(argv=None) -> int:
     rows = []  # (label, walls, maxrss, pss)
     notes = []
 
-    # (1) ccusage
+    # (1) ccusage and (2) tokenclub cold, run by run in turn: a shared machine's speed drifts,
+    # and pairs measured side by side keep the ratio honest
     cc = None if a.no_ccusage else find_ccusage()
     cc_walls, cc_rss, cc_doc = [], [], None
     if cc is None:
         notes.append("ccusage: NOT AVAILABLE (bench/node_modules/@ccusage/ccusage-linux-*/bin/ccusage missing; "
                      "npm install --no-save ccusage@20.0.24 @ccusage/ccusage-linux-x64@20.0.24)")  # fmt: skip
-    else:
-        for i in range(a.runs):
-            r = measure([str(cc), "daily", "--json", "--offline", "--timezone", "UTC"], ccusage_env(home))
-            if r.rc != 0:
-                notes.append(f"ccusage run {i} failed rc={r.rc}: {r.stderr[-500:].decode(errors='replace')}")
-                break
-            cc_walls.append(r.wall)
-            cc_rss.append((r.maxrss, r.pss))
-            cc_doc = json.loads(r.stdout)
-            print(f"  ccusage run {i + 1}: {r.wall:.3f} s, maxRSS {r.maxrss:.0f} MiB", flush=True)
-        if cc_walls:
-            rows.append(("ccusage daily (native, cold)", cc_walls, cc_rss))
-
-    # (2) tokenclub cold
     cold_walls, cold_rss, tc_doc = [], [], None
     db = None
     for i in range(a.runs):
+        if cc is not None:
+            r = measure([str(cc), "daily", "--json", "--offline", "--timezone", "UTC"], ccusage_env(home))
+            if r.rc != 0:
+                notes.append(f"ccusage run {i} failed rc={r.rc}: {r.stderr[-500:].decode(errors='replace')}")
+                cc = None
+            else:
+                cc_walls.append(r.wall)
+                cc_rss.append((r.maxrss, r.pss))
+                cc_doc = json.loads(r.stdout)
+                print(f"  ccusage run {i + 1}: {r.wall:.3f} s, maxRSS {r.maxrss:.0f} MiB", flush=True)
         db = tmp / f"cold{i}.sqlite"
         r = measure(tc_cmd(db), tc_env)
         if r.rc != 0:
@@ -265,6 +262,8 @@ def main(argv=None) -> int:
         tc_doc = json.loads(r.stdout)
         print(f"  tokenclub cold run {i + 1}: {r.wall:.3f} s, maxRSS {r.maxrss:.0f} MiB, tree PSS {r.pss:.0f} MiB "
               f"({r.nproc} procs)", flush=True)  # fmt: skip
+    if cc_walls:
+        rows.append(("ccusage daily (native, cold)", cc_walls, cc_rss))
     rows.append(("tokenclub cold (fresh index)", cold_walls, cold_rss))
 
     # (3) warm
