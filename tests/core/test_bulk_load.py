@@ -110,3 +110,29 @@ def test_a_reader_process_that_dies_fails_the_refresh_and_changes_nothing(
     clean = Index(tmp_path / "clean.sqlite")
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
+
+
+def test_with_other_threads_running_the_readers_are_spawned_not_forked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    home = home_with(tmp_path, 30)
+    monkeypatch.setattr("app.core.index.POOL_MIN_BYTES", 0)
+    monkeypatch.setattr("app.core.index._Forked", None)  # forking now would fail the refresh
+    index = Index(tmp_path / "i.sqlite")
+    failures: list[BaseException] = []
+
+    def refresh() -> None:  # as the desktop app does: off the main thread
+        try:
+            index.refresh(Env.under(home), workers=2)
+        except BaseException as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=refresh)
+    worker.start()
+    worker.join(120)
+    assert not failures
+    clean = Index(tmp_path / "clean.sqlite")
+    clean.refresh(Env.under(home), workers=1)
+    assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
