@@ -24,8 +24,8 @@ import orjson
 
 from app.core.model import QUARTER_MS
 from app.core.pricing import Pricer, price_fingerprint, reprice
-from app.sources import all_sources, source_for
-from app.sources.base import Env
+from app.sources import all_sources
+from app.sources.base import Env, Source
 
 if TYPE_CHECKING:
     from threading import Event
@@ -610,11 +610,20 @@ def _tail(path: str | Path, offset: int) -> bytes:
         return b""
 
 
+_SOURCES: dict[str, Source] = {}
+
+
+def _source(agent: str) -> Source:
+    if not _SOURCES:
+        _SOURCES.update((s.agent, s) for s in all_sources())
+    return _SOURCES[agent]
+
+
 def _read(job: _Job) -> _Done:
     """Parse one file (in a worker process or inline). Never raises: errors are reported."""
     path = Path(job.path)
     try:
-        result = source_for(job.agent).parse(path, job.offset, job.state)
+        result = _source(job.agent).parse(path, job.offset, job.state)
     except FileNotFoundError:
         return _Done(job, [], job.offset, job.state, {}, b"", "vanished before it could be read")
     except OSError as exc:
@@ -627,11 +636,13 @@ def _read(job: _Job) -> _Done:
     # keys become signed 64-bit hashes (a small, fast unique index); the index's rule (a higher
     # prio replaces, a tie keeps the first) is applied within the file first
     kept: dict[int, tuple[Any, ...]] = {}
+    one: dict[str, str] = {}  # one object per distinct model, session and project: the results pickle them once
     for e in result.events:
         k = int.from_bytes(blake2b(e.key.encode(), digest_size=8).digest(), "big", signed=True)
         held = kept.get(k)
         if held is None or e.prio > held[1]:
-            kept[k] = (k, *e[1:])
+            model, session, project = (one.setdefault(v, v) for v in (e.model, e.session, e.project))
+            kept[k] = (k, e.prio, e.agent, e.ts, model, session, project, *e[7:])
     return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
 
 

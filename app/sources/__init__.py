@@ -17,10 +17,3 @@ from app.sources.qwen_code import QwenCode
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
     return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp(), PiAgent(), KimiCli(), KiloCli()]
-
-
-def source_for(agent: str) -> Source:
-    for source in all_sources():
-        if source.agent == agent:
-            return source
-    raise KeyError(agent)
