@@ -54,7 +54,7 @@ CLAUDE_MODELS = (
 CODEX_MODELS = (("gpt-5.1-codex", 0.5), ("gpt-5.1-codex-max", 0.3), ("gpt-5-codex", 0.2))
 
 #: The corpus spans DAYS days ending (exclusive) at END.
-END = _dt.datetime(2026, 1, 30, tzinfo=_dt.timezone.utc).timestamp()
+END = _dt.datetime(2026, 1, 30, tzinfo=_dt.UTC).timestamp()
 DAYS = 120
 START = END - DAYS * 86400
 
@@ -77,23 +77,23 @@ APPEND_USAGE = {"in": 3, "cw": 120, "cr": 5000, "out": 42, "rsn": 0}
 def ts(t: float) -> str:
     """ISO-8601 UTC with milliseconds and Z, as both agents write it."""
     ms = int(round(t * 1000))
-    d = _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc)
-    return d.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+    d = _dt.datetime.fromtimestamp(ms // 1000, _dt.UTC)
+    return d.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 def day_of(t: float) -> str:
     ms = int(round(t * 1000))
-    return _dt.datetime.fromtimestamp(ms // 1000, _dt.timezone.utc).strftime("%Y-%m-%d")
+    return _dt.datetime.fromtimestamp(ms // 1000, _dt.UTC).strftime("%Y-%m-%d")
 
 
 def uuid4(rng: random.Random) -> str:
-    h = "%032x" % rng.getrandbits(128)
+    h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[rng.getrandbits(2)]}{h[17:20]}-{h[20:32]}"
 
 
 def uuid7(rng: random.Random, t: float) -> str:
-    ms = "%012x" % int(t * 1000)
-    h = "%020x" % rng.getrandbits(80)
+    ms = f"{int(t * 1000):012x}"
+    h = f"{rng.getrandbits(80):020x}"
     return f"{ms[:8]}-{ms[8:12]}-7{h[:3]}-{'89ab'[rng.getrandbits(2)]}{h[3:6]}-{h[6:18]}"
 
 
@@ -106,12 +106,65 @@ def pick(rng: random.Random, weighted) -> str:
 
 
 _POOL: str = ""
-WORDS = (
-    "fn let mut self return if else for while match impl struct enum pub use mod async await "
-    "token usage parse record line file path value result error count total cache input "
-    "output model session index day report daily buffer reader writer json string number "
-    "import from def class assert test fixture config option default timeout retry"
-).split()
+WORDS = [
+    "fn",
+    "let",
+    "mut",
+    "self",
+    "return",
+    "if",
+    "else",
+    "for",
+    "while",
+    "match",
+    "impl",
+    "struct",
+    "enum",
+    "pub",
+    "use",
+    "mod",
+    "async",
+    "await",
+    "token",
+    "usage",
+    "parse",
+    "record",
+    "line",
+    "file",
+    "path",
+    "value",
+    "result",
+    "error",
+    "count",
+    "total",
+    "cache",
+    "input",
+    "output",
+    "model",
+    "session",
+    "index",
+    "day",
+    "report",
+    "daily",
+    "buffer",
+    "reader",
+    "writer",
+    "json",
+    "string",
+    "number",
+    "import",
+    "from",
+    "def",
+    "class",
+    "assert",
+    "test",
+    "fixture",
+    "config",
+    "option",
+    "default",
+    "timeout",
+    "retry",
+]
 
 
 def _build_pool(size: int = 3 << 20) -> str:
@@ -376,7 +429,7 @@ def gen_claude(task) -> Acc:
     acc.write(path, lines, AGENT_CLAUDE)
 
     for ts0 in subagents:
-        aid = "%07x" % rng.getrandbits(28) if rng.random() < 0.5 else "a" + "%016x" % rng.getrandbits(64)
+        aid = f"{rng.getrandbits(28):07x}" if rng.random() < 0.5 else "a" + f"{rng.getrandbits(64):016x}"
         sub = ClaudeSession(rng, home, project, sess.sid, "claude-haiku-4-5-20251001")
         sub.cwd, sub.branch, sub.version = sess.cwd, sess.branch, sess.version
         st = ts0 + rng.uniform(0.5, 5)
@@ -393,15 +446,17 @@ def gen_claude(task) -> Acc:
         sdir = home / ".claude" / "projects" / sess.slug / sess.sid / "subagents"
         acc.write(sdir / f"agent-{aid}.jsonl", sl, AGENT_CLAUDE)
         (sdir / f"agent-{aid}.meta.json").write_text(
-            json.dumps({"agentType": "Explore", "description": "Search the code", "toolUseId": "toolu_01" + b62(rng, 22)})
+            json.dumps(
+                {"agentType": "Explore", "description": "Search the code", "toolUseId": "toolu_01" + b62(rng, 22)}
+            )
         )
 
     if resume_at is not None:
         # Resumed session: a new file that first copies the earlier history verbatim (same
         # message.id / requestId / timestamps, the new sessionId), then continues.
         new_sid = uuid4(rng)
-        old = '"sessionId":"%s"' % sess.sid
-        new = '"sessionId":"%s"' % new_sid
+        old = f'"sessionId":"{sess.sid}"'
+        new = f'"sessionId":"{new_sid}"'
         copied = [ln.replace(old, new, 1) for ln in lines[:resume_at]]
         sess.sid = new_sid
         t += rng.uniform(600, 2 * 86400)
@@ -433,9 +488,10 @@ RATE = (
 
 
 def _usage(i, c, o, r) -> str:
-    return '{"input_tokens":%d,"cached_input_tokens":%d,"output_tokens":%d,"reasoning_output_tokens":%d,"total_tokens":%d}' % (
-        i, c, o, r, i + o,
-    )  # fmt: skip
+    return (
+        f'{{"input_tokens":{i},"cached_input_tokens":{c},"output_tokens":{o},"reasoning_output_tokens":{r},'
+        f'"total_tokens":{i + o}}}'
+    )
 
 
 def gen_codex(task) -> Acc:
@@ -453,13 +509,13 @@ def gen_codex(task) -> Acc:
     lines: list[str] = []
 
     def emit(t, typ, payload: str) -> None:
-        lines.append('{"timestamp":"%s","type":"%s","payload":%s}\n' % (ts(t), typ, payload))
+        lines.append(f'{{"timestamp":"{ts(t)}","type":"{typ}","payload":{payload}}}\n')
 
     meta = {
         "id": sid, "timestamp": ts(t - 0.01), "cwd": cwd, "originator": "codex_cli_rs",
         "cli_version": rng.choice(("0.58.0", "0.63.0", "0.65.0")), "instructions": None, "source": "cli",
         "model_provider": "openai",
-        "git": {"commit_hash": "%040x" % rng.getrandbits(160), "branch": "main",
+        "git": {"commit_hash": f"{rng.getrandbits(160):040x}", "branch": "main",
                 "repository_url": f"git@github.com:dev/{project}.git"},
     }  # fmt: skip
     emit(t, "session_meta", json.dumps(meta, separators=SEP))
@@ -484,19 +540,23 @@ def gen_codex(task) -> Acc:
                                                  "text_elements": []}, separators=SEP))  # fmt: skip
         t += rng.uniform(0.5, 2)
         if rng.random() < 0.3:
-            emit(t, "event_msg", '{"type":"token_count","info":null,%s}' % (RATE % (rng.uniform(0, 90), resets,
-                                                                                    rng.uniform(0, 90), resets + 500000)))  # fmt: skip
+            rl = RATE % (rng.uniform(0, 90), resets, rng.uniform(0, 90), resets + 500000)
+            emit(t, "event_msg", f'{{"type":"token_count","info":null,{rl}}}')
         ncalls = rng.randrange(1, 14)
         for k in range(ncalls):
             t += rng.uniform(2, 40)
             last = k == ncalls - 1
-            emit(t, "response_item", '{"type":"reasoning","summary":[{"type":"summary_text","text":"**%s**"}],'
-                 '"encrypted_content":"gAAAAA%s"}' % (" ".join(rng.choices(WORDS, k=3)), b62(rng, 200)))  # fmt: skip
+            summary, secret = " ".join(rng.choices(WORDS, k=3)), b62(rng, 200)
+            reasoning = (
+                f'{{"type":"reasoning","summary":[{{"type":"summary_text","text":"**{summary}**"}}],'
+                f'"encrypted_content":"gAAAAA{secret}"}}'
+            )
+            emit(t, "response_item", reasoning)
             call_id = "call_" + b62(rng, 24)
             if not last:
                 args = json.dumps(json.dumps({"command": ["bash", "-lc", " ".join(rng.choices(WORDS, k=5))]}))
-                emit(t + 0.3, "response_item", '{"type":"function_call","name":"shell","arguments":%s,"call_id":"%s"}'
-                     % (args, call_id))  # fmt: skip
+                call = f'{{"type":"function_call","name":"shell","arguments":{args},"call_id":"{call_id}"}}'
+                emit(t + 0.3, "response_item", call)
             # token_count for this model call
             inp = ctx + rng.randrange(50, 2500)
             cached = 0 if rng.random() < 0.1 else min(inp, int(ctx * rng.uniform(0.7, 1.0)))
@@ -507,17 +567,19 @@ def gen_codex(task) -> Acc:
                 ctx = rng.randrange(10000, 40000)
             tot = [tot[0] + inp, tot[1] + cached, tot[2] + outp, tot[3] + rsn]
             t += 0.5
-            info = '{"total_token_usage":%s,"last_token_usage":%s,"model_context_window":272000}' % (
-                _usage(*tot), _usage(inp, cached, outp, rsn))
+            info = (
+                f'{{"total_token_usage":{_usage(*tot)},"last_token_usage":{_usage(inp, cached, outp, rsn)},'
+                '"model_context_window":272000}'
+            )
             rl = RATE % (rng.uniform(0, 90), resets, rng.uniform(0, 90), resets + 500000)
-            emit(t, "event_msg", '{"type":"token_count","info":%s,%s}' % (info, rl))
+            emit(t, "event_msg", f'{{"type":"token_count","info":{info},{rl}}}')
             acc.add(t, AGENT_CODEX, (inp - cached, 0, cached, outp, rsn), model)
             # Re-emits: the same totals again (UI / rate-limit refresh); sometimes byte-identical.
             while rng.random() < 0.35:
                 t += rng.uniform(0.05, 1.5)
                 if rng.random() < 0.5:
                     rl = RATE % (rng.uniform(0, 90), resets, rng.uniform(0, 90), resets + 500000)
-                emit(t, "event_msg", '{"type":"token_count","info":%s,%s}' % (info, rl))
+                emit(t, "event_msg", f'{{"type":"token_count","info":{info},{rl}}}')
             if not last:
                 t += rng.uniform(0.2, 20)
                 out = json.dumps({"output": "@@BIG@@", "metadata": {"exit_code": rng.choice((0, 0, 0, 1)),
@@ -527,8 +589,8 @@ def gen_codex(task) -> Acc:
                 # function_call_output.output is a JSON string holding JSON: escape twice.
                 inner = json.dumps(out)  # '"{\"output\":\"@@BIG@@\",...}"'
                 big2 = big.replace("\\", "\\\\").replace('"', '\\"')
-                emit(t, "response_item", '{"type":"function_call_output","call_id":"%s","output":%s}'
-                     % (call_id, inner.replace("@@BIG@@", big2, 1)))  # fmt: skip
+                output = inner.replace("@@BIG@@", big2, 1)
+                emit(t, "response_item", f'{{"type":"function_call_output","call_id":"{call_id}","output":{output}}}')
         t += 0.1
         emit(t, "event_msg", json.dumps({"type": "agent_message", "message": " ".join(rng.choices(WORDS, k=12))},
                                         separators=SEP))  # fmt: skip
@@ -537,7 +599,7 @@ def gen_codex(task) -> Acc:
         t += rng.uniform(20, 2 * 3600) if rng.random() < 0.85 else rng.uniform(3600, 40 * 3600)
 
     start = int(sid[:8] + sid[9:13], 16) / 1000
-    local = _dt.datetime.fromtimestamp(start, _dt.timezone.utc)
+    local = _dt.datetime.fromtimestamp(start, _dt.UTC)
     name = f"rollout-{local.strftime('%Y-%m-%dT%H-%M-%S')}-{sid}.jsonl"
     if rng.random() < 0.15:
         path = home / ".codex" / "archived_sessions" / name
@@ -607,7 +669,7 @@ def generate(home: Path, size_mb: float = 1024, seed: int = 1, jobs: int | None 
                 print(f"  {n}/{len(tasks)} sessions, {sum(nbytes.values()) / 2**20:.0f} MiB", file=sys.stderr)
 
     def bucket(v):
-        d = dict(zip(BUCKETS, v))
+        d = dict(zip(BUCKETS, v, strict=False))
         d["total"] = v[0] + v[1] + v[2] + v[3]
         return d
 

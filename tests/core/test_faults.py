@@ -73,9 +73,7 @@ def test_a_50_mb_line_is_read_and_an_oversized_one_skipped(tmp_path: Path) -> No
         + huge_usage
         + claude_line("m2", "2026-11-20T10:00:03Z")
     )
-    (d / "b.jsonl").write_bytes(
-        tool_result_line(MAX_LINE + BLOCK + 1024) + claude_line("m3", "2026-11-20T10:00:04Z")
-    )
+    (d / "b.jsonl").write_bytes(tool_result_line(MAX_LINE + BLOCK + 1024) + claude_line("m3", "2026-11-20T10:00:04Z"))
     index = Index(tmp_path / "i.sqlite")
     index.refresh(Env.under(home))
     assert total(index) == 110 + 15 + 110 + 110
@@ -180,9 +178,7 @@ def make_corpus(home: Path, files: int = 40, calls: int = 2500) -> int:
         with open(d / f"s{s}.jsonl", "wb") as f:
             for i in range(calls):
                 f.write(
-                    claude_line(
-                        f"m{s}-{i}", f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z", inp=s + 1, out=i % 97
-                    )
+                    claude_line(f"m{s}-{i}", f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z", inp=s + 1, out=i % 97)
                 )
                 expected += s + 1 + i % 97
     return expected
@@ -194,9 +190,7 @@ def test_kill_9_at_any_point_then_rerun_gives_exact_totals(tmp_path: Path) -> No
     db = tmp_path / "killed.sqlite"
     cmd = [sys.executable, "-m", "app.cli", "refresh", "--db", str(db), "--home", str(home), "-q"]
     for delay in (0.35, 0.6, 0.9, 1.3, 1.8):
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGKILL)  # the whole group: no worker outlives its parent
         proc.wait()

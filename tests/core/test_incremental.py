@@ -150,10 +150,7 @@ def test_codex_append_resumes_with_saved_state(tmp_path: Path) -> None:
     """The model of a later token_count comes from a turn_context read in an earlier refresh."""
     from tests.conftest import FIXTURES
 
-    src = (
-        FIXTURES
-        / "codex/sessions/2026/11/20/rollout-2026-11-20T09-00-00-019aa1b2-c3d4-7e5f-8a9b-0c1d2e3f4a51.jsonl"
-    )
+    src = FIXTURES / "codex/sessions/2026/11/20/rollout-2026-11-20T09-00-00-019aa1b2-c3d4-7e5f-8a9b-0c1d2e3f4a51.jsonl"
     home = tmp_path / "home"
     dest = home / ".codex/sessions/2026/11/20" / src.name
     dest.parent.mkdir(parents=True)

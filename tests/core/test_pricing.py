@@ -35,9 +35,7 @@ def pricer(tmp_path: Path) -> Pricer:
         ("gemini-2.5-pro", 150_000, 0, 60_000, 900, 0),  # tiered at 200k too
     ],
 )
-def test_matches_genai_prices(
-    pricer: Pricer, model: str, inp: int, cw: int, cr: int, out: int, cw1h: int
-) -> None:
+def test_matches_genai_prices(pricer: Pricer, model: str, inp: int, cw: int, cr: int, out: int, cw1h: int) -> None:
     ours = pricer.cost(event(model, inp, cw, cr, out, cw1h))
     usage = Usage(
         input_tokens=inp + cw + cr,
@@ -62,8 +60,7 @@ def test_unknown_model_is_unpriced_not_free(tmp_path: Path) -> None:
     d = home / ".claude/projects/p"
     d.mkdir(parents=True)
     (d / "s.jsonl").write_bytes(
-        claude_line("m1", "2026-11-20T10:00:00Z", model="house-model-9")
-        + claude_line("m2", "2026-11-20T10:00:01Z")
+        claude_line("m1", "2026-11-20T10:00:00Z", model="house-model-9") + claude_line("m2", "2026-11-20T10:00:01Z")
     )
     index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
     index.refresh(Env.under(home))
@@ -79,9 +76,7 @@ def test_overrides_price_a_model_and_costs_follow_a_change(tmp_path: Path) -> No
     home = tmp_path / "home"
     d = home / ".claude/projects/p"
     d.mkdir(parents=True)
-    (d / "s.jsonl").write_bytes(
-        claude_line("m1", "2026-11-20T10:00:00Z", model="qwen3-coder-plus", inp=1_000_000)
-    )
+    (d / "s.jsonl").write_bytes(claude_line("m1", "2026-11-20T10:00:00Z", model="qwen3-coder-plus", inp=1_000_000))
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."qwen3-coder-*"]\ninput_mtok = 2.0\noutput_mtok = 10.0\n')
     index = Index(tmp_path / "i.sqlite", overrides=prices)
