@@ -42,7 +42,7 @@ case "$what" in
     test)
         system_packages
         python_env
-        .venv/bin/ruff check app tests
+        .venv/bin/ruff check app tests bench
         .venv/bin/mypy app
         .venv/bin/lint-imports
         exec .venv/bin/python -m pytest -q "$@"
