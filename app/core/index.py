@@ -641,8 +641,17 @@ def _read(job: _Job) -> _Done:
         k = int.from_bytes(blake2b(e.key.encode(), digest_size=8).digest(), "big", signed=True)
         held = kept.get(k)
         if held is None or e.prio > held[1]:
-            model, session, project = (one.setdefault(v, v) for v in (e.model, e.session, e.project))
-            kept[k] = (k, e.prio, e.agent, e.ts, model, session, project, *e[7:])
+            model, session, project = e.model, e.session, e.project
+            kept[k] = (
+                k,
+                e.prio,
+                e.agent,
+                e.ts,
+                one.setdefault(model, model),
+                one.setdefault(session, session),
+                one.setdefault(project, project),
+                *e[7:],
+            )
     return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
 
 

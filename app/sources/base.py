@@ -314,6 +314,8 @@ def _scan_block(
             literals.pop()
             hits.pop()
             wanted = None
+            if len(literals) == 1:
+                single = literals[0]
         for i, h in enumerate(hits):
             if 0 <= h < start:
                 hits[i] = find(literals[i], start)
