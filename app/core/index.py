@@ -809,9 +809,14 @@ class _Results:
         self.futures: list[Any] = []
         if n > 1 and len(jobs) > 1 and total_bytes >= POOL_MIN_BYTES:
             chunks = _chunks(jobs, n)
-            threading = sys.modules.get("threading")  # never imported: no other Python thread exists
-            if os.name == "posix" and (threading is None or threading.active_count() == 1):
-                self.forked = _Forked(chunks, n)  # fork is cheapest, but unsafe once other threads exist
+            # fork is cheapest, but unsafe once other threads exist: only from the main thread, alone
+            # (never imported, threading has started none; a Qt thread is not the main thread)
+            threading = sys.modules.get("threading")
+            alone = threading is None or (
+                threading.active_count() == 1 and threading.current_thread() is threading.main_thread()
+            )
+            if os.name == "posix" and alone:
+                self.forked = _Forked(chunks, n)
                 self.iterator: Iterator[_Done] = iter(self.forked)
                 return
             import multiprocessing
