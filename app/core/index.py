@@ -546,13 +546,13 @@ class Index:
 
 
 class _Bulk:
-    """A first load into an empty index: no per-row trigger upkeep, the quarters summed once at the end.
+    """A first load into an empty index: no per-row upkeep of triggers and secondary indexes.
 
-    The quarter-sum triggers cost more per row than the insert itself. Into an empty table
-    they are dropped, the calls upserted, then the quarters are summed and the triggers
-    recreated, all in one transaction: a reader or a crash sees the index before the load
-    or after it. (The indexes stay: kept up while the readers parse, they cost less than a
-    rebuild at the end, when nothing else runs.)
+    The quarter-sum triggers and the indexes on ``ts`` and ``(session, ts)`` cost more per
+    row than the insert itself. Into an empty table they are dropped, the calls upserted on
+    the unique key alone, then the quarters are summed and the indexes and triggers
+    recreated (indexes first), all in one transaction: a reader or a crash sees the index
+    before the load or after it.
     """
 
     def __init__(self, conn: sqlite3.Connection, saved: list[str]) -> None:
@@ -565,7 +565,7 @@ class _Bulk:
             return None
         found = conn.execute(
             "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL"
-            " AND type = 'trigger'"
+            " AND type IN ('index', 'trigger') AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY type"
         ).fetchall()
         for kind, name, _sql in found:
             conn.execute(f'DROP {kind.upper()} "{name}"')
