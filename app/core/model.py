@@ -89,17 +89,19 @@ class Totals:
         self.calls += other.calls
 
     def as_dict(self) -> dict[str, int | float | None]:
+        inp, cw, cr, out = self.inp, self.cw, self.cr, self.out  # reports call this per day, agent and model
+        prompt = inp + cw + cr
         return {
-            "in": self.inp,
-            "cw": self.cw,
-            "cr": self.cr,
-            "out": self.out,
+            "in": inp,
+            "cw": cw,
+            "cr": cr,
+            "out": out,
             "rsn": self.rsn,
-            "total": self.total,
+            "total": prompt + out,
             "cost_usd": round(self.cost, 6),
             "unpriced_tokens": self.unpriced,
             "calls": self.calls,
-            "cache_hit_rate": None if self.cache_hit_rate is None else round(self.cache_hit_rate, 6),
+            "cache_hit_rate": round(cr / prompt, 6) if prompt else None,
         }
 
 
