@@ -143,20 +143,21 @@ class _Thread:
         inp_all, cached, out, rsn, _total, cw = delta
         if inp_all == 0 and out == 0 and cached == 0:
             return  # context-window fill: only total_tokens is set
+        thread = self.s["thread"]
         self.result.events.append(
-            UsageEvent(
-                key=f"cx:{self.s['thread']}:{':'.join(map(str, cum))}",
-                prio=prio,
-                agent="codex",
-                ts=ts,
-                model=self.s["model"] or FALLBACK_MODEL,
-                session=self.s["thread"],
-                project=self.s["project"],
-                inp=max(inp_all - cached - cw, 0),
-                cw=cw,
-                cr=cached,
-                out=out,
-                rsn=rsn,
+            UsageEvent(  # key, prio, agent, ts, model, session, project, in, cw, cr, out, rsn
+                f"cx:{thread}:{':'.join(map(str, cum))}",
+                prio,
+                "codex",
+                ts,
+                self.s["model"] or FALLBACK_MODEL,
+                thread,
+                self.s["project"],
+                max(inp_all - cached - cw, 0),
+                cw,
+                cached,
+                out,
+                rsn,
             )
         )
 
