@@ -446,8 +446,9 @@ class Index:
         before = self.conn.total_changes
         last_commit = time.monotonic()
         self.conn.execute("BEGIN IMMEDIATE")
-        bulk = _Bulk.start(self.conn)
+        bulk = None
         try:
+            bulk = _Bulk.start(self.conn)
             for done in results:
                 self._store(done, pricer, report)
                 state.files_done += 1
