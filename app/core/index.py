@@ -693,6 +693,7 @@ class _Forked:
     split one), appends each chunk's pickled results to its own anonymous scratch file and
     sends the offset and length on its own pipe. A pipe holds thousands of such notes, so no
     reader ever waits for this process, however busy it is (loading the price data, say).
+    Whatever a reader that died did not hand back is read here, in this process.
     """
 
     def __init__(self, chunks: list[list[_Job]], n: int) -> None:
@@ -725,22 +726,26 @@ class _Forked:
         import pickle
         import select
 
-        received = 0
+        received: set[int] = set()
         open_pipes = list(self.pipes)
         while open_pipes:
             ready, _, _ = select.select(open_pipes, [], [])
             for fd in ready:
-                note = _read_exact(fd, 16)
-                if not note:  # that reader is done
+                try:
+                    note = _read_exact(fd, 24)
+                except RuntimeError:  # a reader died mid-note: its chunk is read again below
+                    note = b""
+                if not note:  # that reader is done, or dead
                     open_pipes.remove(fd)
                     continue
-                received += 1
-                at, size = int.from_bytes(note[:8], "little"), int.from_bytes(note[8:], "little")
+                at, size, chunk = (int.from_bytes(note[i : i + 8], "little") for i in (0, 8, 16))
                 data = os.pread(self.scratch[fd], size, at)
                 _release(self.scratch[fd], at, size)
+                received.add(chunk)
                 yield from pickle.loads(data)
-        if received < len(self.chunks):
-            raise RuntimeError("a reader process died before finishing its files")
+        for chunk, jobs in enumerate(self.chunks):  # what a reader that died (OOM-killed, say) left: read here
+            if chunk not in received:
+                yield from (_read(j) for j in jobs)
 
     def close(self) -> None:
         import signal
@@ -778,11 +783,12 @@ def _serve(chunks: list[list[_Job]], tasks: int, notes: int, scratch: int) -> No
 
     at = 0
     while len(task := os.read(tasks, 4)) == 4:
-        data = pickle.dumps(_read_all(chunks[int.from_bytes(task, "little")]), protocol=pickle.HIGHEST_PROTOCOL)
+        chunk = int.from_bytes(task, "little")
+        data = pickle.dumps(_read_all(chunks[chunk]), protocol=pickle.HIGHEST_PROTOCOL)
         view = memoryview(data)
         while view:
             view = view[os.pwrite(scratch, view, at + len(data) - len(view)) :]
-        os.write(notes, at.to_bytes(8, "little") + len(data).to_bytes(8, "little"))
+        os.write(notes, b"".join(n.to_bytes(8, "little") for n in (at, len(data), chunk)))
         at += len(data)
 
 
