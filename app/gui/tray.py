@@ -80,8 +80,9 @@ def tooltip(today: dict[str, Any]) -> str:
     )
     lines.append(f"cache hit {percent(today.get('cache_hit_rate'))}")
     if today.get("tokens_per_minute") is not None:
+        active = today.get("active_sessions") or 0
         lines.append(
-            f"now {tokens(today['tokens_per_minute'])} tokens/min, {today.get('active_sessions') or 0} active sessions"
+            f"now {tokens(today['tokens_per_minute'])} tokens/min, {active} active session{'' if active == 1 else 's'}"
         )
     return "\n".join(lines)
 

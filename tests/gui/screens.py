@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 from PySide6.QtCore import QPoint
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QToolTip
 
 from app.gui.app import Controller
@@ -61,38 +62,44 @@ def main(argv: list[str]) -> int:
     tray = controller.tray
     assert tray is not None
     wait_until(app, lambda: controller.last_report is not None and controller.today is not None, "the index")
-    saved = []
+    try:
+        saved = []
 
-    controller.show_dashboard()
-    window = controller.window
-    window.move(0, 40)
-    window.resize(1500, 940)
-    wait_until(app, lambda: window.data() is not None, "the dashboard's numbers")
-    window.set_range("90d")
-    wait_until(app, lambda: window.data()["dashboard"]["since"] != window.data()["dashboard"]["until"], "90 days")
-    for stacking in ("agent", "model", "bucket"):
-        window.set_stacking(stacking)
-        saved.append(grab(app, out, f"dashboard-{stacking}"))
-    window.set_log_scale(True)
-    saved.append(grab(app, out, "dashboard-bucket-log"))
-    window.set_log_scale(False)
-    window.set_stacking("agent")
-    window.show_tab("Insights")
-    saved.append(grab(app, out, "dashboard-insights"))
-    window.hide()
+        controller.show_dashboard()
+        window = controller.window
+        window.move(0, 40)
+        window.resize(1500, 940)
+        wait_until(app, lambda: window.data() is not None, "the dashboard's numbers")
+        window.set_range("90d")
+        wait_until(app, lambda: window.data()["dashboard"]["since"] != window.data()["dashboard"]["until"], "90 days")
+        for stacking in ("agent", "model", "bucket"):
+            window.set_stacking(stacking)
+            saved.append(grab(app, out, f"dashboard-{stacking}"))
+        window.set_log_scale(True)
+        saved.append(grab(app, out, "dashboard-bucket-log"))
+        window.set_log_scale(False)
+        window.set_stacking("agent")
+        window.show_tab("Insights")
+        saved.append(grab(app, out, "dashboard-insights"))
+        window.hide()
 
-    icon = tray.icon.geometry()
-    corner = icon.bottomLeft() if icon.isValid() else QPoint(1400, 32)
-    tray.menu.popup(corner)
-    saved.append(grab(app, out, "tray-menu"))
-    tray.menu.hide()
-    QToolTip.showText(corner, tray.icon.toolTip())
-    saved.append(grab(app, out, "tray-tooltip"))
-    QToolTip.hideText()
+        icon = tray.icon.geometry()
+        corner = icon.bottomLeft() if icon.isValid() else QPoint(1400, 32)
+        # the pointer on the icon, and the tooltip the tray shows there
+        QCursor.setPos(icon.center() if icon.isValid() else corner)
+        settle(app)
+        QToolTip.showText(QCursor.pos(), tray.icon.toolTip(), app.widgetAt(QCursor.pos()))
+        wait_until(app, QToolTip.isVisible, "the tray's tooltip", timeout=10)
+        saved.append(grab(app, out, "tray-tooltip"))
+        QToolTip.hideText()
+        tray.menu.popup(corner)
+        saved.append(grab(app, out, "tray-menu"))
+        tray.menu.hide()
 
-    report = {"saved": saved, "tooltip": tray.icon.toolTip(), "today": controller.today, "icon": icon.getRect()}
-    print(orjson.dumps(report).decode(), flush=True)
-    controller.shutdown()
+        report = {"saved": saved, "tooltip": tray.icon.toolTip(), "today": controller.today, "icon": icon.getRect()}
+        print(orjson.dumps(report).decode(), flush=True)
+    finally:
+        controller.shutdown()
     return 0
 
 

@@ -74,8 +74,8 @@ def test_screenshots_on_a_real_display(burn_home: tuple[Path, Path, Burn], tmp_p
         "dashboard-bucket.png",
         "dashboard-bucket-log.png",
         "dashboard-insights.png",
-        "tray-menu.png",
         "tray-tooltip.png",
+        "tray-menu.png",
     ]
     for name in report["saved"]:
         assert _colours(ARTIFACTS / name) > 20, f"{name} looks blank"
