@@ -201,6 +201,14 @@ def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette) -> N
         title.setText(title.text, color=text.name())
 
 
+def legend_text_colour(legend: pg.LegendItem, palette: QPalette) -> None:
+    """Labels in the palette's text colour; pyqtgraph keeps drawn labels in their old colour unless redrawn."""
+    colour = palette.color(QPalette.ColorRole.Text)
+    legend.setLabelTextColor(colour)
+    for _, label in legend.items:
+        label.setText(label.text, color=colour)
+
+
 class BurnChart(QWidget):
     """Daily tokens as stacked bars (one BarGraphItem per series) with milestone lines and a hover box.
 
@@ -452,7 +460,7 @@ class BurnChart(QWidget):
             self._place_milestones(self._milestones, self._log, lo, hi)
 
     def _apply_legend_colours(self) -> None:
-        self._legend.setLabelTextColor(self.palette().color(QPalette.ColorRole.Text))
+        legend_text_colour(self._legend, self.palette())
 
     def export_png(self, path: Path) -> None:
         """Write the chart (legend, axes, bars, milestone lines) to ``path`` as a PNG.

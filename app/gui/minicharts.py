@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from app.gui import formatting as fmt
-from app.gui.charts import BAR_WIDTH, DayAxis, style_plot
+from app.gui.charts import BAR_WIDTH, DayAxis, legend_text_colour, style_plot
 
 COST = QColor("#e15759")
 SAVED = QColor("#59a14f")
@@ -86,7 +86,7 @@ class MiniChart(QWidget):
 
     def _apply_palette(self) -> None:
         style_plot(self._view, self._plot, self.palette())
-        self._legend.setLabelTextColor(self.palette().color(QPalette.ColorRole.Text))
+        legend_text_colour(self._legend, self.palette())
 
 
 class CostChart(MiniChart):

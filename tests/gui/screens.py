@@ -4,7 +4,7 @@
 
 Runs the app's controller on ``$DISPLAY`` (Xvfb with trayer, from tests/xdisplay.py), waits
 until the tray has docked the icon and the index is read, then saves the whole screen:
-the dashboard in each stacking (and log scale), the Insights tab, the tray menu and the
+the dashboard in each stacking (and log scale), the Insights tab, the dark theme, the tray menu and the
 tray tooltip. Prints one JSON line: what was saved and what the tray showed.
 """
 
@@ -21,6 +21,7 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon, QToolTip
 
 from app.gui.app import Controller
+from app.gui.theme import apply_theme
 from app.sources.base import Env
 
 TIMEOUT_S = 30.0
@@ -81,6 +82,10 @@ def main(argv: list[str]) -> int:
         window.set_stacking("agent")
         window.show_tab("Insights")
         saved.append(grab(app, out, "dashboard-insights"))
+        window.show_tab("Cost & cache")
+        apply_theme(app, "dark")
+        saved.append(grab(app, out, "dashboard-dark"))
+        apply_theme(app, "system")
         window.hide()
 
         icon = tray.icon.geometry()

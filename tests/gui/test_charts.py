@@ -266,6 +266,8 @@ def test_chart_follows_a_dark_palette(chart: BurnChart, doc: dict[str, Any]) -> 
     assert chart._view.backgroundBrush().color().name() == "#1e1e1e"
     assert chart.plot.getAxis("left").textPen().color().name() == "#e6e6e6"
     assert all(line.pen.color().name() == "#e6e6e6" for line in chart._lines.values())
+    # legend labels drawn before the change are redrawn in the new colour, not left dark on dark
+    assert chart.legend_names() and all("#e6e6e6" in label.item.toHtml() for _, label in chart._legend.items)
 
 
 def synthetic_days(n: int, models: int = 1, total: int = 0) -> list[dict[str, Any]]:

@@ -74,6 +74,7 @@ def test_screenshots_on_a_real_display(burn_home: tuple[Path, Path, Burn], tmp_p
         "dashboard-bucket.png",
         "dashboard-bucket-log.png",
         "dashboard-insights.png",
+        "dashboard-dark.png",
         "tray-tooltip.png",
         "tray-menu.png",
     ]
