@@ -497,8 +497,7 @@ class Index:
         report.files_read += 1
         report.bytes_read += done.offset - job.offset
         report.events_read += len(done.rows)
-        cost = pricer.cost
-        self.conn.executemany(_UPSERT, [(*row, cost(row)) for row in done.rows])
+        self.conn.executemany(_UPSERT, pricer.priced(done.rows))
         events, skips = len(done.rows), done.skips
         if not job.fresh:
             row = self.conn.execute("SELECT events, skips FROM files WHERE path = ?", (job.path,)).fetchone()

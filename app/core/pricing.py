@@ -150,6 +150,9 @@ def price_fingerprint(overrides_path: Path | None) -> str:
     return f"genai-prices {version}; overrides {digest or 'none'}"
 
 
+_NO_MODEL = object()
+
+
 class Pricer:
     """Resolves and caches each model's price schedule; prices events.
 
@@ -171,14 +174,34 @@ class Pricer:
         tiers = self.tiers(event[4], event[3])
         return None if tiers is None else cost_of(tiers, event)
 
+    def priced(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Index rows with their cost appended, as ``cost`` gives it; the tiers are looked up once per
+        run of rows of one model whose price never changed (a file's calls, mostly)."""
+        out = []
+        model: Any = _NO_MODEL
+        compiled: Compiled | None = None
+        fixed: Tiers | None = None
+        for row in rows:
+            if row[4] != model:
+                model = row[4]
+                compiled = self._compiled[model] if model in self._compiled else self._compile(model)
+                fixed = compiled[0][1] if compiled is not None and len(compiled) == 1 else None
+            if compiled is None:
+                out.append((*row, None))
+                continue
+            tiers = fixed if fixed is not None else self.tiers(model, row[3])
+            out.append((*row, None if tiers is None else cost_of(tiers, row)))
+        return out
+
+    def _compile(self, model: str) -> Compiled | None:
+        schedule = self.schedule(model)
+        compiled = None if schedule is None else [(since, compile_rates(r)) for since, r in schedule]
+        self._compiled[model] = compiled
+        return compiled
+
     def tiers(self, model: str, ts: int) -> Tiers | None:
         """``model``'s price vectors in force at ``ts`` (epoch ms), or None when it has no price."""
-        if model in self._compiled:
-            compiled = self._compiled[model]
-        else:
-            schedule = self.schedule(model)
-            compiled = None if schedule is None else [(since, compile_rates(r)) for since, r in schedule]
-            self._compiled[model] = compiled
+        compiled = self._compiled[model] if model in self._compiled else self._compile(model)
         if compiled is None:
             return None
         tiers = compiled[0][1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,20 @@ def test_rates_are_cached_in_the_index(tmp_path: Path) -> None:
     ((model, blob),) = conn.execute("SELECT model, schedule FROM rates").fetchall()
     assert model == "claude-opus-4-5" and blob
     assert Pricer(conn, None).schedule("claude-opus-4-5") is not None  # read back without the price data
+
+
+def test_pricing_rows_in_bulk_equals_one_by_one(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."house-*"]\ninput_mtok = 1.0\noutput_mtok = 5.0\n', encoding="utf-8")
+    pricer = Pricer(connect(tmp_path / "i.sqlite"), prices)
+    # a model whose price changed over time, tiered ones, an override, an unknown one
+    pricer._schedules["dated"] = [(0, {"inp": (1.0, ())}), (1_700_000_000_000, {"inp": (2.0, ((10, 3.0),))})]
+    models = ["claude-sonnet-4-5-20250929", "gemini-2.5-pro", "house-model", "no-such-model-xyz", "dated"]
+    rng = random.Random(5)
+    rows = [
+        (i, 0, "a", rng.choice([1_600_000_000_000, 1_800_000_000_000]), model, "s", "p",
+         rng.randrange(300_000), rng.randrange(50_000), rng.randrange(200_000), rng.randrange(9_000), 0, 0)
+        for i, model in enumerate(sorted(rng.choice(models) for _ in range(400)))
+    ]  # fmt: skip
+    assert pricer.priced(rows) == [(*row, pricer.cost(row)) for row in rows]
+    assert any(r[-1] is None for r in pricer.priced(rows))
