@@ -704,7 +704,12 @@ class _Forked:
         for _ in range(n):
             r, w = os.pipe()
             scratch = _scratch_file()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:  # no more processes: the readers started (or this one) do it all
+                for fd in (r, w, scratch):
+                    os.close(fd)
+                break
             if pid == 0:  # the reader: it never returns into the caller's code
                 try:
                     for fd in (r, tasks_w, *self.pipes, *self.scratch.values()):
@@ -718,7 +723,8 @@ class _Forked:
             self.pipes.append(r)
             self.scratch[r] = scratch
         os.close(tasks_r)
-        os.write(tasks_w, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
+        if self.pids:
+            os.write(tasks_w, b"".join(i.to_bytes(4, "little") for i in range(len(chunks))))
         os.close(tasks_w)
 
     def __iter__(self) -> Iterator[_Done]:

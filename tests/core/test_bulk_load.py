@@ -141,3 +141,20 @@ def test_with_other_threads_running_the_readers_are_spawned_not_forked(
     clean = Index(tmp_path / "clean.sqlite")
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
+
+
+def test_when_no_reader_can_be_forked_the_main_process_reads_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = home_with(tmp_path, 30)
+    monkeypatch.setattr("app.core.index.POOL_MIN_BYTES", 0)
+
+    def no_fork() -> int:
+        raise BlockingIOError("Resource temporarily unavailable")
+
+    monkeypatch.setattr("app.core.index.os.fork", no_fork)
+    index = Index(tmp_path / "i.sqlite")
+    index.refresh(Env.under(home), workers=2)
+    clean = Index(tmp_path / "clean.sqlite")
+    clean.refresh(Env.under(home), workers=1)
+    assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
