@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import os
 import sys
 import time
@@ -16,8 +17,6 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from app.core import paths, reports
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
@@ -189,7 +188,7 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
     if args.json:
-        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     elif args.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
@@ -419,7 +418,7 @@ def sources_doc(index: Index, env: Env) -> dict[str, Any]:
         s = per_file.setdefault(agent, _no_files())
         s["gone" if gone else "files"] += 1
         s["MB"] = round(s["MB"] + (offset or 0) / 1e6, 3)
-        for why, n in (orjson.loads(skips) if skips else {}).items():
+        for why, n in (json.loads(skips) if skips else {}).items():
             s["skipped"][why] = s["skipped"].get(why, 0) + n
         if error:
             s["error_files"].append({"path": path, "error": error})

@@ -7,14 +7,12 @@ zone with DST is exact without touching every row in Python.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
-
-import orjson
 
 from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
 from app.core.model import QUARTER_MS, Totals
@@ -28,11 +26,16 @@ SUMS = (
 )
 
 
-@dataclass(frozen=True)
-class Filter:
-    """Which calls a report covers: local dates ``since``..``until`` (inclusive) in ``tz``."""
+_UTC = ZoneInfo("UTC")
 
-    tz: tzinfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+class Filter(NamedTuple):
+    """Which calls a report covers: local dates ``since``..``until`` (inclusive) in ``tz``.
+
+    A NamedTuple, not a dataclass: the warm command line must not pay for importing ``dataclasses``.
+    """
+
+    tz: tzinfo = _UTC
     since: date | None = None
     until: date | None = None
     agents: frozenset[str] | None = None
@@ -77,7 +80,7 @@ def _totals(row: Sequence[Any]) -> Totals:
 
 def price_source(conn: sqlite3.Connection) -> Any:
     row = conn.execute("SELECT v FROM meta WHERE k = 'price_source'").fetchone()
-    return orjson.loads(row[0]) if row else None
+    return json.loads(row[0]) if row else None
 
 
 def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
@@ -86,12 +89,16 @@ def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
     return [r[0] for r in rows]
 
 
-@dataclass
 class Day:
-    date: date
-    totals: Totals = field(default_factory=Totals)
-    by_agent: dict[str, Totals] = field(default_factory=dict)
-    by_model: dict[str, Totals] = field(default_factory=dict)
+    """One local day's totals, split by agent and by model."""
+
+    __slots__ = ("date", "totals", "by_agent", "by_model")
+
+    def __init__(self, day: date) -> None:
+        self.date = day
+        self.totals = Totals()
+        self.by_agent: dict[str, Totals] = {}
+        self.by_model: dict[str, Totals] = {}
 
 
 def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:

@@ -8,15 +8,13 @@ version does not know are kept on save.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
-
-import orjson
+from typing import Any, NamedTuple
 
 from app.core import paths
 from app.core.milestones import DEFAULT_MILESTONES, tier_label
@@ -43,16 +41,40 @@ class InvalidSettings(SettingsError):
         self.errors = dict(errors)
 
 
-@dataclass
 class Settings:
-    tz: str | None = None  # None: this machine's zone
-    agents: dict[str, bool] = field(default_factory=dict)  # missing: on
-    milestones: tuple[int, ...] = DEFAULT_MILESTONES
-    notify_tiers: bool = True
-    start_at_login: bool = False
-    watching: bool = True
-    theme: str = "system"
-    extra: dict[str, Any] = field(default_factory=dict)  # keys from a newer version, kept as they are
+    """What the user chose; a plain class (the warm command line does not import ``dataclasses``)."""
+
+    FIELDS = ("tz", "agents", "milestones", "notify_tiers", "start_at_login", "watching", "theme", "extra")
+
+    def __init__(
+        self,
+        tz: str | None = None,  # None: this machine's zone
+        agents: dict[str, bool] | None = None,  # missing: on
+        milestones: tuple[int, ...] = DEFAULT_MILESTONES,
+        notify_tiers: bool = True,
+        start_at_login: bool = False,
+        watching: bool = True,
+        theme: str = "system",
+        extra: dict[str, Any] | None = None,  # keys from a newer version, kept as they are
+    ) -> None:
+        self.tz = tz
+        self.agents: dict[str, bool] = {} if agents is None else agents
+        self.milestones = milestones
+        self.notify_tiers = notify_tiers
+        self.start_at_login = start_at_login
+        self.watching = watching
+        self.theme = theme
+        self.extra: dict[str, Any] = {} if extra is None else extra
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self.FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
 
     def zone(self) -> tzinfo:
         return resolve_zone(self.tz)
@@ -76,8 +98,7 @@ class Settings:
         }
 
 
-@dataclass
-class Loaded:
+class Loaded(NamedTuple):
     settings: Settings
     warning: str | None = None  # set when the file was unreadable and moved aside
 
@@ -91,18 +112,18 @@ def load(path: Path | None = None) -> Loaded:
     except OSError as exc:  # unreadable (permissions, a folder in its place): left where it is
         return Loaded(Settings(), f"{path}: cannot be read ({exc.strerror or exc}); using the defaults")
     try:
-        data = orjson.loads(raw)
+        data = json.loads(raw)
         if not isinstance(data, dict):
             raise SettingsError("the file is not a JSON object")
         return Loaded(from_dict(data))
-    except (orjson.JSONDecodeError, SettingsError) as exc:
+    except ValueError as exc:  # bad JSON, bad UTF-8 or a bad value (SettingsError)
         aside = path.with_name(path.name + ".bad")
         os.replace(path, aside)
         return Loaded(Settings(), f"{path}: {exc}; moved it to {aside} and started from the defaults")
 
 
 def save(settings: Settings, path: Path | None = None) -> None:
-    data = orjson.dumps(settings.as_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+    data = json.dumps(settings.as_dict(), indent=2, ensure_ascii=False).encode() + b"\n"
     paths.write_atomic(path or paths.settings_file(), data)
 
 
