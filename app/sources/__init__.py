@@ -12,8 +12,22 @@ from app.sources.kimi_cli import KimiCli
 from app.sources.opencode import OpenCode
 from app.sources.pi_agent import PiAgent
 from app.sources.qwen_code import QwenCode
+from app.sources.vscode_tasks import Cline, KiloCode, RooCode
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [ClaudeCode(), Codex(), GeminiCli(), OpenCode(), QwenCode(), Amp(), PiAgent(), KimiCli(), KiloCli()]
+    return [
+        ClaudeCode(),
+        Codex(),
+        GeminiCli(),
+        OpenCode(),
+        QwenCode(),
+        Amp(),
+        PiAgent(),
+        KimiCli(),
+        KiloCli(),
+        RooCode(),
+        KiloCode(),
+        Cline(),
+    ]
