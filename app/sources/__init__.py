@@ -6,6 +6,7 @@ from app.sources.amp import Amp
 from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
+from app.sources.copilot_cli import CopilotCli
 from app.sources.gemini_cli import GeminiCli
 from app.sources.kilo_cli import KiloCli
 from app.sources.kimi_cli import KimiCli
@@ -30,4 +31,5 @@ def all_sources() -> list[Source]:
         RooCode(),
         KiloCode(),
         Cline(),
+        CopilotCli(),
     ]
