@@ -8,6 +8,7 @@ from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.copilot_cli import CopilotCli
 from app.sources.gemini_cli import GeminiCli
+from app.sources.goose import Goose
 from app.sources.kilo_cli import KiloCli
 from app.sources.kimi_cli import KimiCli
 from app.sources.opencode import OpenCode
@@ -32,4 +33,5 @@ def all_sources() -> list[Source]:
         KiloCode(),
         Cline(),
         CopilotCli(),
+        Goose(),
     ]

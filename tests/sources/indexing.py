@@ -11,12 +11,17 @@ from tests.sources.common import Table
 
 
 def index_table(index: Index, home: Path, agent: str) -> Table:
-    """Refresh ``agent`` under ``home`` into ``index``; (UTC day, model) -> (in, out, cw, cr, rsn)."""
+    """Refresh ``agent`` under ``home`` into ``index``; (UTC day, model) -> (in, out, cw, cr, rsn).
+
+    A quarter emptied by a replacement (a session total that moved to a later day) has no calls
+    left and is not a day with usage.
+    """
     index.refresh(Env.under(home), agents=[agent], workers=1)
     found: Table = {}
     for day in reports.days(index.conn, reports.Filter(agents=frozenset({agent}))):
         for model, t in day.by_model.items():
-            found[(day.date.isoformat(), model)] = (t.inp, t.out, t.cw, t.cr, t.rsn)
+            if t.calls:
+                found[(day.date.isoformat(), model)] = (t.inp, t.out, t.cw, t.cr, t.rsn)
     return found
 
 
