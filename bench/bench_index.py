@@ -80,8 +80,9 @@ def _pss_kib(pid: int) -> int:
 
 
 class Result:
-    def __init__(self, wall, maxrss_mib, tree_pss_mib, rc, stdout, stderr, nproc):
+    def __init__(self, wall, maxrss_mib, tree_pss_mib, rc, stdout, stderr, nproc, cpu=0.0):
         self.wall, self.maxrss, self.pss, self.rc = wall, maxrss_mib, tree_pss_mib, rc
+        self.cpu = cpu  # user + sys seconds of the process and every descendant it reaped
         self.stdout, self.stderr, self.nproc = stdout, stderr, nproc
 
 
@@ -115,7 +116,8 @@ def _measure(cmd: list[str], env: dict | None, sample: bool, out, err) -> Result
     p.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     err.seek(0)
-    return Result(wall, ru.ru_maxrss / 1024, peak[0] / 1024, p.returncode, out.read(), err.read(), peak[1])
+    cpu = ru.ru_utime + ru.ru_stime
+    return Result(wall, ru.ru_maxrss / 1024, peak[0] / 1024, p.returncode, out.read(), err.read(), peak[1], cpu)
 
 
 # --------------------------------------------------------------------------- tools
@@ -230,6 +232,7 @@ def main(argv=None) -> int:
         return [tc, "report", "daily", "--db", str(db), "--json", "--tz", "UTC", "--home", str(home), "--quiet"]
 
     rows = []  # (label, walls, maxrss, pss)
+    cpus: dict[str, list[float]] = {"cc": [], "cold": [], "warm": [], "append": []}  # user + sys s
     notes = []
 
     # (1) ccusage and (2) tokenclub cold, run by run in turn: a shared machine's speed drifts,
@@ -250,8 +253,10 @@ def main(argv=None) -> int:
             else:
                 cc_walls.append(r.wall)
                 cc_rss.append((r.maxrss, r.pss))
+                cpus["cc"].append(r.cpu)
                 cc_doc = json.loads(r.stdout)
-                print(f"  ccusage run {i + 1}: {r.wall:.3f} s, maxRSS {r.maxrss:.0f} MiB", flush=True)
+                print(f"  ccusage run {i + 1}: {r.wall:.3f} s, cpu {r.cpu:.3f} s, maxRSS {r.maxrss:.0f} MiB",
+                      flush=True)  # fmt: skip
         db = tmp / f"cold{i}.sqlite"
         r = measure(tc_cmd(db), tc_env)
         if r.rc != 0:
@@ -259,12 +264,13 @@ def main(argv=None) -> int:
             raise SystemExit(f"tokenclub cold run failed rc={r.rc}")
         cold_walls.append(r.wall)
         cold_rss.append((r.maxrss, r.pss))
+        cpus["cold"].append(r.cpu)
         tc_doc = json.loads(r.stdout)
-        print(f"  tokenclub cold run {i + 1}: {r.wall:.3f} s, maxRSS {r.maxrss:.0f} MiB, tree PSS {r.pss:.0f} MiB "
-              f"({r.nproc} procs)", flush=True)  # fmt: skip
+        print(f"  tokenclub cold run {i + 1}: {r.wall:.3f} s, cpu {r.cpu:.3f} s, maxRSS {r.maxrss:.0f} MiB,"
+              f" tree PSS {r.pss:.0f} MiB ({r.nproc} procs)", flush=True)  # fmt: skip
     if cc_walls:
-        rows.append(("ccusage daily (native, cold)", cc_walls, cc_rss))
-    rows.append(("tokenclub cold (fresh index)", cold_walls, cold_rss))
+        rows.append(("ccusage daily (native, cold)", cc_walls, cc_rss, cpus["cc"]))
+    rows.append(("tokenclub cold (fresh index)", cold_walls, cold_rss, cpus["cold"]))
 
     # (3) warm
     warm_walls, warm_rss, warm_doc = [], [], None
@@ -273,8 +279,9 @@ def main(argv=None) -> int:
         assert r.rc == 0, r.stderr
         warm_walls.append(r.wall)
         warm_rss.append((r.maxrss, r.pss))
+        cpus["warm"].append(r.cpu)
         warm_doc = json.loads(r.stdout)
-    rows.append(("tokenclub warm (nothing new)", warm_walls, warm_rss))
+    rows.append(("tokenclub warm (nothing new)", warm_walls, warm_rss, cpus["warm"]))
 
     # (4) append, then refresh
     app_walls, app_rss, app_doc = [], [], None
@@ -288,11 +295,12 @@ def main(argv=None) -> int:
             assert r.rc == 0, r.stderr
             app_walls.append(r.wall)
             app_rss.append((r.maxrss, r.pss))
+            cpus["append"].append(r.cpu)
             app_doc = json.loads(r.stdout)
     finally:
         os.truncate(target, orig_size)
         os.utime(target, ns=(orig_mtime, orig_mtime))
-    rows.append(("tokenclub append 1 line + refresh", app_walls, app_rss))
+    rows.append(("tokenclub append 1 line + refresh", app_walls, app_rss, cpus["append"]))
 
     # ---------------------------------------------------------------- totals
     expt = {k: exp["totals"][k] for k in BUCKETS}
@@ -351,11 +359,12 @@ def main(argv=None) -> int:
 
     # ---------------------------------------------------------------- print
     print()
-    print(f"{'':36} {'min s':>8} {'median s':>8} {'maxRSS MiB':>11} {'treePSS MiB':>12}  runs")
-    for label, walls, rss in rows:
+    print(f"{'':36} {'min s':>8} {'median s':>8} {'cpu med s':>9} {'maxRSS MiB':>11} {'treePSS MiB':>12}  runs")
+    for label, walls, rss, cpu in rows:
         mr = max(x[0] for x in rss)
         ps = max(x[1] for x in rss)
-        print(f"{label:36} {fmt_s(walls)} {mr:11.0f} {ps:12.0f}  {len(walls)}")
+        print(f"{label:36} {fmt_s(walls)} {statistics.median(cpu):9.3f} {mr:11.0f} {ps:12.0f}  {len(walls)}")
+    print("cpu: user + sys seconds of the process and every descendant it reaped (os.wait4)")
 
     print()
     print(f"{'totals':24}" + "".join(f"{k:>14}" for k in BUCKETS))
@@ -399,6 +408,9 @@ def main(argv=None) -> int:
         mins = min(cold_walls) / min(cc_walls)
         verdict(f"cold / ccusage <= {TARGETS['cold_ratio']}x", cr <= TARGETS["cold_ratio"],
                 f"{cold_med:.3f} s / {cc_med:.3f} s = {cr:.3f}x (medians; mins {mins:.3f}x)")  # fmt: skip
+        cpu_r = statistics.median(cpus["cold"]) / statistics.median(cpus["cc"])
+        print(f"  [INFO] cold / ccusage cpu (user + sys)              {statistics.median(cpus['cold']):.3f} s /"
+              f" {statistics.median(cpus['cc']):.3f} s = {cpu_r:.3f}x (medians)")  # fmt: skip
         verdict(f"warm / ccusage <= {TARGETS['warm_ratio']}x", wr <= TARGETS["warm_ratio"],
                 f"{warm_med:.3f} s / {cc_med:.3f} s = {wr:.3f}x")  # fmt: skip
     else:
