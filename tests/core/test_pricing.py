@@ -126,3 +126,34 @@ def test_pricing_rows_in_bulk_equals_one_by_one(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert pricer.priced(rows) == [(*row, pricer.cost(row)) for row in rows]
     assert any(r[-1] is None for r in pricer.priced(rows))
+
+
+_BARE_CHECK = """
+import json, sys
+from app.core import pricing
+models = ["claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "gpt-5.1-codex-max", "gemini-2.5-pro",
+          "no-such-model"]
+bare = [pricing._from_genai_prices(m) for m in models]
+heavy = sorted(m for m in sys.modules if m == "genai_prices" or m.split(".")[0] in ("httpx2", "httpx", "asyncio"))
+import genai_prices  # the real package now: its __init__ runs and finds the submodules loaded
+from genai_prices import Usage, calc_price
+full = [pricing._from_genai_prices(m) for m in models]
+usage = Usage(input_tokens=250_000, cache_write_tokens=1000, cache_read_tokens=9000, output_tokens=700)
+priced = float(calc_price(usage, models[0]).total_price)
+print(json.dumps({"heavy": heavy, "same": bare == full, "some": sum(s is not None for s in bare), "priced": priced}))
+"""
+
+
+def test_price_data_loads_without_the_package_init() -> None:
+    """A cold index loads genai-prices' data without its auto-updater (HTTP client, asyncio); same schedules."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _BARE_CHECK], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
+    ).stdout
+    got = json.loads(out)
+    assert got["heavy"] == []
+    assert got["same"] is True and got["some"] == 4
+    assert got["priced"] > 0
