@@ -9,6 +9,7 @@ from app.sources.codex import Codex
 from app.sources.copilot_cli import CopilotCli
 from app.sources.gemini_cli import GeminiCli
 from app.sources.goose import Goose
+from app.sources.hermes_agent import HermesAgent
 from app.sources.kilo_cli import KiloCli
 from app.sources.kimi_cli import KimiCli
 from app.sources.opencode import OpenCode
@@ -34,4 +35,5 @@ def all_sources() -> list[Source]:
         Cline(),
         CopilotCli(),
         Goose(),
+        HermesAgent(),
     ]
