@@ -7,6 +7,7 @@ from app.sources.base import Source
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.copilot_cli import CopilotCli
+from app.sources.factory_droid import FactoryDroid
 from app.sources.gemini_cli import GeminiCli
 from app.sources.goose import Goose
 from app.sources.hermes_agent import HermesAgent
@@ -34,6 +35,7 @@ def all_sources() -> list[Source]:
         KiloCode(),
         Cline(),
         CopilotCli(),
+        FactoryDroid(),
         Goose(),
         HermesAgent(),
     ]
