@@ -15,7 +15,8 @@ that run these extensions; remote hosts use ``~/.vscode-server/data``.
 Neither file names the model: Cline logs model switches in ``task_metadata.json``
 (``model_usage[{ts, model_id}]``), Roo Code and Kilo Code put ``<model>…</model>`` in the
 environment details of each user turn in ``api_conversation_history.json`` (entries carry
-their own ``ts``). Both are companions: their change re-reads the task.
+their own ``ts``). Newer Roo Code builds also write the task's ``history_item.json``, whose
+``workspace`` is the project. These side files are companions: their change re-reads the task.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class VscodeTasks(Source):
             return result
         task = path.parent.name
         switches = self.models(path.parent)
+        project = self.project(path.parent)
         for message in messages:
             if not isinstance(message, dict) or message.get("say") != "api_req_started":
                 continue
@@ -107,7 +109,7 @@ class VscodeTasks(Source):
                     ts=ts,
                     model=self.model_at(switches, ts),
                     session=task,
-                    project="",
+                    project=project,
                     inp=inp,
                     cw=cw,
                     cr=cr,
@@ -123,6 +125,10 @@ class VscodeTasks(Source):
     def models(self, task_dir: Path) -> Switches:
         """The task's model switches, in time order."""
         return []
+
+    def project(self, task_dir: Path) -> str:
+        """The workspace the task ran in, where the extension records it."""
+        return ""
 
     def model_at(self, switches: Switches, ts: int) -> str:
         """The model in use at ``ts``: the last switch at or before it."""
@@ -170,7 +176,12 @@ class RooCode(VscodeTasks):
     extension = "rooveterinaryinc.roo-cline"
 
     def companions(self, path: Path) -> tuple[Path, ...]:
-        return (path.with_name("api_conversation_history.json"),)
+        return (path.with_name("api_conversation_history.json"), path.with_name("history_item.json"))
+
+    def project(self, task_dir: Path) -> str:
+        item = _load(task_dir / "history_item.json")
+        workspace = item.get("workspace") if isinstance(item, dict) else None
+        return workspace if isinstance(workspace, str) else ""
 
     def fresh_input(self, tokens_in: int, cw: int, cr: int) -> int:
         return tokens_in - cw - cr if tokens_in >= cw + cr else tokens_in

@@ -5,7 +5,8 @@ Expected, by hand, from tests/fixtures/agent-logs-extra/{roo-code,kilo-code,clin
   in 8), out 300; 10:01Z an older record, tokensIn 12 below cw 100 + cr 2500 (fresh already:
   in 12), out 120; 11-21 09:00Z gpt-5.1 (openai) tokensIn 5000, cr 4000 (in 1000), out 200;
   a placeholder without tokens (not a call) and a half-written text (skipped).
-  The model comes from the next user turn's ``<model>`` tag. Total 5540 + 5200 = 10740.
+  The model comes from the next user turn's ``<model>`` tag, the project from
+  ``history_item.json``. Total 5540 + 5200 = 10740.
 * Kilo Code, task 5e9d…: 11-21 23:30Z tokensIn 1500, cr 1200 (in 300), out 80. Total 1580.
 * Cline, task 1795175990000: tokensIn is fresh; the model is the last ``model_usage`` switch
   at or before the call. 11-20 (40, 500, cw 3000) and a cancelled call, still billed
@@ -71,6 +72,7 @@ def test_malformed_usage_is_skipped_and_counted(source: VscodeTasks, agent: str,
     assert sum(result.skips.values()) == SKIPS[agent]
     assert {e.agent for e in result.events} == {agent}
     assert all(e.key.startswith(f"{agent}:{path.parent.name}:") for e in result.events)
+    assert {e.project for e in result.events} == {"/home/dev/rooproj" if agent == "roo-code" else ""}
 
 
 @pytest.mark.parametrize(("source", "agent", "expected", "total"), CASES, ids=IDS)
