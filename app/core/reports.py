@@ -106,7 +106,9 @@ def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
     where, args = flt.quarter_where()
     day, day_args = local_day_sql(conn, flt, f"q * {QUARTER_MS}")
     rows = conn.execute(
-        f"SELECT {day}, agent, model, {QUARTER_SUMS} FROM quarters WHERE {where} GROUP BY 1, 2, 3",
+        # a call replaced by a copy in another quarter leaves its old quarter at zero calls: not a day of use
+        f"SELECT {day}, agent, model, {QUARTER_SUMS} FROM quarters WHERE {where}"
+        " GROUP BY 1, 2, 3 HAVING SUM(calls) > 0",
         [*day_args, *args],
     )
     by_number: dict[int, Day] = {}

@@ -59,3 +59,21 @@ def test_upgrade_from_schema_2_fills_the_sums(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("SELECT SUM(calls), SUM(inp) FROM quarters").fetchone() == (9, 90)
     assert_consistent(conn)
+
+
+def test_a_call_moved_to_another_day_leaves_no_empty_day(
+    fixture_home: Path, indexed: Callable[[Path], Index]
+) -> None:
+    """A replacement copy in another quarter empties the old one; the old day must not be listed."""
+    from app.core import reports
+
+    conn = indexed(fixture_home).conn
+    before = {d.date for d in reports.days(conn, reports.Filter())}
+    first = min(before)
+    conn.execute(
+        "UPDATE events SET ts = ts + 40 * 86400 * 1000 WHERE ts < ?",
+        (int(reports.Filter(since=first, until=first).bounds_ms()[1]) + 1,),
+    )
+    after = {d.date for d in reports.days(conn, reports.Filter())}
+    assert first not in after
+    assert all(d.totals.calls > 0 for d in reports.days(conn, reports.Filter()))
