@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from app.core.model import UsageEvent
 from app.sources.base import Env, ParseResult, Source, iso_ms, num
 from app.sources.sqlite_ro import columns, open_ro, wal
@@ -111,6 +109,8 @@ def _moment(value: Any) -> int | None:
 
 
 def _model(config: Any) -> str:
+    import orjson  # here, not at the top: a warm start never decodes JSON
+
     try:
         data = orjson.loads(config) if isinstance(config, str | bytes) else None
     except orjson.JSONDecodeError:

@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from app.core.model import UsageEvent
 from app.sources.base import Env, ParseResult, Source, needle, num, scan_jsonl, walk
 
@@ -80,6 +78,8 @@ class KimiCli(Source):
 
 
 def _configured_model(config: Path) -> str:
+    import orjson  # here, not at the top: a warm start never decodes JSON
+
     try:
         value = orjson.loads(config.read_bytes()).get("model")
     except (OSError, orjson.JSONDecodeError, AttributeError):

@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
 from app.core.model import UsageEvent
 from app.sources.base import Env, ParseResult, Source, num, read_json
 
@@ -64,6 +62,8 @@ class OpenCode(Source):
         return (path.with_name(path.name + "-wal"),)  # committed rows not yet checkpointed
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        import orjson  # here, not at the top: a warm start never decodes JSON
+
         result = ParseResult(state=state)
         if path.suffix == ".json":
             data = read_json(path, result)

@@ -28,8 +28,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
-
 from app.core.model import UsageEvent
 from app.sources.base import Env, ParseResult, Source, num, read_json
 
@@ -71,6 +69,8 @@ class VscodeTasks(Source):
                 yield path
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        import orjson  # here, not at the top: a warm start never decodes JSON
+
         result = ParseResult(state=state)
         messages = read_json(path, result)
         if messages is None:
@@ -219,6 +219,8 @@ class KiloCode(RooCode):
 
 def _load(path: Path) -> Any:
     """A side file's JSON, or None when it is missing or does not decode (the usage still counts)."""
+    import orjson  # here, not at the top: a warm start never decodes JSON
+
     try:
         return orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
