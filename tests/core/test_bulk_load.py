@@ -158,3 +158,52 @@ def test_when_no_reader_can_be_forked_the_main_process_reads_everything(
     clean = Index(tmp_path / "clean.sqlite")
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
+
+
+def home_with_copies(tmp_path: Path) -> Path:
+    """Calls copied between files (resumed sessions, side chains): later copies replace or lose to earlier ones."""
+    home = lay_out_home(tmp_path / "home")
+    d = home / ".claude" / "projects" / "-home-dev-copies"
+    d.mkdir(parents=True)
+    first = [claude_line(f"c-{i}", f"2026-11-{1 + i % 28:02d}T10:{i % 60:02d}:00Z", inp=i, out=3) for i in range(60)]
+    (d / "a.jsonl").write_bytes(b"".join(first))
+    later = [
+        # a larger copy in another quarter and under another model replaces the first
+        *(
+            claude_line(
+                f"c-{i}",
+                f"2026-11-{1 + i % 28:02d}T11:{i % 60:02d}:00Z",
+                inp=i + 50,
+                out=9,
+                model="claude-opus-4-5-20251101",
+                session="s-2",
+            )
+            for i in range(0, 60, 3)
+        ),  # fmt: skip
+        *(claude_line(f"c-{i}", "2026-11-29T10:00:00Z", inp=1, out=1, sidechain=True) for i in range(1, 60, 3)),
+        *(claude_line(f"d-{i}", f"2026-11-{1 + i % 28:02d}T12:00:00Z", inp=7, out=7) for i in range(30)),
+    ]
+    (d / "b.jsonl").write_bytes(b"".join(later))
+    return home
+
+
+@pytest.mark.parametrize("keys_max", [2_000_000, 10, 0])
+def test_first_load_sums_copies_as_the_upsert_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_max: int
+) -> None:
+    """The quarters a first load sums as rows arrive equal the calls kept, with copies across files
+    (and summed in SQL instead once there are too many keys to follow)."""
+    home = home_with_copies(tmp_path)
+    monkeypatch.setattr("app.core.index.BULK_KEYS_MAX", keys_max)
+    fresh = Index(tmp_path / "fresh.sqlite")
+    fresh.refresh(Env.under(home), workers=1)
+    assert_consistent(fresh.conn)
+    assert fresh.conn.execute("SELECT COUNT(*) FROM events WHERE session = 's-2'").fetchone()[0] == 20
+    step = Index(tmp_path / "step.sqlite")
+    step.refresh(Env.under(home), agents=["codex"], workers=1)
+    step.refresh(Env.under(home), workers=1)  # the triggers' path
+    assert reports.daily(fresh.conn, reports.Filter()) == reports.daily(step.conn, reports.Filter())
+    quarters = "SELECT q, agent, model, inp, cw, cr, out, rsn, ROUND(cost, 9), unpriced, calls FROM quarters"
+    assert sorted(fresh.conn.execute(quarters + " WHERE calls > 0")) == sorted(
+        step.conn.execute(quarters + " WHERE calls > 0")
+    )
