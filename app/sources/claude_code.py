@@ -54,25 +54,28 @@ class ClaudeCode(Source):
         fallback_project = _project_of(path)
 
         def on_line(obj: dict[str, Any], at: int) -> None:
+            # every lookup counts here (one call per usage line): orjson gives plain dicts and lists,
+            # so ``type(x) is dict`` is ``isinstance``, and the common values are taken as they are
             record: Any = obj
             kind = obj.get("type")
             if kind != "assistant":
                 if kind != "progress":
                     return
                 data = obj.get("data")  # a sub-agent call embedded in the parent transcript
-                record = data.get("message") if isinstance(data, dict) else None
-                if not isinstance(record, dict):
+                record = data.get("message") if type(data) is dict else None
+                if type(record) is not dict:
                     return
             message = record.get("message")
-            if not isinstance(message, dict):
+            if type(message) is not dict:
                 return
             usage = message.get("usage")
-            if not isinstance(usage, dict):
+            if type(usage) is not dict:
                 return
-            inp = usage.get("input_tokens", 0)
-            out = usage.get("output_tokens", 0)
-            cr = usage.get("cache_read_input_tokens", 0)
-            cw = usage.get("cache_creation_input_tokens", 0)
+            get = usage.get
+            inp = get("input_tokens", 0)
+            out = get("output_tokens", 0)
+            cr = get("cache_read_input_tokens", 0)
+            cw = get("cache_creation_input_tokens", 0)
             # the common case checked at once: plain non-negative ints (a negative one makes the OR negative)
             if (
                 not (type(inp) is int and type(out) is int and type(cr) is int and type(cw) is int)
@@ -80,8 +83,8 @@ class ClaudeCode(Source):
             ):
                 inp, out, cr, cw = num(inp), num(out), num(cr), num(cw)
             cw1h = 0
-            split = usage.get("cache_creation")
-            if isinstance(split, dict):
+            split = get("cache_creation")
+            if type(split) is dict:
                 cw5m = split.get("ephemeral_5m_input_tokens", 0)
                 cw1h = split.get("ephemeral_1h_input_tokens", 0)
                 if not (type(cw5m) is int and type(cw1h) is int) or (cw5m | cw1h) < 0:
@@ -98,25 +101,29 @@ class ClaudeCode(Source):
             if ts < first_ms[0]:
                 first_ms[0] = ts
             msg_id = message.get("id")
-            if isinstance(msg_id, str) and msg_id:
-                key = f"cc:{msg_id}"
+            if type(msg_id) is str and msg_id:
+                key = "cc:" + msg_id
             else:
                 request_id = record.get("requestId")
                 if isinstance(request_id, str) and request_id:
                     key = f"cc:{request_id}"
                 else:
                     key = f"cc:{obj.get('uuid') or f'{path}@{at}'}"
-            main = not (record.get("isSidechain") or obj.get("isSidechain"))
-            prio = (MAIN_COPY if main else 0) | min(total, TOTAL_CAP) << TOTAL_SHIFT
+            prio = (0 if record.get("isSidechain") or obj.get("isSidechain") else MAIN_COPY) | (
+                (total if total < TOTAL_CAP else TOTAL_CAP) << TOTAL_SHIFT
+            )
             held = found.get(key)
             if held is not None and held[0] >= prio:
                 return
+            model = message.get("model") or "unknown"
+            session = obj.get("sessionId") or fallback_session
+            project = obj.get("cwd") or fallback_project
             found[key] = (
                 prio,
                 ts,
-                str(message.get("model") or "unknown"),
-                str(obj.get("sessionId") or fallback_session),
-                str(obj.get("cwd") or fallback_project),
+                model if type(model) is str else str(model),
+                session if type(session) is str else str(session),
+                project if type(project) is str else str(project),
                 inp,
                 cw,
                 cr,
