@@ -611,14 +611,29 @@ class _Bulk:
         if len(keys) > BULK_KEYS_MAX:
             self.keys = None  # the end sums in SQL instead
             return
-        add = self._add
-        for row in rows:
-            old = held.get(row[0])
-            if old is not None:
-                if row[1] <= old[1]:  # the upsert kept the row it had
-                    continue
-                self._add(old, -1)
-            add(row, 1)
+        sums = self.sums
+        for row in rows:  # _add(row, 1) written out: this runs for every row of a first load
+            if held:
+                old = held.get(row[0])
+                if old is not None:
+                    if row[1] <= old[1]:  # the upsert kept the row it had
+                        continue
+                    self._add(old, -1)
+            _, _, agent, ts, model, _, _, inp, cw, cr, out, rsn, _, cost = row
+            at = (ts // QUARTER_MS, agent, "unknown" if model is None else model)
+            s = sums.get(at)
+            if s is None:
+                s = sums[at] = [0, 0, 0, 0, 0, 0.0, 0, 0]
+            s[0] += inp
+            s[1] += cw
+            s[2] += cr
+            s[3] += out
+            s[4] += rsn
+            if cost is None:
+                s[6] += inp + cw + cr + out
+            else:
+                s[5] += cost
+            s[7] += 1
 
     def _add(self, row: tuple[Any, ...], sign: int) -> None:
         _, _, agent, ts, model, _, _, inp, cw, cr, out, rsn, _, cost = row
@@ -710,21 +725,13 @@ def _read(job: _Job) -> _Done:
     # prio replaces, a tie keeps the first) is applied within the file first
     kept: dict[int, tuple[Any, ...]] = {}
     one: dict[str, str] = {}  # one object per distinct model, session and project: the results pickle them once
-    for e in result.events:
-        k = int.from_bytes(blake2b(e.key.encode(), digest_size=8).digest(), "big", signed=True)
+    from_bytes, same = int.from_bytes, one.setdefault
+    for key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h in result.events:
+        k = from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
         held = kept.get(k)
-        if held is None or e.prio > held[1]:
-            model, session, project = e.model, e.session, e.project
-            kept[k] = (
-                k,
-                e.prio,
-                e.agent,
-                e.ts,
-                one.setdefault(model, model),
-                one.setdefault(session, session),
-                one.setdefault(project, project),
-                *e[7:],
-            )
+        if held is None or prio > held[1]:
+            kept[k] = (k, prio, agent, ts, same(model, model), same(session, session), same(project, project),
+                       inp, cw, cr, out, rsn, cw1h)  # fmt: skip
     return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
 
 
