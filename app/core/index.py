@@ -35,7 +35,7 @@ SCHEMA_VERSION = 4
 TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
 COMMIT_EVERY_S = 0.5
-BULK_KEYS_MAX = 2_000_000  # a first load follows its keys in memory (~70 B each) up to this many
+BULK_KEYS_MAX = 1_000_000  # a first load follows its keys in memory (~70 B each) up to this many
 
 
 class IndexBusy(RuntimeError):
@@ -620,7 +620,7 @@ class _Bulk:
                         continue
                     self._add(old, -1)
             _, _, agent, ts, model, _, _, inp, cw, cr, out, rsn, _, cost = row
-            at = (ts // QUARTER_MS, agent, "unknown" if model is None else model)
+            at = (ts // QUARTER_MS if ts >= 0 else -(-ts // QUARTER_MS), agent, "unknown" if model is None else model)
             s = sums.get(at)
             if s is None:
                 s = sums[at] = [0, 0, 0, 0, 0, 0.0, 0, 0]
@@ -637,7 +637,7 @@ class _Bulk:
 
     def _add(self, row: tuple[Any, ...], sign: int) -> None:
         _, _, agent, ts, model, _, _, inp, cw, cr, out, rsn, _, cost = row
-        at = (ts // QUARTER_MS, agent, "unknown" if model is None else model)
+        at = (ts // QUARTER_MS if ts >= 0 else -(-ts // QUARTER_MS), agent, "unknown" if model is None else model)
         s = self.sums.get(at)
         if s is None:
             s = self.sums[at] = [0, 0, 0, 0, 0, 0.0, 0, 0]

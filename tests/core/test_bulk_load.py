@@ -182,12 +182,14 @@ def home_with_copies(tmp_path: Path) -> Path:
         ),  # fmt: skip
         *(claude_line(f"c-{i}", "2026-11-29T10:00:00Z", inp=1, out=1, sidechain=True) for i in range(1, 60, 3)),
         *(claude_line(f"d-{i}", f"2026-11-{1 + i % 28:02d}T12:00:00Z", inp=7, out=7) for i in range(30)),
+        claude_line("before-1970", "1969-12-31T23:50:00Z", inp=4, out=4),  # SQL's quarter of a negative ts
+        claude_line("c-1", "1969-12-31T23:40:00Z", inp=90, out=9),  # and a copy moving there
     ]
     (d / "b.jsonl").write_bytes(b"".join(later))
     return home
 
 
-@pytest.mark.parametrize("keys_max", [2_000_000, 10, 0])
+@pytest.mark.parametrize("keys_max", [1_000_000, 10, 0])
 def test_first_load_sums_copies_as_the_upsert_keeps_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_max: int
 ) -> None:
