@@ -26,13 +26,12 @@ import orjson
 from app.core.model import QUARTER_MS
 from app.core.pricing import ROW_COLUMNS, Pricer, price_fingerprint, reprice
 from app.sources import all_sources
-from app.sources.base import Env, Source
+from app.sources.base import TAIL, Env, Source
 
 if TYPE_CHECKING:
     from threading import Event
 
 SCHEMA_VERSION = 4
-TAIL = 32  # bytes before the saved offset, compared to notice a file rewritten in place
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
 COMMIT_EVERY_S = 0.5
 BULK_KEYS_MAX = 1_000_000  # a first load follows its keys in memory (~70 B each) up to this many
@@ -718,7 +717,13 @@ def _read(job: _Job) -> _Done:
         return _Done(job, [], job.offset, job.state, {}, b"", f"unreadable: {exc.strerror or exc}")
     except Exception as exc:  # a parser bug must not stop the other files
         return _Done(job, [], job.offset, job.state, {}, b"", f"parser error: {type(exc).__name__}: {exc}")
-    tail = _tail(path, result.offset) if result.offset else b""
+    seen = result.tail
+    if not result.offset:
+        tail = b""
+    elif seen is not None and seen[0] == job.path and seen[1] == result.offset:
+        tail = seen[2]  # the scan read them: no need to open the file again
+    else:
+        tail = _tail(path, result.offset)
     from hashlib import blake2b  # hashlib loads OpenSSL: only readers need it
 
     # keys become signed 64-bit hashes (a small, fast unique index); the index's rule (a higher

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, ClassVar
 from app.core.model import UsageEvent
 
 BLOCK = 8 << 20  # read size; bounds memory per file
+TAIL = 32  # bytes before a read's end that the index keeps, to notice a file rewritten in place
 MAX_LINE = 64 << 20  # a longer line is skipped (and reported), never buffered whole
 
 
@@ -69,13 +70,15 @@ class ParseResult:
     half-written last line is read again, whole, next time.
     """
 
-    __slots__ = ("events", "offset", "state", "skips")
+    __slots__ = ("events", "offset", "state", "skips", "tail")
 
     def __init__(self, state: dict[str, Any] | None = None) -> None:
         self.events: list[UsageEvent] = []
         self.offset = 0
         self.state: dict[str, Any] = {} if state is None else state
         self.skips: dict[str, int] = {}
+        # (path, offset, the TAIL bytes before it) when a scan saw them: the index need not read them again
+        self.tail: tuple[str, int, bytes] | None = None
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skips[reason] = self.skips.get(reason, 0) + n
@@ -223,7 +226,9 @@ def scan_jsonl(
     """Feed each complete line of ``path`` after ``offset`` that ``marker`` matches to ``on_line``."""
     with open(path, "rb", buffering=0) as f:
         f.seek(offset)
-        scan_stream(f, offset, marker, on_line, result)
+        tail = scan_stream(f, offset, marker, on_line, result)
+    if tail is not None:
+        result.tail = (str(path), result.offset, tail)
 
 
 def scan_stream(
@@ -232,16 +237,18 @@ def scan_stream(
     marker: Marker,
     on_line: Callable[[Any, int], None],
     result: ParseResult,
-) -> None:
+) -> bytes | None:
     """Feed each complete line read from ``f`` (positioned at ``offset``) that ``marker`` matches.
 
     Lines without a match are never decoded: usage lines are a small share of a
     transcript's bytes (tool output dominates), so this is where the speed comes from.
     ``on_line`` gets the decoded object and the line's byte offset. A line that does not
-    decode is counted in ``result.skips``; the half-written tail stays unconsumed.
+    decode is counted in ``result.skips``; the half-written tail stays unconsumed. Returns the
+    ``TAIL`` bytes before the consumed offset when they were all read here (else None).
     """
     consumed = offset
     carry = b""
+    tail = b""  # the last TAIL bytes consumed
     discarding = False
     while True:
         block = f.read(BLOCK)
@@ -256,6 +263,7 @@ def scan_stream(
                     result.skip(f"line over {MAX_LINE >> 20} MiB")
                 discarding = True
                 consumed += len(carry)
+                tail = (tail + carry[-TAIL:])[-TAIL:]
                 carry = b""
             continue
         start = 0
@@ -264,8 +272,10 @@ def scan_stream(
             discarding = False
         _scan_block(buf, start, end + 1, marker, consumed, on_line, result)
         consumed += end + 1
+        tail = (tail + buf[max(end + 1 - TAIL, 0) : end + 1])[-TAIL:]
         carry = buf[end + 1 :]
     result.offset = consumed
+    return tail if len(tail) == min(TAIL, consumed) else None
 
 
 def _scan_block(

@@ -199,3 +199,42 @@ def test_codex_session_meta_is_looked_for_until_the_first(
     second = parse(Codex(), half, first.offset, first.state)
     same(second, reference(monkeypatch, Codex(), half, first.offset, first.state))
     assert first.events + second.events == fast.events
+
+
+def assert_tail(result: ParseResult, path: Path) -> None:
+    """The bytes a scan says lie before its offset are the file's (what the index would read back)."""
+    if result.tail is None:
+        return
+    data = path.read_bytes()
+    seen_path, at, tail = result.tail
+    assert seen_path == str(path) and at == result.offset
+    assert tail == data[max(at - base.TAIL, 0) : at]
+
+
+@pytest.mark.parametrize(("source", "root"), JSONL, ids=[s.agent for s, _ in JSONL])
+def test_the_tail_a_scan_keeps_is_the_files(source: Source, root: Path) -> None:
+    for path in jsonl_files(root):
+        whole = parse(source, path)
+        assert_tail(whole, path)
+        assert whole.tail is not None or whole.offset == 0 or path.suffix != ".jsonl"
+        size = path.stat().st_size
+        for offset in (0, 1, 31, 32, 33, size // 2, max(size - 40, 0)):
+            data = path.read_bytes()
+            line_start = data.rfind(b"\n", 0, offset) + 1 if offset else 0  # resume where a line starts
+            assert_tail(parse(source, path, line_start), path)
+
+
+def test_the_tail_across_blocks_and_skipped_long_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "BLOCK", 50)
+    monkeypatch.setattr(base, "MAX_LINE", 120)
+    lines = [claude_line(f"m{i}", f"2026-11-20T10:{i:02d}:00Z") for i in range(5)]
+    path = write(tmp_path / "s.jsonl", lines[0], b"x" * 400 + b"\n", b"ab\n", lines[1], b"y" * 300 + b"\n", b"c\n")
+    for offset in (0, len(lines[0])):
+        result = parse(ClaudeCode(), path, offset)
+        assert result.offset == path.stat().st_size
+        assert result.tail is not None
+        assert_tail(result, path)
+    short = write(tmp_path / "t.jsonl", b"a\n", b"b" * 10)  # less than TAIL consumed from offset 0
+    result = parse(ClaudeCode(), short)
+    assert result.tail == (str(short), 2, b"a\n")
+    assert parse(ClaudeCode(), short, 2).tail is None  # nothing consumed after the offset: unknown
