@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from app.core.model import QUARTER_MS
 from app.core.pricing import ROW_COLUMNS, Pricer, price_fingerprint, reprice
 from app.sources import all_sources
@@ -435,7 +433,7 @@ class Index:
         if size == offset:  # touched, nothing new: remember the new mtime only
             self.conn.execute("UPDATE files SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path))
             return None
-        return _Job(agent, path, offset, orjson.loads(state) if state else {}, False, stat, size - offset)
+        return _Job(agent, path, offset, _loads(state) if state else {}, False, stat, size - offset)
 
     # -- reading and writing --------------------------------------------------------------
 
@@ -516,7 +514,7 @@ class Index:
             row = self.conn.execute("SELECT events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
             if row is not None:
                 events += row[0] or 0
-                skips = _merge(orjson.loads(row[1]) if row[1] else {}, skips)
+                skips = _merge(_loads(row[1]) if row[1] else {}, skips)
         if done.skips:
             summary = ", ".join(f"{n} × {why}" for why, n in sorted(done.skips.items()))
             report.warnings.append(f"{job.path}: skipped {summary}")
@@ -533,9 +531,9 @@ class Index:
                 mtime_ns,
                 done.offset,
                 done.tail,
-                orjson.dumps(done.state).decode(),
+                _dumps(done.state),
                 events,
-                orjson.dumps(skips).decode() if skips else None,
+                _dumps(skips) if skips else None,
             ),
         )
 
@@ -549,7 +547,7 @@ class Index:
             pricer = Pricer(self.conn, self.overrides)
             reprice(self.conn, pricer)
             self._set_meta("price_fingerprint", fingerprint)
-            self._set_meta("price_source", orjson.dumps(pricer.source()).decode())
+            self._set_meta("price_source", _dumps(pricer.source()))
 
     def _set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (key, value))
@@ -674,6 +672,18 @@ class _Transaction:
 
     def __exit__(self, kind: object, *_: object) -> None:
         self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _loads(text: str | bytes) -> Any:
+    import orjson  # only where there is work: its import (~9 ms, dataclasses and inspect) is a tenth of a warm start
+
+    return orjson.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
 
 
 def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

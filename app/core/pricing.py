@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator, Sequence
@@ -224,7 +222,7 @@ class Pricer:
         self._schedules[model] = schedule
         self.conn.execute(
             "INSERT OR REPLACE INTO rates(model, schedule) VALUES (?, ?)",
-            (model, None if schedule is None else orjson.dumps(schedule)),
+            (model, None if schedule is None else _orjson().dumps(schedule)),
         )
         return schedule
 
@@ -251,10 +249,16 @@ class Pricer:
         }
 
 
+def _orjson() -> Any:
+    import orjson  # imported where rates are read or written: a warm start needs neither
+
+    return orjson
+
+
 def _decode(blob: bytes | str | None) -> Schedule | None:
     if blob is None:
         return None
-    raw = orjson.loads(blob)
+    raw = _orjson().loads(blob)
     return [
         (int(since), {k: (float(v[0]), tuple((int(a), float(b)) for a, b in v[1])) for k, v in r.items()})
         for since, r in raw
