@@ -188,7 +188,9 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
 
 def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
     if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        # indented for a person at a terminal; compact for a pipe (the C encoder: indenting is pure Python)
+        indent = 2 if sys.stdout.isatty() else None
+        sys.stdout.write(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n")
     elif args.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
