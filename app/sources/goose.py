@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num
-from app.sources.sqlite_ro import columns, open_ro, wal
+from app.sources.base import Env, ParseResult, iso_ms, num
+from app.sources.sqlite_ro import SessionsDb
 
 
-class Goose(Source):
+class Goose(SessionsDb):
     agent = "goose"
     title = "Goose"
-    whole_file = True
 
     def roots(self, env: Env) -> list[Path]:
         root = env.var("GOOSE_PATH_ROOT")
@@ -45,34 +44,17 @@ class Goose(Source):
         if db.is_file():
             yield db
 
-    def companions(self, path: Path) -> tuple[Path, ...]:
-        return wal(path)
+    def rows(self, conn: sqlite3.Connection, have: set[str]) -> Iterator[dict[str, Any]]:
+        wanted = (
+            "id", "updated_at", "created_at", "working_dir", "model_config_json",
+            "accumulated_input_tokens", "accumulated_output_tokens", "accumulated_total_tokens",
+            "input_tokens", "output_tokens", "total_tokens",
+        )  # fmt: skip
+        picked = ", ".join(c if c in have else f"NULL AS {c}" for c in wanted)
+        for row in conn.execute(f"SELECT {picked} FROM sessions"):
+            yield dict(zip(wanted, row, strict=True))
 
-    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
-        result = ParseResult(state=state)
-        conn = open_ro(path, result)
-        if conn is None:
-            return result
-        try:
-            have = columns(conn, "sessions")
-            if "id" not in have:
-                result.skip("no sessions table")
-                return result
-            wanted = (
-                "id", "updated_at", "created_at", "working_dir", "model_config_json",
-                "accumulated_input_tokens", "accumulated_output_tokens", "accumulated_total_tokens",
-                "input_tokens", "output_tokens", "total_tokens",
-            )  # fmt: skip
-            picked = ", ".join(c if c in have else f"NULL AS {c}" for c in wanted)
-            for row in conn.execute(f"SELECT {picked} FROM sessions"):
-                self._add(result, dict(zip(wanted, row, strict=True)))
-        except sqlite3.Error as exc:
-            result.skip(f"unreadable database: {exc}")
-        finally:
-            conn.close()
-        return result
-
-    def _add(self, result: ParseResult, row: dict[str, Any]) -> None:
+    def add(self, result: ParseResult, row: dict[str, Any]) -> None:
         accumulated = row["accumulated_input_tokens"] is not None or row["accumulated_output_tokens"] is not None
         prefix = "accumulated_" if accumulated else ""
         inp, out = num(row[prefix + "input_tokens"]), num(row[prefix + "output_tokens"])

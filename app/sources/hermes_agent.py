@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, num
-from app.sources.sqlite_ro import columns, open_ro, wal
+from app.sources.base import Env, ParseResult, num
+from app.sources.sqlite_ro import SessionsDb, columns
 
 FIELDS = (
     "id", "model", "cwd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
@@ -28,10 +28,9 @@ FIELDS = (
 )  # fmt: skip
 
 
-class HermesAgent(Source):
+class HermesAgent(SessionsDb):
     agent = "hermes-agent"
     title = "Hermes Agent"
-    whole_file = True
 
     def roots(self, env: Env) -> list[Path]:
         home = env.var("HERMES_HOME")
@@ -45,32 +44,15 @@ class HermesAgent(Source):
             if db.is_file():
                 yield db
 
-    def companions(self, path: Path) -> tuple[Path, ...]:
-        return wal(path)
+    def rows(self, conn: sqlite3.Connection, have: set[str]) -> Iterator[dict[str, Any]]:
+        picked = [f"s.{c}" if c in have else f"NULL AS {c}" for c in FIELDS]
+        latest = "NULL"
+        if {"session_id", "timestamp"} <= columns(conn, "messages"):
+            latest = "(SELECT MAX(m.timestamp) FROM messages m WHERE m.session_id = s.id)"
+        for row in conn.execute(f"SELECT {', '.join(picked)}, {latest} FROM sessions s"):
+            yield dict(zip((*FIELDS, "last_message"), row, strict=True))
 
-    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
-        result = ParseResult(state=state)
-        conn = open_ro(path, result)
-        if conn is None:
-            return result
-        try:
-            have = columns(conn, "sessions")
-            if "id" not in have:
-                result.skip("no sessions table")
-                return result
-            picked = [f"s.{c}" if c in have else f"NULL AS {c}" for c in FIELDS]
-            latest = "NULL"
-            if {"session_id", "timestamp"} <= columns(conn, "messages"):
-                latest = "(SELECT MAX(m.timestamp) FROM messages m WHERE m.session_id = s.id)"
-            for row in conn.execute(f"SELECT {', '.join(picked)}, {latest} FROM sessions s"):
-                self._add(result, dict(zip((*FIELDS, "last_message"), row, strict=True)))
-        except sqlite3.Error as exc:
-            result.skip(f"unreadable database: {exc}")
-        finally:
-            conn.close()
-        return result
-
-    def _add(self, result: ParseResult, row: dict[str, Any]) -> None:
+    def add(self, result: ParseResult, row: dict[str, Any]) -> None:
         inp, out = num(row["input_tokens"]), num(row["output_tokens"])
         cr, cw = num(row["cache_read_tokens"]), num(row["cache_write_tokens"])
         if inp + out + cr + cw == 0:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from abc import abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from app.sources.base import ParseResult
+from app.sources.base import ParseResult, Source
 
 BUSY_TIMEOUT_S = 5.0  # the agent may hold its write lock; wait for it rather than fail
 
@@ -28,3 +31,42 @@ def columns(conn: sqlite3.Connection, table: str) -> set[str]:
 def wal(path: Path) -> tuple[Path, ...]:
     """The write-ahead log beside ``path``: committed rows not yet checkpointed into it."""
     return (path.with_name(path.name + "-wal"),)
+
+
+class SessionsDb(Source):
+    """An agent that keeps one row of running totals per session in a ``sessions`` table.
+
+    Subclasses select the rows (``rows``: the columns this build has are given) and turn
+    each into an event (``add``). The database is read whole, read-only, with its WAL.
+    """
+
+    whole_file = True
+
+    def companions(self, path: Path) -> tuple[Path, ...]:
+        return wal(path)
+
+    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
+        result = ParseResult(state=state)
+        conn = open_ro(path, result)
+        if conn is None:
+            return result
+        try:
+            have = columns(conn, "sessions")
+            if "id" not in have:
+                result.skip("no sessions table")
+                return result
+            for row in self.rows(conn, have):
+                self.add(result, row)
+        except sqlite3.Error as exc:
+            result.skip(f"unreadable database: {exc}")
+        finally:
+            conn.close()
+        return result
+
+    @abstractmethod
+    def rows(self, conn: sqlite3.Connection, have: set[str]) -> Iterable[dict[str, Any]]:
+        """The sessions' rows, as column -> value."""
+
+    @abstractmethod
+    def add(self, result: ParseResult, row: dict[str, Any]) -> None:
+        """Append the row's event to ``result`` (or count why it was skipped)."""
