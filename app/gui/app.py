@@ -64,6 +64,7 @@ class Controller(QObject):
         self.settings_dialog: Any = None
         self.today: dict[str, Any] | None = None
         self.last_report: RefreshReport | None = None
+        self.last_failure: str | None = None
         apply_theme(app, self.settings.theme)
 
         self.index_thread = QThread()
@@ -232,6 +233,7 @@ class Controller(QObject):
 
     def _on_refreshed(self, report: RefreshReport) -> None:
         self.last_report = report
+        self.last_failure = None
         if self.window is not None:
             self.window.hide_progress()
             if report.interrupted:
@@ -240,8 +242,10 @@ class Controller(QObject):
             self.tray.show_today(self.today)
 
     def _on_failed(self, message: str) -> None:
-        if self.tray is not None:
+        # a lock held by a long `tokenclub refresh` fails every refresh the watcher asks for: say it once
+        if self.tray is not None and message != self.last_failure:
             self.tray.notify("TokenClub", message)
+        self.last_failure = message
         if self.window is not None:
             self.window.statusBar().showMessage(message)
         print(f"tokenclub: {message}", file=sys.stderr)

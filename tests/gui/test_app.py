@@ -239,3 +239,32 @@ def test_without_a_tray_the_window_opens_and_says_why(tmp_path: Path, qtbot: QtB
     assert controller.window is not None and controller.window.isVisible()
     assert controller.window.statusBar().currentMessage() == NO_TRAY
     assert QApplication.instance().quitOnLastWindowClosed()  # type: ignore[union-attr]
+
+
+def test_a_locked_index_is_reported_once_not_on_every_change(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    """Another process holding the write lock (a long `tokenclub refresh`): one notification, no crash."""
+    import sqlite3
+
+    home = tmp_path / "home"
+    log = _log(home)
+    log.write_bytes(claude_line("m1", _now(), inp=1_000, out=0))
+    db = _indexed(tmp_path, home)
+    controller, notes = started(db, home)
+    qtbot.waitUntil(lambda: controller.last_report is not None, timeout=WAIT_MS)
+    controller.worker._index.timeout = 0.2  # type: ignore[union-attr]
+    controller.worker._index.conn.execute("PRAGMA busy_timeout = 200")  # type: ignore[union-attr]
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for n in range(3):
+            _append(log, claude_line(f"m{n + 2}", _now(), inp=1_000, out=0))
+            controller.worker.refresh_now()
+            qtbot.waitUntil(lambda: controller.last_failure is not None, timeout=WAIT_MS)
+            qtbot.wait(300)
+        assert [title for title, _ in notes.shown] == ["TokenClub"]
+        assert "locked" in notes.shown[0][1]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    controller.worker.refresh_now()
+    qtbot.waitUntil(lambda: controller.today is not None and controller.today["total"] == 4_000, timeout=WAIT_MS)
