@@ -324,7 +324,9 @@ def _dashboard_filter(args: argparse.Namespace, flt: reports.Filter) -> reports.
             raise UsageError("--range and --since/--until exclude each other")
         return flt
     try:
-        return dashboard.range_filter(args.range or "30d", flt.tz, datetime.now(flt.tz).date(), flt.agents)
+        return dashboard.range_filter(
+            args.range or dashboard.DEFAULT_RANGE, flt.tz, datetime.now(flt.tz).date(), flt.agents
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 

@@ -19,6 +19,7 @@ from app.core.model import Totals
 from app.core.pricing import Pricer
 
 RANGES = ("7d", "30d", "90d", "1y", "all")
+DEFAULT_RANGE = "30d"  # what the dashboard opens on, and `report dashboard` without --range
 RANGE_DAYS = {"7d": 7, "30d": 30, "90d": 90, "1y": 365}
 SLOT_MS = 5 * 60_000  # "in parallel" means a call within the same five minutes
 NOW_WINDOW_MS = 5 * 60_000

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from app.core import paths
 from app.core import settings as settings_store
+from app.core.dashboard import DEFAULT_RANGE
 from app.core.index import Progress, RefreshReport
 from app.core.notices import TierNotices
 from app.core.settings import Settings
@@ -58,7 +59,7 @@ class Controller(QObject):
         self.settings: Settings = loaded.settings
         self.startup_warning = loaded.warning
         self.first_run = not db.exists()
-        self.range_name = "30d"
+        self.range_name = DEFAULT_RANGE
         self.notices = TierNotices(db.parent / "notices.json")
         self.window: Any = None  # the dashboard, built when first shown
         self.settings_dialog: Any = None

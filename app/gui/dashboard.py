@@ -34,13 +34,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.dashboard import RANGES
+from app.core.dashboard import DEFAULT_RANGE, RANGES
 from app.gui import formatting as fmt
 from app.gui.charts import BUCKET_NAMES, STACKINGS, BurnChart
 from app.gui.minicharts import MiniCharts
 from app.gui.tables import INSIGHT_COLUMNS, MODEL_COLUMNS, PROJECT_COLUMNS, SESSION_COLUMNS, RowsTable
 
-DEFAULT_RANGE = "30d"
 RANGE_TITLES = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "1y": "1 year", "all": "All"}
 STACKING_TITLES = {"agent": "Agent", "model": "Model", "bucket": "Bucket"}
 PROGRESS_STEPS = 1000

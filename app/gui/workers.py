@@ -27,7 +27,7 @@ class View:
     """What the reports cover: the settings that change numbers, and the dashboard's range."""
 
     settings: Settings
-    range_name: str = "30d"
+    range_name: str = dashboard.DEFAULT_RANGE
 
 
 class IndexWorker(QObject):
