@@ -33,9 +33,7 @@ NO_TRAY = (
     "No system tray was found on this desktop, so TokenClub runs in this window "
     "(closing it quits). Install a tray host or enable your desktop's status icons to keep it in the tray."
 )
-CANCELLED = (
-    "Indexing cancelled: what was read is kept. Refresh, or resume watching in the tray menu, to go on."
-)
+CANCELLED = "Indexing cancelled: what was read is kept. Refresh, or resume watching in the tray menu, to go on."
 STOP_TIMEOUT_MS = 10_000
 
 
@@ -203,10 +201,11 @@ class Controller(QObject):
 
     def _on_today(self, today: dict[str, Any]) -> None:
         self.today = today
-        self.app.setWindowIcon(tier_icon(int(today["total"]), self.settings.milestones))
         if self.tray is None:
+            self.app.setWindowIcon(tier_icon(int(today["total"]), self.settings.milestones))
             return
         self.tray.show_today(today)
+        self.app.setWindowIcon(self.tray.icon.icon())  # the badge just drawn, not drawn again
         if not self.settings.notify_tiers:
             return
         for label in self.notices.due(today, self.settings.milestones):
@@ -230,7 +229,7 @@ class Controller(QObject):
             )
         if self.tray is not None and progress.files_done < progress.files_total:
             share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 1.0
-            self.tray.icon.setToolTip(f"TokenClub · indexing {share:.0%} ({progress.files_done:,} files)")
+            self.tray.show_progress(share, progress.files_done)
 
     def _on_refreshed(self, report: RefreshReport) -> None:
         self.last_report = report
@@ -239,8 +238,8 @@ class Controller(QObject):
             self.window.hide_progress()
             if report.interrupted:
                 self.window.statusBar().showMessage(CANCELLED)
-        if self.tray is not None and self.today is not None:
-            self.tray.show_today(self.today)
+        if self.tray is not None:
+            self.tray.end_progress()  # not a redraw per refresh: only when progress took the tooltip
 
     def _on_failed(self, message: str) -> None:
         # a lock held by a long `tokenclub refresh` fails every refresh the watcher asks for: say it once

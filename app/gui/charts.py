@@ -201,6 +201,15 @@ def style_plot(view: pg.GraphicsView, plot: pg.PlotItem, palette: QPalette) -> N
         title.setText(title.text, color=text.name())
 
 
+def fit_days(plot: pg.PlotItem, days: int, lo: float, hi: float) -> None:
+    """Show every one of ``days`` bars (index 0 .. days-1) and ``lo..hi``, and pan no further."""
+    n = max(days, 1)
+    # limits first: the old ones would clip a wider range (30 days to 90 kept 30)
+    plot.setLimits(xMin=-1.0, xMax=n, minXRange=min(7, n))
+    plot.setXRange(-0.6, n - 0.4, padding=0)
+    plot.setYRange(lo, hi, padding=0)
+
+
 def legend_text_colour(legend: pg.LegendItem, palette: QPalette) -> None:
     """Labels in the palette's text colour; pyqtgraph keeps drawn labels in their old colour unless redrawn."""
     colour = palette.color(QPalette.ColorRole.Text)
@@ -324,10 +333,7 @@ class BurnChart(QWidget):
             self._apply_legend_colours()
 
         self._place_milestones(milestones, log, lo, hi)
-        # limits first: the old ones would clip a wider range (30 days to 90 kept 30)
-        self._plot.setLimits(xMin=-1.0, xMax=max(n, 1), minXRange=min(7, max(n, 1)))
-        self._plot.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
-        self._plot.setYRange(lo, hi, padding=0)
+        fit_days(self._plot, n, lo, hi)
         if self._hovered is not None and self._hovered < n:
             self.hover_day(self._hovered)
         else:

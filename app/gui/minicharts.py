@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from app.gui import formatting as fmt
-from app.gui.charts import BAR_WIDTH, DayAxis, legend_text_colour, style_plot
+from app.gui.charts import BAR_WIDTH, DayAxis, fit_days, legend_text_colour, style_plot
 
 COST = QColor("#e15759")
 SAVED = QColor("#59a14f")
@@ -73,10 +73,7 @@ class MiniChart(QWidget):
     def _frame(self, days: list[dict[str, Any]], top: float) -> np.ndarray:
         """Dates on the x axis and the view fitted to ``days`` and ``0..top``; returns the x positions."""
         self._axis_x.set_dates([date.fromisoformat(d["date"]) for d in days])
-        n = max(len(days), 1)
-        self._plot.setLimits(xMin=-1.0, xMax=n, minXRange=min(7, n))  # before the range: old limits clip it
-        self._plot.setXRange(-0.6, n - 0.4, padding=0)
-        self._plot.setYRange(0, top if top > 0 else 1, padding=0)
+        fit_days(self._plot, len(days), 0, top if top > 0 else 1)
         return np.arange(len(days), dtype=np.float64)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802

@@ -124,6 +124,7 @@ class Tray(QObject):
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.today: dict[str, Any] | None = None
+        self._indexing = False  # the tooltip shows indexing progress, not today's numbers
 
     def _action(self, text: str, slot: Any) -> QAction:
         action = QAction(text, self.menu)
@@ -145,8 +146,20 @@ class Tray(QObject):
     def show_today(self, today: dict[str, Any]) -> None:
         """Redraw the picture and the tooltip from today's numbers."""
         self.today = today
+        self._indexing = False
         self.icon.setIcon(tier_icon(int(today["total"]), self.milestones))
         self.icon.setToolTip(tooltip(today))
+
+    def show_progress(self, share: float, files_done: int) -> None:
+        """A cold index is running: the tooltip says how far (today's numbers come back after)."""
+        self._indexing = True
+        self.icon.setToolTip(f"TokenClub · indexing {share:.0%} ({files_done:,} files)")
+
+    def end_progress(self) -> None:
+        if self._indexing:
+            self._indexing = False
+            if self.today is not None:
+                self.icon.setToolTip(tooltip(self.today))
 
     def notify(self, title: str, text: str) -> None:
         self.icon.showMessage(title, text, self.icon.icon(), 8000)

@@ -164,9 +164,7 @@ class IndexWorker(QObject):
             return
         settings = self._view.settings
         try:
-            doc = dashboard.today_doc(
-                self._index.conn, settings.zone(), settings.milestones, settings.enabled_agents()
-            )
+            doc = dashboard.today_doc(self._index.conn, settings.zone(), settings.milestones, settings.enabled_agents())
         except Exception as exc:  # a report must never take the app down
             self.failed.emit(f"today's numbers could not be read: {exc}")
             return

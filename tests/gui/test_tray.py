@@ -95,3 +95,16 @@ def test_show_today_redraws(qtbot: QtBot) -> None:
     assert tray.icon.icon().pixmap(QSize(32, 32)).toImage() == _image(150_000_000)
     tray.set_milestones((1_000_000, 2_000_000_000))
     assert tray.icon.icon().pixmap(QSize(32, 32)).toImage() != _image(150_000_000)
+
+
+def test_indexing_progress_borrows_the_tooltip_and_gives_it_back(qtbot: QtBot) -> None:
+    tray = Tray(DEFAULT_MILESTONES, watching=True)
+    today = _today(4_000_000)
+    tray.show_today(today)
+    tray.show_progress(0.42, 120)
+    assert tray.icon.toolTip() == "TokenClub · indexing 42% (120 files)"
+    tray.end_progress()
+    assert tray.icon.toolTip() == tooltip(today)
+    tray.icon.setToolTip("left alone")
+    tray.end_progress()  # nothing was borrowed: nothing is redrawn
+    assert tray.icon.toolTip() == "left alone"
