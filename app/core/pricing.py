@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core import price_table
+
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterator, Sequence
@@ -137,10 +139,10 @@ def price_fingerprint(overrides_path: Path | None) -> str:
     The data file's size and mtime stand for the package version: reading package
     metadata would cost more than the rest of a refresh with nothing new.
     """
-    spec = importlib.util.find_spec("genai_prices")
+    data = price_table.data_file()
     version = "none"
-    if spec is not None and spec.origin:
-        st = os.stat(Path(spec.origin).parent / "data.py")
+    if data is not None:
+        st = os.stat(data)
         version = f"{st.st_size}-{st.st_mtime_ns}"
     digest = ""
     if overrides_path is not None and overrides_path.exists():
@@ -222,7 +224,7 @@ class Pricer:
         self._schedules[model] = schedule
         self.conn.execute(
             "INSERT OR REPLACE INTO rates(model, schedule) VALUES (?, ?)",
-            (model, None if schedule is None else _orjson().dumps(schedule)),
+            (model, None if schedule is None else encode_schedule(schedule)),
         )
         return schedule
 
@@ -235,15 +237,20 @@ class Pricer:
         return _from_genai_prices(model)
 
     def source(self) -> dict[str, Any]:
-        from importlib import metadata
+        table = price_table.load()
+        if table is not None:  # the same version and dates, without package metadata or the 1.6 MB data file
+            label, dates = f"genai-prices {table.version}", table.dates
+        else:
+            from importlib import metadata
 
-        try:
-            label = f"genai-prices {metadata.version('genai-prices')}"
-        except metadata.PackageNotFoundError:
-            label = "no price data"
+            try:
+                label = f"genai-prices {metadata.version('genai-prices')}"
+            except metadata.PackageNotFoundError:
+                label = "no price data"
+            dates = _data_dates()
         return {
             "name": f"{label} (bundled, offline)",
-            "data_date": _data_date(),
+            "data_date": _newest_past(dates),
             "overrides": str(self.overrides_path) if self.overrides else None,
             "override_models": [o.pattern for o in self.overrides],
         }
@@ -255,10 +262,16 @@ def _orjson() -> Any:
     return orjson
 
 
+def encode_schedule(schedule: Schedule) -> str:
+    return _orjson().dumps(schedule).decode()
+
+
 def _decode(blob: bytes | str | None) -> Schedule | None:
-    if blob is None:
-        return None
-    raw = _orjson().loads(blob)
+    return None if blob is None else decode_schedule(_orjson().loads(blob))
+
+
+def decode_schedule(raw: Any) -> Schedule:
+    """A schedule from its JSON form (lists where it has tuples)."""
     return [
         (int(since), {k: (float(v[0]), tuple((int(a), float(b)) for a, b in v[1])) for k, v in r.items()})
         for since, r in raw
@@ -266,7 +279,7 @@ def _decode(blob: bytes | str | None) -> Schedule | None:
 
 
 @contextlib.contextmanager
-def _bare_genai_prices() -> Iterator[None]:
+def bare_genai_prices() -> Iterator[None]:
     """genai-prices' data and types without its package ``__init__``, unless it is imported already.
 
     That ``__init__`` imports the price auto-updater (an HTTP client, asyncio) for nothing
@@ -292,11 +305,16 @@ def _bare_genai_prices() -> Iterator[None]:
 
 
 def _from_genai_prices(model: str) -> Schedule | None:
-    with _bare_genai_prices():
-        return _genai_prices_schedule(model)
+    table = price_table.load()
+    if table is not None and model in table:
+        raw = table.raw_schedule(model)
+        return None if raw is None else decode_schedule(raw)
+    with bare_genai_prices():
+        return genai_prices_schedule(model)
 
 
-def _genai_prices_schedule(model: str) -> Schedule | None:
+def genai_prices_schedule(model: str) -> Schedule | None:
+    """What genai-prices' data says ``model`` costs (call inside ``bare_genai_prices``)."""
     from datetime import UTC, datetime
 
     from genai_prices import data_snapshot  # heavy: imported only for a model not seen before
@@ -336,21 +354,25 @@ def _genai_prices_schedule(model: str) -> Schedule | None:
     return schedule
 
 
-def _data_date() -> str | None:
-    """The newest date the bundled price data mentions: when it was last checked."""
-    spec = importlib.util.find_spec("genai_prices")
-    if spec is None or not spec.origin:
-        return None
+def _data_dates() -> list[str]:
+    """Every date the bundled price data mentions."""
+    path = price_table.data_file()
     try:
-        text = (Path(spec.origin).parent / "data.py").read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if path is not None else ""
     except OSError:
-        return None
+        return []
     import re
+
+    return re.findall(r"20\d\d-[01]\d-[0-3]\d", text)
+
+
+def _newest_past(dates: list[str]) -> str | None:
+    """The newest of ``dates`` not after today: when the price data was last checked."""
     from datetime import date
 
     today = date.today().isoformat()
-    dates = [d for d in re.findall(r"20\d\d-[01]\d-[0-3]\d", text) if d <= today]
-    return max(dates) if dates else None
+    past = [d for d in dates if d <= today]
+    return max(past) if past else None
 
 
 def reprice(conn: sqlite3.Connection, pricer: Pricer) -> None:

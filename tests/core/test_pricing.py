@@ -11,6 +11,7 @@ from genai_prices import Usage, calc_price
 from app.core import reports
 from app.core.index import Index, connect
 from app.core.model import UsageEvent
+from app.core import price_table
 from app.core.pricing import PriceError, Pricer, load_overrides
 from app.sources.base import Env
 from tests.logmaker import claude_line
@@ -133,11 +134,12 @@ import json, sys
 from app.core import pricing
 models = ["claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "gpt-5.1-codex-max", "gemini-2.5-pro",
           "no-such-model"]
-bare = [pricing._from_genai_prices(m) for m in models]
+with pricing.bare_genai_prices():
+    bare = [pricing.genai_prices_schedule(m) for m in models]
 heavy = sorted(m for m in sys.modules if m == "genai_prices" or m.split(".")[0] in ("httpx2", "httpx", "asyncio"))
 import genai_prices  # the real package now: its __init__ runs and finds the submodules loaded
 from genai_prices import Usage, calc_price
-full = [pricing._from_genai_prices(m) for m in models]
+full = [pricing.genai_prices_schedule(m) for m in models]
 usage = Usage(input_tokens=250_000, cache_write_tokens=1000, cache_read_tokens=9000, output_tokens=700)
 priced = float(calc_price(usage, models[0]).total_price)
 print(json.dumps({"heavy": heavy, "same": bare == full, "some": sum(s is not None for s in bare), "priced": priced}))
@@ -157,3 +159,66 @@ def test_price_data_loads_without_the_package_init() -> None:
     assert got["heavy"] == []
     assert got["same"] is True and got["some"] == 4
     assert got["priced"] > 0
+
+
+def test_shipped_price_table_is_what_genai_prices_answers() -> None:
+    """The memo of genai-prices' answers equals asking it again (after an upgrade: rebuild the table)."""
+    import orjson
+
+    shipped = orjson.loads(price_table.TABLE.read_bytes())
+    built = orjson.loads(orjson.dumps(price_table.build()))
+    assert built["digest"] == shipped["digest"], "genai-prices changed: run python -m app.core.price_table"
+    assert built == shipped
+    assert len(built["models"]) > 1000 and any(i >= 0 for i in built["models"].values())
+
+
+def test_price_table_of_other_price_data_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import orjson
+
+    doc = orjson.loads(price_table.TABLE.read_bytes())
+    model = "claude-sonnet-4-5-20250929"
+    doc["digest"] = "0" * 32
+    doc["schedules"][doc["models"][model]] = [[0, {"inp": [1000.0, []]}]]  # what other data might say
+    other = tmp_path / "price_table.json"
+    other.write_bytes(orjson.dumps(doc))
+    monkeypatch.setattr(price_table, "TABLE", other)
+    monkeypatch.setattr(price_table, "_loaded", [])
+    assert price_table.load() is None
+    got = Pricer(connect(tmp_path / "i.sqlite"), None).cost(event(model, 100_000, 0, 0, 0))
+    assert got == pytest.approx(0.3)  # genai-prices' own $3/Mtok, not the table's
+
+
+_TABLE_CHECK = """
+import json, sys, sqlite3
+from app.core import pricing
+conn = sqlite3.connect(":memory:")
+conn.execute("CREATE TABLE rates(model TEXT PRIMARY KEY, schedule BLOB)")
+pricer = pricing.Pricer(conn, None)
+# names the price data spells out (a dated name it does not, such as claude-opus-4-5-20251101, asks genai-prices)
+models = ["claude-sonnet-4-5-20250929", "claude-opus-4-5", "claude-haiku-4-5-20251001", "gpt-5.1-codex",
+          "gpt-5.1-codex-max", "gemini-2.5-pro"]
+priced = [pricer.schedule(m) is not None for m in models]
+source = pricer.source()
+loaded = sorted(m for m in sys.modules if m.startswith(("genai_prices", "pydantic")) or m == "importlib.metadata")
+print(json.dumps({"priced": priced, "loaded": loaded, "source": source}))
+"""
+
+
+def test_common_models_are_priced_without_loading_the_price_data() -> None:
+    """Pricing a name the price data spells out never imports its pydantic models (~0.15 CPU-s)."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _TABLE_CHECK], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
+    ).stdout
+    got = json.loads(out)
+    assert got["priced"] == [True] * 6
+    assert got["loaded"] == []
+    from importlib import metadata
+
+    from app.core import pricing
+
+    assert got["source"]["name"] == f"genai-prices {metadata.version('genai-prices')} (bundled, offline)"
+    assert got["source"]["data_date"] == pricing._newest_past(pricing._data_dates())  # as read from the data file
