@@ -218,8 +218,13 @@ def main(argv=None) -> int:
 
     # An installed package has its bytecode (pip compiles it); a checkout run with
     # PYTHONDONTWRITEBYTECODE=1 would recompile every module on every start instead.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "app")], check=True)
-    print(f"bytecode: {HERE.parent / 'app'} compiled before timing, as an installed package has it"
+    # The package is compiled where the tokenclub command imports it from (an editable install links it elsewhere).
+    where = subprocess.run(
+        [sys.executable, "-c", "import app, os; print(os.path.dirname(app.__file__))"],
+        cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    subprocess.run([sys.executable, "-m", "compileall", "-q", where], check=True)
+    print(f"bytecode: {where} compiled before timing, as an installed package has it"
           f" (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')})")  # fmt: skip
 
     tmp = Path(tempfile.mkdtemp(prefix="tcbench-"))

@@ -3,8 +3,8 @@
 Loading genai-prices' data (pydantic models of every provider and model) costs ~0.15 CPU-s,
 a sixth of a first index of a gigabyte of logs. ``price_table.json`` holds, for each name
 the data itself writes (model ids and the literal names its match rules compare with), the
-schedule genai-prices gives that exact name, plus the data's version and the dates it
-mentions. It is a memo, not a second matcher: it is used only while the installed
+schedule genai-prices gives that exact name (and for a few dated names agents write),
+plus the data's version and the dates it mentions. It is a memo, not a second matcher: it is used only while the installed
 ``genai_prices/data.py`` is byte for byte the one it was built from, and any name it lacks
 is asked of genai-prices itself.
 
@@ -20,6 +20,19 @@ from pathlib import Path
 from typing import Any
 
 TABLE = Path(__file__).with_name("price_table.json")
+
+# Names agents write that the data only matches by prefix: Anthropic's dated API ids, as Claude Code logs them.
+WRITTEN_BY_AGENTS = (
+    "claude-opus-4-5-20251101",
+    "claude-opus-4-1-20250805",
+    "claude-opus-4-20250514",
+    "claude-sonnet-4-5-20250929",
+    "claude-sonnet-4-20250514",
+    "claude-haiku-4-5-20251001",
+    "claude-3-7-sonnet-20250219",
+    "claude-3-5-sonnet-20241022",
+    "claude-3-5-haiku-20241022",
+)
 
 
 class PriceTable:
@@ -98,7 +111,7 @@ def build() -> dict[str, Any]:
             for model in provider.models:
                 literals.add(model.id)
                 _literals(model.match, literals)
-        names = set(literals)
+        names = literals | set(WRITTEN_BY_AGENTS)
         for literal in literals:  # the names inside cloud ids: "us.anthropic.claude-opus-4-5-20251101-v1:0"
             for part in re.split(r"[./:@]", literal):
                 names.add(part)

@@ -210,10 +210,17 @@ _searcher: Searcher | None = None
 
 def searcher(buf: bytes, limit: int) -> Find:
     """``find(literal, start)`` over ``buf[:limit]``: the first offset of ``literal`` at or after ``start``, or -1."""
+    return (_searcher or prepare_scan())(buf, limit)
+
+
+def prepare_scan() -> Searcher:
+    """Load what scanning needs (memmem, orjson): done once before forking readers, they inherit it."""
     global _searcher
+    import orjson  # noqa: F401  # ~20 ms (it imports dataclasses and inspect): once, not once per reader
+
     if _searcher is None:
         _searcher = _libc_memmem() or _py_searcher
-    return _searcher(buf, limit)
+    return _searcher
 
 
 def scan_jsonl(

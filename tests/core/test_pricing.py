@@ -194,8 +194,7 @@ from app.core import pricing
 conn = sqlite3.connect(":memory:")
 conn.execute("CREATE TABLE rates(model TEXT PRIMARY KEY, schedule BLOB)")
 pricer = pricing.Pricer(conn, None)
-# names the price data spells out (a dated name it does not, such as claude-opus-4-5-20251101, asks genai-prices)
-models = ["claude-sonnet-4-5-20250929", "claude-opus-4-5", "claude-haiku-4-5-20251001", "gpt-5.1-codex",
+models = ["claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101", "claude-haiku-4-5-20251001", "gpt-5.1-codex",
           "gpt-5.1-codex-max", "gemini-2.5-pro"]
 priced = [pricer.schedule(m) is not None for m in models]
 source = pricer.source()
@@ -205,7 +204,7 @@ print(json.dumps({"priced": priced, "loaded": loaded, "source": source}))
 
 
 def test_common_models_are_priced_without_loading_the_price_data() -> None:
-    """Pricing a name the price data spells out never imports its pydantic models (~0.15 CPU-s)."""
+    """Pricing the names Claude Code, Codex and Gemini CLI write never imports genai-prices' pydantic data."""
     import json
     import subprocess
     import sys
