@@ -7,7 +7,6 @@ Every report refreshes the index first (reading only what is new), then prints a
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -16,9 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core import paths, reports
+from app.core import memo, paths, reports
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.pricing import PriceError
 from app.core.settings import Settings
@@ -26,6 +25,9 @@ from app.core.settings import load as load_settings
 from app.core.timezones import ZoneError, resolve_zone
 from app.sources import all_sources
 from app.sources.base import Env
+
+if TYPE_CHECKING:
+    import sqlite3
 
 REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today")
 
@@ -186,20 +188,24 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
     return frozenset(chosen)
 
 
-def _emit(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
+def _render(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> str:
     if args.json:
         # indented for a person at a terminal; compact for a pipe (the C encoder: indenting is pure Python)
-        indent = 2 if sys.stdout.isatty() else None
-        sys.stdout.write(json.dumps(doc, indent=indent, ensure_ascii=False) + "\n")
-    elif args.csv:
+        return json.dumps(doc, indent=2 if _indent(args) else None, ensure_ascii=False) + "\n"
+    if args.csv:
+        import csv
+
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _csv_cell(row.get(k)) for k in columns})
-        sys.stdout.write(buf.getvalue())
-    else:
-        sys.stdout.write(render_table(rows, columns))
+        return buf.getvalue()
+    return render_table(rows, columns)
+
+
+def _indent(args: argparse.Namespace) -> bool:
+    return bool(args.json) and sys.stdout.isatty()
 
 
 def _csv_cell(value: Any) -> Any:
@@ -284,35 +290,58 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not args.no_refresh:
             _refresh(index, args)
         conn = index.conn
-        builders: dict[str, Callable[[], tuple[dict[str, Any], list[dict[str, Any]], list[str]]]] = {
-            "daily": lambda: _rows(reports.daily(conn, flt, milestones), "days", ["date", *BUCKET_COLUMNS, "tier"]),
-            "weekly": lambda: _rows(reports.periods(conn, flt, "weekly"), "periods", ["period", *BUCKET_COLUMNS]),
-            "monthly": lambda: _rows(reports.periods(conn, flt, "monthly"), "periods", ["period", *BUCKET_COLUMNS]),
-            "session": lambda: _rows(
-                reports.sessions(conn, flt),
-                "sessions",
-                ["last", "agent", "session", "project", *BUCKET_COLUMNS],
-            ),
-            "models": lambda: _rows(reports.models(conn, flt), "models", ["model", "agent", *BUCKET_COLUMNS]),
-            "projects": lambda: _rows(
-                reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS]
-            ),
+        kind = args.kind
+        if kind in MEMOIZED:  # a pure function of the index and the options: a re-run with nothing new is a lookup
+            flags = (args.json, _indent(args), args.csv)
+            memo_key = memo.key(kind, flt, list(milestones), flags, paths.overrides_file())
+            conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
+            try:
+                text = memo.recall(conn, kind, memo_key)
+                if text is None:
+                    text = _report_text(args, *_build(kind, conn, flt, milestones))
+                    memo.remember(conn, kind, memo_key, text)
+            finally:
+                conn.execute("COMMIT")
+            sys.stdout.write(text)
+            return 0
+        builders: dict[str, Callable[[], Built]] = {
             "insights": lambda: _insights(index, flt, full=args.csv),
             "dashboard": lambda: _dashboard(index, flt, milestones),
             "today": lambda: _today(index, flt, milestones),
         }
-        doc, rows, columns = builders[args.kind]()
+        sys.stdout.write(_report_text(args, *builders[kind]()))
     finally:
         index.close()
-    table = not args.json and not args.csv
-    if table and args.kind != "today":
-        rows = [*rows, {columns[0]: "total", **doc["totals"]}]
-    _emit(args, doc, rows, columns)
-    if table:
-        if args.kind == "dashboard":
-            _dashboard_footer(doc)
-        _footer(doc)
     return 0
+
+
+Built = tuple[dict[str, Any], list[dict[str, Any]], list[str]]  # the document, its table rows and their columns
+MEMOIZED = frozenset({"daily", "weekly", "monthly", "session", "models", "projects"})
+
+
+def _build(kind: str, conn: sqlite3.Connection, flt: reports.Filter, milestones: Sequence[int]) -> Built:
+    """The reports that read nothing but the index (no clock): those ``MEMOIZED``."""
+    if kind == "daily":
+        return _rows(reports.daily(conn, flt, milestones), "days", ["date", *BUCKET_COLUMNS, "tier"])
+    if kind in ("weekly", "monthly"):
+        return _rows(reports.periods(conn, flt, kind), "periods", ["period", *BUCKET_COLUMNS])
+    if kind == "session":
+        return _rows(reports.sessions(conn, flt), "sessions", ["last", "agent", "session", "project", *BUCKET_COLUMNS])
+    if kind == "models":
+        return _rows(reports.models(conn, flt), "models", ["model", "agent", *BUCKET_COLUMNS])
+    return _rows(reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS])
+
+
+def _report_text(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """What a report prints: JSON, CSV, or a table with a totals row and footers."""
+    if args.json or args.csv:
+        return _render(args, doc, rows, columns)
+    if args.kind != "today":
+        rows = [*rows, {columns[0]: "total", **doc["totals"]}]
+    text = _render(args, doc, rows, columns)
+    if args.kind == "dashboard":
+        text += _dashboard_footer(doc)
+    return text + _footer(doc)
 
 
 def _dashboard_filter(args: argparse.Namespace, flt: reports.Filter) -> reports.Filter:
@@ -363,26 +392,30 @@ def _today(
     return doc, [doc], TODAY_COLUMNS
 
 
-def _dashboard_footer(doc: dict[str, Any]) -> None:
+def _dashboard_footer(doc: dict[str, Any]) -> str:
     now = doc["today"]
-    print(f"now: {now['tokens_per_minute']:,.1f} tokens per minute, {now['active_sessions']} active sessions")
     runs = (f"{tier} {s['current']} (best {s['best']})" for tier, s in doc["streaks"].items())
-    print(f"days in a row at or above each tier: {', '.join(runs)}")
+    return (
+        f"now: {now['tokens_per_minute']:,.1f} tokens per minute, {now['active_sessions']} active sessions\n"
+        f"days in a row at or above each tier: {', '.join(runs)}\n"
+    )
 
 
 def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     return doc, doc[key], columns
 
 
-def _footer(doc: dict[str, Any]) -> None:
+def _footer(doc: dict[str, Any]) -> str:
+    lines = []
     source = doc.get("price_source") or {}
     if source:
         when = f", data as of {source['data_date']}" if source.get("data_date") else ""
         extra = f"; overrides from {source['overrides']}" if source.get("overrides") else ""
-        print(f"prices: {source['name']}{when}{extra}")
+        lines.append(f"prices: {source['name']}{when}{extra}\n")
     if doc.get("unpriced_models"):
         models = ", ".join(doc["unpriced_models"])
-        print(f"unpriced (no price known; add them to {paths.overrides_file()}): {models}")
+        lines.append(f"unpriced (no price known; add them to {paths.overrides_file()}): {models}\n")
+    return "".join(lines)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
@@ -402,7 +435,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         }
         for s in doc["sources"]
     ]
-    _emit(args, doc, rows, columns)
+    sys.stdout.write(_render(args, doc, rows, columns))
     if not args.json and not args.csv:
         for s in doc["sources"]:
             for why, n in sorted(s["skipped"].items()):
@@ -464,7 +497,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         "seconds": round(report.seconds, 3),
         "warnings": len(report.warnings),
     }
-    _emit(args, doc, [doc], list(doc))
+    sys.stdout.write(_render(args, doc, [doc], list(doc)))
     return 0
 
 

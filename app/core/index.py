@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core import memo
 from app.core.model import QUARTER_MS
 from app.core.pricing import ROW_COLUMNS, Pricer, price_fingerprint, reprice
 from app.sources import all_sources
@@ -456,6 +457,7 @@ class Index:
         self.conn.execute("BEGIN IMMEDIATE")
         bulk = None
         try:
+            memo.forget(self.conn)  # in the transaction that changes calls: no report outlives what it read
             bulk = _Bulk.start(self.conn)
             for done in results:
                 self._store(done, pricer, report, bulk)
@@ -466,6 +468,7 @@ class Index:
                     if bulk is None:
                         self.conn.execute("COMMIT")
                         self.conn.execute("BEGIN IMMEDIATE")
+                        memo.forget(self.conn)  # one stored between the two commits read half of this refresh
                     last_commit = now
                     if progress is not None:
                         progress(state)
@@ -543,6 +546,7 @@ class Index:
         if self.meta("price_fingerprint") == fingerprint:
             return
         with self._tx():
+            memo.forget(self.conn)
             self.conn.execute("DELETE FROM rates")
             pricer = Pricer(self.conn, self.overrides)
             reprice(self.conn, pricer)

@@ -2,11 +2,11 @@
 
 Loading genai-prices' data (pydantic models of every provider and model) costs ~0.15 CPU-s,
 a sixth of a first index of a gigabyte of logs. ``price_table.json`` holds, for each name
-the data itself writes (model ids and the literal names its match rules compare with), the
-schedule genai-prices gives that exact name (and for a few dated names agents write),
-plus the data's version and the dates it mentions. It is a memo, not a second matcher: it is used only while the installed
-``genai_prices/data.py`` is byte for byte the one it was built from, and any name it lacks
-is asked of genai-prices itself.
+the data itself writes (model ids and the literal names its match rules compare with) and
+a few dated names agents write, the schedule genai-prices gives that exact name, plus the
+data's version and the dates it mentions. It is a memo, not a second matcher: it is used
+only while the installed ``genai_prices/data.py`` is byte for byte the one it was built
+from, and any name it lacks is asked of genai-prices itself.
 
 Rebuild after upgrading genai-prices (tests/core/test_pricing.py fails until then)::
 
@@ -155,4 +155,5 @@ if __name__ == "__main__":
 
     built = build()
     TABLE.write_bytes(orjson.dumps(built, option=orjson.OPT_SORT_KEYS) + b"\n")
-    print(f"{TABLE}: {len(built['models'])} names, {len(built['schedules'])} schedules, genai-prices {built['version']}")
+    version = built["version"]
+    print(f"{TABLE}: {len(built['models'])} names, {len(built['schedules'])} schedules, genai-prices {version}")

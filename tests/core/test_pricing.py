@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
-from app.core import reports
+from app.core import price_table, reports
 from app.core.index import Index, connect
 from app.core.model import UsageEvent
-from app.core import price_table
 from app.core.pricing import PriceError, Pricer, load_overrides
 from app.sources.base import Env
 from tests.logmaker import claude_line

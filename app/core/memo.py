@@ -1,0 +1,65 @@
+"""Reports remembered until the index changes: a re-run with nothing new prints what it printed.
+
+A report is a pure function of the index, its options and the code that renders it. The
+index forgets every memo in each transaction that writes calls or prices (``forget``), so
+a memo found is one computed from the index as it is now. It is stored only from the same
+read transaction that computed it: if another process wrote in between, SQLite refuses the
+write (the snapshot is stale) and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+_PREFIX = "memo:"
+
+
+def key(*parts: object) -> str:
+    """A memo key of the report's options, plus the code that renders reports (a changed file changes it)."""
+    return "\x1f".join(map(str, (*parts, _code_stamp())))
+
+
+def recall(conn: sqlite3.Connection, kind: str, memo_key: str) -> str | None:
+    row = conn.execute("SELECT v FROM meta WHERE k = ?", (_PREFIX + kind,)).fetchone()
+    if row is None:
+        return None
+    stored_key, _, text = row[0].partition("\n")
+    return text if stored_key == memo_key else None
+
+
+def remember(conn: sqlite3.Connection, kind: str, memo_key: str, text: str) -> None:
+    """Store ``text`` if the index is unchanged since this transaction's reads, without waiting for a lock."""
+    (wait,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (_PREFIX + kind, f"{memo_key}\n{text}"))
+    except sqlite3.OperationalError:  # written meanwhile, locked by a writer, or a read-only index: no memo
+        pass
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
+
+
+def forget(conn: sqlite3.Connection) -> None:
+    """Drop every memo (inside the transaction that changes what reports read)."""
+    conn.execute("DELETE FROM meta WHERE k GLOB ?", (_PREFIX + "*",))
+
+
+_stamp: list[str] = []
+
+
+def _code_stamp() -> str:
+    """Size and newest change of the command line and core modules (where reports are computed and drawn)."""
+    if not _stamp:
+        app = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        sizes = newest = count = 0
+        for folder in (app, os.path.join(app, "core")):
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".py"):
+                        st = entry.stat()  # follows the links of an editable install to the real files
+                        sizes += st.st_size
+                        newest = max(newest, st.st_mtime_ns)
+                        count += 1
+        _stamp.append(f"{count}:{sizes}:{newest}")
+    return _stamp[0]
