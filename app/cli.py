@@ -29,6 +29,7 @@ from app.sources.base import Env
 if TYPE_CHECKING:
     import sqlite3
 
+WAIT_S = 10.0
 REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today")
 
 
@@ -36,9 +37,24 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse makes a formatter for every option added, and each asks ``shutil`` for the terminal's width:
+    importing shutil (with bz2 and lzma) was a twentieth of a warm run. The same width, asked of ``os``."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return argparse.HelpFormatter(prog, width=max(columns - 2, 20))
+
+
 def _common(sub: bool = False) -> argparse.ArgumentParser:
     """Options valid before or after the command; after it they must not reset what came before."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_formatter)
     common.add_argument("--db", type=Path, help="index file")
     common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
     common.add_argument("--json", action="store_true", help="print JSON")
@@ -48,9 +64,10 @@ def _common(sub: bool = False) -> argparse.ArgumentParser:
     common.add_argument(
         "--wait",
         type=float,
-        default=10.0,
+        default=WAIT_S,
         metavar="SECONDS",
-        help="how long to wait for another process's lock on the index (default: %(default)s)",
+        # spelled out: after a command the default is suppressed, and %(default)s would break its --help
+        help=f"how long to wait for another process's lock on the index (default: {WAIT_S:g})",
     )
     if sub:
         for action in common._actions:
@@ -59,12 +76,14 @@ def _common(sub: bool = False) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tokenclub", description=__doc__.splitlines()[0], parents=[_common()])
+    parser = argparse.ArgumentParser(
+        prog="tokenclub", description=__doc__.splitlines()[0], parents=[_common()], formatter_class=_formatter
+    )
     common = _common(sub=True)
     sub = parser.add_subparsers(dest="command")
 
-    rep = sub.add_parser("report", parents=[common], help="token and cost reports")
-    rep.add_argument("kind", choices=REPORTS)
+    rep = sub.add_parser("report", parents=[common], help="token and cost reports", formatter_class=_formatter)
+    rep.add_argument("kind", choices=REPORTS, metavar="KIND", help=f"one of: {', '.join(REPORTS)}")
     rep.add_argument("--since", help="first day, YYYY-MM-DD or YYYYMMDD or Nd (N days ago)")
     rep.add_argument("--until", help="last day, same forms as --since")
     rep.add_argument("--tz", help="time zone of the day boundary (IANA name; default: the settings' or this machine's)")
@@ -72,11 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-refresh", action="store_true", help="report from the index as it is")
     rep.add_argument("--range", help="dashboard only: days ending today, 7d, 30d, 90d, 1y or all (default 30d)")
 
-    src = sub.add_parser("sources", parents=[common], help="each agent: roots searched, files, events, skips")
+    src = sub.add_parser(
+        "sources", parents=[common], help="each agent: roots searched, files, events, skips", formatter_class=_formatter
+    )
     src.add_argument("--no-refresh", action="store_true", help="list the index as it is")
 
-    sub.add_parser("refresh", parents=[common], help="index whatever is new, and say what was read")
-    sub.add_parser("gui", parents=[common], help="start the desktop app (the default)")
+    sub.add_parser(
+        "refresh", parents=[common], help="index whatever is new, and say what was read", formatter_class=_formatter
+    )
+    sub.add_parser("gui", parents=[common], help="start the desktop app (the default)", formatter_class=_formatter)
     return parser
 
 

@@ -194,6 +194,19 @@ def test_bad_input_is_one_clear_line(
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("command", [[], ["report"], ["sources"], ["refresh"], ["gui"]])
+def test_every_command_has_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "70")
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and out.startswith("usage: tokenclub")
+    assert "--wait SECONDS" in out and "(default: 10)" in out
+    assert max(map(len, out.splitlines())) <= 70
+
+
 def test_a_file_that_is_not_an_index_is_refused_untouched(tmp_path: Path, home: Path) -> None:
     db = tmp_path / "notes.txt"
     db.write_text("my notes, not a database\n" * 100)

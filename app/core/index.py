@@ -21,10 +21,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core import memo
+from app.core import memo, snapshot
 from app.core.model import QUARTER_MS
 from app.core.pricing import ROW_COLUMNS, Pricer, price_fingerprint, reprice
-from app.sources import all_sources
 from app.sources.base import TAIL, Env, Source, prepare_scan
 
 if TYPE_CHECKING:
@@ -359,7 +358,19 @@ class Index:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            jobs = list(self._plan(env, set(agents) if agents is not None else None, report))
+            wanted = set(agents) if agents is not None else None
+            scope = "all" if wanted is None else ",".join(sorted(wanted))
+            last = self.meta("snapshot")
+            seen = snapshot.holds(last, env, scope) if last is not None else None
+            if seen is not None:  # every path the last walk saw answers the same: the walk would find nothing
+                report.files_seen = seen
+                self._check_prices()
+                report.seconds = time.monotonic() - started
+                return report
+            recording, walk = snapshot.RecordingEnv(env), snapshot.Walk()
+            jobs = list(self._plan(recording, wanted, report, walk))
+            if not jobs:
+                self._keep_snapshot(snapshot.build(recording, scope, walk))
             if jobs:  # workers parse while the prices are checked
                 results = _Results(jobs, workers, sum(j.size for j in jobs))
             self._check_prices()
@@ -379,14 +390,26 @@ class Index:
 
     # -- planning -------------------------------------------------------------------------
 
-    def _plan(self, env: Env, agents: set[str] | None, report: RefreshReport) -> Iterator[_Job]:
+    def _plan(
+        self,
+        env: Env,
+        agents: set[str] | None,
+        report: RefreshReport,
+        walk: snapshot.Walk,
+    ) -> Iterator[_Job]:
+        """The files to read; ``walk`` gets the roots and every file stated."""
+        from app.sources import all_sources
+
         known = {row[0]: row[1:] for row in self.conn.execute("SELECT path, dev, ino, size, mtime_ns, gone FROM files")}
         seen: set[str] = set()
         stat_of = os.stat
+        observed = walk.files
         for source in all_sources():
             if agents is not None and source.agent not in agents:
                 continue
-            for root in source.roots(env):
+            roots = source.roots(env)
+            walk.roots.extend(roots)
+            for root in roots:
                 for key in source.files(root):
                     if key in seen:
                         continue
@@ -396,14 +419,18 @@ class Index:
                     except OSError:
                         continue
                     report.files_seen += 1
-                    stat = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                    stat = observed[key] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
                     whole = source.is_whole(key)
                     if whole:  # a whole document changes with its companions (a database's write-ahead log)
                         size, mtime_ns = st.st_size, st.st_mtime_ns
                         for extra in source.companions(Path(key)):
-                            with contextlib.suppress(OSError):
+                            try:
                                 cst = stat_of(extra)
-                                size, mtime_ns = size + cst.st_size, max(mtime_ns, cst.st_mtime_ns)
+                            except OSError:
+                                observed[str(extra)] = None
+                                continue
+                            observed[str(extra)] = (cst.st_dev, cst.st_ino, cst.st_size, cst.st_mtime_ns)
+                            size, mtime_ns = size + cst.st_size, max(mtime_ns, cst.st_mtime_ns)
                         stat = (st.st_dev, st.st_ino, size, mtime_ns)
                     row = known.get(key)
                     if row is not None and stat == row[:4]:
@@ -418,6 +445,20 @@ class Index:
             if still_gone:
                 with self._tx():
                     self.conn.executemany("UPDATE files SET gone = 1 WHERE path = ?", still_gone)
+
+    def _keep_snapshot(self, text: str | None) -> None:
+        """Store what a walk that found nothing saw (or forget the last one), without waiting for a lock."""
+        self.conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            with self._tx():
+                if text is None:
+                    self.conn.execute("DELETE FROM meta WHERE k = 'snapshot'")
+                else:
+                    self._set_meta("snapshot", text)
+        except sqlite3.OperationalError:  # another writer: the next refresh walks again
+            pass
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
 
     def _job_for(
         self, agent: str, path: str, stat: tuple[int, int, int, int], whole: bool, row: tuple[Any, ...] | None
@@ -715,9 +756,12 @@ _SOURCES: dict[str, Source] = {}
 
 
 def _source(agent: str) -> Source:
-    if not _SOURCES:
-        _SOURCES.update((s.agent, s) for s in all_sources())
-    return _SOURCES[agent]
+    held = _SOURCES.get(agent)
+    if held is None:
+        from app.sources import source
+
+        held = _SOURCES[agent] = source(agent)
+    return held
 
 
 def _read(job: _Job) -> _Done:

@@ -17,7 +17,7 @@ _PREFIX = "memo:"
 
 def key(*parts: object) -> str:
     """A memo key of the report's options, plus the code that renders reports (a changed file changes it)."""
-    return "\x1f".join(map(str, (*parts, _code_stamp())))
+    return "\x1f".join(map(str, (*parts, code_stamp())))
 
 
 def recall(conn: sqlite3.Connection, kind: str, memo_key: str) -> str | None:
@@ -48,12 +48,12 @@ def forget(conn: sqlite3.Connection) -> None:
 _stamp: list[str] = []
 
 
-def _code_stamp() -> str:
-    """Size and newest change of the command line and core modules (where reports are computed and drawn)."""
+def code_stamp() -> str:
+    """Size and newest change of the modules that read logs and compute and draw reports (not the GUI's)."""
     if not _stamp:
         app = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         sizes = newest = count = 0
-        for folder in (app, os.path.join(app, "core")):
+        for folder in (app, os.path.join(app, "core"), os.path.join(app, "sources")):
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.name.endswith(".py"):

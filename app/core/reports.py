@@ -12,7 +12,6 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
 from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
 from app.core.model import QUARTER_MS, Totals
@@ -26,8 +25,6 @@ SUMS = (
 )
 
 
-_UTC = ZoneInfo("UTC")
-
 
 class Filter(NamedTuple):
     """Which calls a report covers: local dates ``since``..``until`` (inclusive) in ``tz``.
@@ -35,7 +32,7 @@ class Filter(NamedTuple):
     A NamedTuple, not a dataclass: the warm command line must not pay for importing ``dataclasses``.
     """
 
-    tz: tzinfo = _UTC
+    tz: tzinfo = UTC
     since: date | None = None
     until: date | None = None
     agents: frozenset[str] | None = None

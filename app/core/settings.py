@@ -239,9 +239,9 @@ def _milestone_text(value: int) -> str:
 
 
 def _agent_ids() -> list[str]:
-    from app.sources import all_sources
+    from app.sources import AGENTS
 
-    return sorted(src.agent for src in all_sources())
+    return sorted(AGENTS)
 
 
 def _bool(key: str, value: Any) -> bool:

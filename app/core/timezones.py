@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ZoneError(ValueError):
@@ -14,6 +13,10 @@ class ZoneError(ValueError):
 
 def resolve_zone(name: str | None) -> tzinfo:
     """``name`` as a zone; None means the machine's zone (``$TZ``, then /etc/localtime)."""
+    if name == "UTC":
+        return UTC  # the same days as ZoneInfo("UTC"), without loading the zone database (~3 ms)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     if name:
         try:
             return ZoneInfo(name)
@@ -23,6 +26,8 @@ def resolve_zone(name: str | None) -> tzinfo:
 
 
 def local_zone() -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     env = os.environ.get("TZ", "").lstrip(":")
     if env:
         try:

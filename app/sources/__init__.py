@@ -1,41 +1,45 @@
-"""One module per agent; ``all_sources()`` is the registry the index walks."""
+"""One module per agent; ``all_sources()`` is the registry the index walks.
+
+The modules are imported when a source is first needed: a refresh that finds nothing new
+(see ``app.core.snapshot``) and the settings' list of agents never load them.
+"""
 
 from __future__ import annotations
 
-from app.sources.amp import Amp
-from app.sources.base import Source
-from app.sources.claude_code import ClaudeCode
-from app.sources.codex import Codex
-from app.sources.copilot_cli import CopilotCli
-from app.sources.factory_droid import FactoryDroid
-from app.sources.gemini_cli import GeminiCli
-from app.sources.goose import Goose
-from app.sources.hermes_agent import HermesAgent
-from app.sources.kilo_cli import KiloCli
-from app.sources.kimi_cli import KimiCli
-from app.sources.opencode import OpenCode
-from app.sources.pi_agent import PiAgent
-from app.sources.qwen_code import QwenCode
-from app.sources.vscode_tasks import Cline, KiloCode, RooCode
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.sources.base import Source
+
+# agent id -> (module, class), in display order
+REGISTRY: dict[str, tuple[str, str]] = {
+    "claude-code": ("claude_code", "ClaudeCode"),
+    "codex": ("codex", "Codex"),
+    "gemini-cli": ("gemini_cli", "GeminiCli"),
+    "opencode": ("opencode", "OpenCode"),
+    "qwen-code": ("qwen_code", "QwenCode"),
+    "amp": ("amp", "Amp"),
+    "pi-agent": ("pi_agent", "PiAgent"),
+    "kimi-cli": ("kimi_cli", "KimiCli"),
+    "kilo-cli": ("kilo_cli", "KiloCli"),
+    "roo-code": ("vscode_tasks", "RooCode"),
+    "kilo-code": ("vscode_tasks", "KiloCode"),
+    "cline": ("vscode_tasks", "Cline"),
+    "copilot-cli": ("copilot_cli", "CopilotCli"),
+    "factory-droid": ("factory_droid", "FactoryDroid"),
+    "goose": ("goose", "Goose"),
+    "hermes-agent": ("hermes_agent", "HermesAgent"),
+}
+AGENTS = tuple(REGISTRY)
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
-    return [
-        ClaudeCode(),
-        Codex(),
-        GeminiCli(),
-        OpenCode(),
-        QwenCode(),
-        Amp(),
-        PiAgent(),
-        KimiCli(),
-        KiloCli(),
-        RooCode(),
-        KiloCode(),
-        Cline(),
-        CopilotCli(),
-        FactoryDroid(),
-        Goose(),
-        HermesAgent(),
-    ]
+    return [source(agent) for agent in REGISTRY]
+
+
+def source(agent: str) -> Source:
+    module, name = REGISTRY[agent]
+    cls: type[Source] = getattr(import_module(f"app.sources.{module}"), name)
+    return cls()

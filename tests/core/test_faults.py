@@ -108,9 +108,10 @@ def test_file_deleted_between_discovery_and_reading(tmp_path: Path) -> None:
     leaving.write_bytes(claude_line("m2", "2026-11-20T10:00:00Z"))
     index = Index(tmp_path / "i.sqlite")
     from app.core.index import RefreshReport
+    from app.core.snapshot import Walk
 
     report = RefreshReport()
-    jobs = list(index._plan(Env.under(home), None, report))
+    jobs = list(index._plan(Env.under(home), None, report, Walk()))
     leaving.unlink()
     index._run(jobs, report, None, None, 1)
     assert total(index) == 110

@@ -114,7 +114,7 @@ def test_new_prices_and_new_code_forget_memos(
     prices.write_text('[models."claude-*"]\ninput_mtok = 1000.0\n', encoding="utf-8")
     after = json.loads(report(capsys, db, home, "models", "--json"))
     assert after["totals"]["cost_usd"] > before["totals"]["cost_usd"]
-    monkeypatch.setattr(memo, "_stamp", ["another build"])
+    monkeypatch.setattr(memo, "_stamp", ["another build"])  # what code_stamp() gives after an upgrade
     stored = memos(db)["memo:models"]
     report(capsys, db, home, "models", "--json")
     assert memos(db)["memo:models"] != stored and "another build" in memos(db)["memo:models"]

@@ -1,0 +1,133 @@
+"""What a refresh that found nothing new saw, so that the next one checks it with one stat per path.
+
+Finding what is new walks every agent's roots (hundreds of directories for a year of logs)
+and stats every file. When such a walk finds nothing to read, the index keeps what it saw:
+each root that was missing, each directory's identity and mtime, each file's identity, size
+and mtime, the environment variables the sources read, and the code that walked. The next
+refresh stats exactly those paths. If every answer is the same, the walk would find the same
+files, unchanged: a new, renamed or deleted file changes its directory's mtime, an append
+changes its file's size and mtime. Then nothing is new and the walk is skipped.
+
+A directory changed within the last two seconds is not trusted (two changes within one tick
+of a coarse clock share an mtime): no snapshot is kept then.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from app.core.memo import code_stamp
+from app.sources.base import Env
+
+FORMAT = "tokenclub-snapshot 1"
+RACY_NS = 2_000_000_000
+
+
+class RecordingEnv(Env):
+    """An ``Env`` that notes every variable the sources read (the roots depend on nothing else)."""
+
+    __slots__ = ("read",)
+
+    def __init__(self, env: Env) -> None:
+        super().__init__(env.home, env.environ)
+        self.read: dict[str, str | None] = {}
+
+    def var(self, name: str) -> str | None:
+        value = super().var(name)
+        self.read[name] = value
+        return value
+
+
+class Walk:
+    """What one walk looked at: the roots, and each file it stated (None: missing)."""
+
+    __slots__ = ("roots", "files")
+
+    def __init__(self) -> None:
+        self.roots: list[Path] = []
+        self.files: dict[str, tuple[int, int, int, int] | None] = {}
+
+
+def build(env: RecordingEnv, scope: str, walk: Walk) -> str | None:
+    """The snapshot of ``walk``, or None when it cannot be trusted."""
+    lines = [FORMAT, _key(env.home, scope, code_stamp()), _variables(env.read)]
+    racy = time.time_ns() - RACY_NS
+    for root in sorted(set(map(str, walk.roots))):
+        try:
+            st = os.stat(root)
+        except OSError:
+            lines.append(f"A\t\t{root}")
+            continue
+        if not os.path.isdir(root):
+            lines.append(f"F\t{_file(st)}\t{root}")
+            continue
+        for path, dst in _directories(root, st):
+            if dst.st_mtime_ns >= racy:
+                return None
+            lines.append(f"D\t{dst.st_ino}:{dst.st_mtime_ns}\t{path}")
+    for path, stat in walk.files.items():
+        lines.append(f"A\t\t{path}" if stat is None else f"F\t{stat[0]}:{stat[1]}:{stat[2]}:{stat[3]}\t{path}")
+    if any("\n" in line for line in lines):
+        return None  # a path with a newline in it: not worth a format that can hold one
+    return "\n".join(lines)
+
+
+def holds(text: str, env: Env, scope: str) -> int | None:
+    """How many files ``text`` saw, if every path still answers as it did for this env and scope (else None)."""
+    lines = text.split("\n")
+    if len(lines) < 3 or lines[0] != FORMAT:
+        return None
+    names = [item.partition("=")[0] for item in lines[2].split("\x1f") if item]
+    if lines[1] != _key(env.home, scope, code_stamp()) or lines[2] != _variables({n: env.var(n) for n in names}):
+        return None
+    stat = os.stat
+    files = 0
+    for line in lines[3:]:
+        kind, want, path = line.split("\t", 2)
+        try:
+            st = stat(path)
+        except OSError:
+            if kind == "A":
+                continue
+            return None
+        if kind == "F":
+            if _file(st) != want:
+                return None
+            files += 1
+        elif kind == "A" or f"{st.st_ino}:{st.st_mtime_ns}" != want:
+            return None
+    return files
+
+
+def _key(home: Path, scope: str, stamp: str) -> str:
+    return f"{home}\x1f{scope}\x1f{stamp}"
+
+
+def _variables(read: Mapping[str, str | None]) -> str:
+    return "\x1f".join(f"{name}={read[name] or ''}" for name in sorted(read))
+
+
+def _file(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _directories(root: str, root_stat: os.stat_result) -> Iterator[tuple[str, os.stat_result]]:
+    """``root`` and every directory under it, without following links (as the sources walk)."""
+    yield root, root_stat
+    stack = [root]
+    while stack:
+        top = stack.pop()
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                            yield entry.path, entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
