@@ -7,6 +7,7 @@ Every report refreshes the index first (reading only what is new), then prints a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.core import memo, paths, reports
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
@@ -101,6 +102,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("gui", parents=[common], help="start the desktop app (the default)", formatter_class=_formatter)
     return parser
+
+
+def entry() -> NoReturn:
+    """The ``tokenclub`` command (and ``python -m app``): ``main``, then out without the interpreter's teardown.
+
+    Freeing every module and object on the way out took a seventh of a warm report. Once the
+    output is flushed nothing is left to do: the index is closed, readers are reaped, and no
+    exit handler of ours is pending. The desktop app exits the usual way, letting Qt clean up.
+    """
+    code = main()
+    if "PySide6" in sys.modules:
+        sys.exit(code)
+    with contextlib.suppress(BrokenPipeError):  # the reader left early (``| head``): it read all it wanted
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -532,5 +550,4 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(main())
+    entry()

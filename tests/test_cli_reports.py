@@ -234,6 +234,19 @@ def test_console_script_runs(tmp_path: Path, home: Path) -> None:
     assert json.loads(done.stdout)["totals"]["total"] == 123803
 
 
+def test_console_script_flushes_everything_and_keeps_its_exit_status(tmp_path: Path, home: Path) -> None:
+    """The command leaves without the interpreter's teardown: the output is whole and the status is kept."""
+    exe = Path(sys.executable).with_name("tokenclub")
+    args = [str(exe), "report", "session", "--db", str(tmp_path / "i.sqlite"), "--home", str(home)]
+    table = subprocess.run([*args, "--csv"], capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0 and table.stdout.count("\n") == len(table.stdout.splitlines()) > 2
+    assert table.stdout == subprocess.run([*args, "--csv"], capture_output=True, text=True, timeout=60).stdout
+    bad = subprocess.run([*args, "--since", "yesterday-ish"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith("tokenclub: ")
+    piped = subprocess.run(f"{' '.join(args)} | head -c 10", shell=True, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and len(piped.stdout) == 10 and "Traceback" not in piped.stderr
+
+
 def test_reports_follow_the_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
     """The desktop app's milestones, zone and agents are the command line's defaults too."""
     from app.core import settings
