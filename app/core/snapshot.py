@@ -115,8 +115,9 @@ def _file(st: os.stat_result) -> str:
 
 
 def _directories(root: str, root_stat: os.stat_result) -> Iterator[tuple[str, os.stat_result]]:
-    """``root`` and every directory under it, without following links (as the sources walk)."""
+    """``root`` and every directory under it, through links too (a source's glob follows them), each once."""
     yield root, root_stat
+    visited = {(root_stat.st_dev, root_stat.st_ino)}
     stack = [root]
     while stack:
         top = stack.pop()
@@ -124,10 +125,14 @@ def _directories(root: str, root_stat: os.stat_result) -> Iterator[tuple[str, os
             with os.scandir(top) as entries:
                 for entry in entries:
                     try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                            yield entry.path, entry.stat(follow_symlinks=False)
+                        if not entry.is_dir():
+                            continue
+                        st = entry.stat()
                     except OSError:
                         continue
+                    if (st.st_dev, st.st_ino) not in visited:
+                        visited.add((st.st_dev, st.st_ino))
+                        stack.append(entry.path)
+                        yield entry.path, st
         except OSError:
             continue

@@ -129,6 +129,26 @@ def test_other_env_scope_or_code_walks_again(tmp_path: Path, home: Path, monkeyp
     assert walks.count == 3
 
 
+def test_a_new_file_behind_a_linked_directory_walks_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Qwen Code's ``*/chats/*.jsonl`` glob follows a linked project folder (and a link loop ends)."""
+    home = lay_out_home(tmp_path / "home", ("qwen",))
+    elsewhere = tmp_path / "elsewhere" / "chats"
+    elsewhere.mkdir(parents=True)
+    projects = next(home.rglob("chats")).parent.parent
+    (projects / "linked").symlink_to(elsewhere.parent, target_is_directory=True)
+    (elsewhere.parent / "loop").symlink_to(elsewhere.parent, target_is_directory=True)
+    age(tmp_path)
+    index = Index(tmp_path / "i.sqlite")
+    settled(index, Env.under(home))
+    walks = Walks(monkeypatch)
+    chat = next(home.rglob("*.jsonl"))
+    (elsewhere / "new.jsonl").write_bytes(chat.read_bytes())
+    index.refresh(Env.under(home))
+    assert walks.count == 1
+
+
 def test_a_directory_changed_just_now_is_not_trusted(tmp_path: Path, home: Path) -> None:
     index = Index(tmp_path / "i.sqlite")
     settled(index, Env.under(home))
