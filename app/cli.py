@@ -334,7 +334,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         kind = args.kind
         if kind in MEMOIZED:  # a pure function of the index and the options: a re-run with nothing new is a lookup
             flags = (args.json, _indent(args), args.csv)
-            memo_key = memo.key(kind, flt, list(milestones), flags, paths.overrides_file())
+            agents_key = None if flt.agents is None else sorted(flt.agents)  # a set's order changes between runs
+            options = (flt.tz, flt.since, flt.until, agents_key, list(milestones), flags, paths.overrides_file())
+            memo_key = memo.key(kind, *options)
             conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
             try:
                 text = memo.recall(conn, kind, memo_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,24 @@ def test_options_and_kinds_are_remembered_apart(capsys: pytest.CaptureFixture[st
         conn.execute("DELETE FROM meta WHERE k GLOB 'memo:*'")
         conn.close()
         assert report(capsys, fresh, home, *args) == text
+
+
+def test_a_memo_is_found_by_another_process(tmp_path: Path, home: Path) -> None:
+    """Keys do not depend on a process's hash seed (the order of a set of agents, say)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "i.sqlite"
+    agents = "claude-code,codex,gemini-cli,amp,opencode"
+    args = [sys.executable, "-m", "app", "report", "models", "--agent", agents, "--json",
+            "--db", str(db), "--home", str(home)]  # fmt: skip
+    outs = [subprocess.run(args, capture_output=True, text=True, check=True, timeout=60) for _ in range(3)]
+    assert outs[0].stdout == outs[1].stdout == outs[2].stdout
+    stored = memos(db)["memo:models"]
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(args, capture_output=True, text=True, check=True, timeout=60, env=env)
+        assert memos(db)["memo:models"] == stored  # found, not recomputed and stored under another key
 
 
 def test_a_memo_from_before_another_writer_is_never_stored(tmp_path: Path, home: Path) -> None:
