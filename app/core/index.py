@@ -404,11 +404,9 @@ class Index:
         seen: set[str] = set()
         stat_of = os.stat
         observed = walk.files
-        for source in all_sources():
-            if agents is not None and source.agent not in agents:
-                continue
-            roots = source.roots(env)
-            walk.roots.extend(roots)
+        planned = [(s, s.roots(env)) for s in all_sources() if agents is None or s.agent in agents]
+        walk.look(root for _, roots in planned for root in roots)
+        for source, roots in planned:
             for root in roots:
                 for key in source.files(root):
                     if key in seen:

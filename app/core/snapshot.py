@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from app.core.memo import code_stamp
@@ -42,32 +42,37 @@ class RecordingEnv(Env):
 
 
 class Walk:
-    """What one walk looked at: the roots, and each file it stated (None: missing)."""
+    """What one walk looked at: its roots and every directory under them, each stated *before* the sources
+    list them (so a file created meanwhile either is found or changes what was recorded), and each file
+    the walk stated (None: missing)."""
 
-    __slots__ = ("roots", "files")
+    __slots__ = ("lines", "files", "newest")
 
     def __init__(self) -> None:
-        self.roots: list[Path] = []
+        self.lines: list[str] = []
         self.files: dict[str, tuple[int, int, int, int] | None] = {}
+        self.newest = 0  # the latest directory mtime seen
+
+    def look(self, roots: Iterable[Path]) -> None:
+        for root in sorted(set(map(str, roots))):
+            try:
+                st = os.stat(root)
+            except OSError:
+                self.lines.append(f"A\t\t{root}")
+                continue
+            if not os.path.isdir(root):
+                self.lines.append(f"F\t{_file(st)}\t{root}")
+                continue
+            for path, dst in _directories(root, st):
+                self.lines.append(f"D\t{dst.st_ino}:{dst.st_mtime_ns}\t{path}")
+                self.newest = max(self.newest, dst.st_mtime_ns)
 
 
 def build(env: RecordingEnv, scope: str, walk: Walk) -> str | None:
     """The snapshot of ``walk``, or None when it cannot be trusted."""
-    lines = [FORMAT, _key(env.home, scope, code_stamp()), _variables(env.read)]
-    racy = time.time_ns() - RACY_NS
-    for root in sorted(set(map(str, walk.roots))):
-        try:
-            st = os.stat(root)
-        except OSError:
-            lines.append(f"A\t\t{root}")
-            continue
-        if not os.path.isdir(root):
-            lines.append(f"F\t{_file(st)}\t{root}")
-            continue
-        for path, dst in _directories(root, st):
-            if dst.st_mtime_ns >= racy:
-                return None
-            lines.append(f"D\t{dst.st_ino}:{dst.st_mtime_ns}\t{path}")
+    lines = [FORMAT, _key(env.home, scope, code_stamp()), _variables(env.read), *walk.lines]
+    if walk.newest >= time.time_ns() - RACY_NS:
+        return None
     for path, stat in walk.files.items():
         lines.append(f"A\t\t{path}" if stat is None else f"F\t{stat[0]}:{stat[1]}:{stat[2]}:{stat[3]}\t{path}")
     if any("\n" in line for line in lines):

@@ -149,6 +149,34 @@ def test_a_new_file_behind_a_linked_directory_walks_again(
     assert walks.count == 1
 
 
+def test_a_file_created_while_the_walk_runs_is_never_lost(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Directories are stated before the sources list them: a file made just after a listing is found next time."""
+    from app.sources.claude_code import ClaudeCode
+
+    monkeypatch.setattr(snapshot, "RACY_NS", 0)  # this ordering must hold even on a clock that never looks racy
+    index = Index(tmp_path / "i.sqlite")
+    settled(index, Env.under(home))
+    _append(home)  # so the next refresh walks
+    index.refresh(Env.under(home))
+    listing = ClaudeCode.files
+
+    def then_a_new_file(source: ClaudeCode, root: Path) -> object:
+        listed = list(listing(source, root))
+        if root.exists():
+            _new_file(home)  # the walk has listed this folder already
+        return iter(listed)
+
+    monkeypatch.setattr(ClaudeCode, "files", then_a_new_file)
+    index.refresh(Env.under(home))  # finds nothing new and keeps what it saw
+    monkeypatch.setattr(ClaudeCode, "files", listing)
+    assert index.meta("snapshot") is not None
+    assert index.conn.execute("SELECT COUNT(*) FROM files WHERE path LIKE '%new-session.jsonl'").fetchone() == (0,)
+    index.refresh(Env.under(home))
+    assert index.conn.execute("SELECT events FROM files WHERE path LIKE '%new-session.jsonl'").fetchone() == (1,)
+
+
 def test_a_directory_changed_just_now_is_not_trusted(tmp_path: Path, home: Path) -> None:
     index = Index(tmp_path / "i.sqlite")
     settled(index, Env.under(home))
