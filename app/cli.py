@@ -25,7 +25,7 @@ from app.core.settings import Settings
 from app.core.settings import load as load_settings
 from app.core.timezones import ZoneError, resolve_zone
 from app.sources import all_sources
-from app.sources.base import Env
+from app.sources.env import Env
 
 if TYPE_CHECKING:
     import sqlite3

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from app.core import memo, snapshot
 from app.core.model import QUARTER_MS
 from app.core.pricing import ROW_COLUMNS, Pricer, price_fingerprint, reprice
-from app.sources.base import TAIL, Env, Source, prepare_scan
+from app.sources.env import Env
 
 if TYPE_CHECKING:
     from threading import Event
+
+    from app.sources.base import Source
 
 SCHEMA_VERSION = 4
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
@@ -742,6 +744,8 @@ def _tail_matches(path: str, offset: int, tail: bytes | None) -> bool:
 
 def _tail(path: str | Path, offset: int) -> bytes:
     """The bytes just before ``offset``: they change when a file is rewritten in place."""
+    from app.sources.base import TAIL
+
     try:
         with open(path, "rb") as f:
             f.seek(max(offset - TAIL, 0))
@@ -800,6 +804,8 @@ def _preload_for_readers() -> None:
     """What every forked reader would import on its own (~25 ms each): loaded once here, inherited."""
     import hashlib  # noqa: F401
     import pickle  # noqa: F401
+
+    from app.sources.base import prepare_scan
 
     prepare_scan()
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from app.core.memo import code_stamp
-from app.sources.base import Env
+from app.sources.env import Env
 
 FORMAT = "tokenclub-snapshot 1"
 RACY_NS = 2_000_000_000

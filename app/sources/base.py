@@ -10,57 +10,17 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from app.core.model import UsageEvent
+from app.sources.env import Env  # the sources take it from here, with the rest
 
 BLOCK = 8 << 20  # read size; bounds memory per file
 TAIL = 32  # bytes before a read's end that the index keeps, to notice a file rewritten in place
 MAX_LINE = 64 << 20  # a longer line is skipped (and reported), never buffered whole
-
-
-class Env:
-    """Where the agents' data lives: a home directory and the environment to honour.
-
-    ``Env.under(home)`` takes every default root under ``home`` and ignores the
-    process environment, so a test or a ``--home`` run sees only that tree.
-    """
-
-    __slots__ = ("home", "environ")
-
-    def __init__(self, home: Path, environ: Mapping[str, str] | None = None) -> None:
-        self.home = home
-        self.environ: Mapping[str, str] = {} if environ is None else environ
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Env) and (self.home, self.environ) == (other.home, other.environ)
-
-    def __hash__(self) -> int:
-        return hash(self.home)
-
-    def __repr__(self) -> str:
-        return f"Env(home={self.home!r}, environ={dict(self.environ)!r})"
-
-    @classmethod
-    def current(cls) -> Env:
-        return cls(Path.home(), dict(os.environ))
-
-    @classmethod
-    def under(cls, home: Path) -> Env:
-        return cls(Path(home), {})
-
-    def var(self, name: str) -> str | None:
-        value = self.environ.get(name)
-        return value if value else None
-
-    def xdg_data(self) -> Path:
-        return Path(self.var("XDG_DATA_HOME") or self.home / ".local" / "share")
-
-    def xdg_config(self) -> Path:
-        return Path(self.var("XDG_CONFIG_HOME") or self.home / ".config")
 
 
 class ParseResult:
