@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import time
@@ -18,7 +17,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from app.core import memo, paths, reports
+from app.core import memo, paths
+from app.core.filters import Filter
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.pricing import PriceError
 from app.core.settings import Settings
@@ -232,6 +232,8 @@ def _agents(args: argparse.Namespace) -> frozenset[str] | None:
 def _render(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> str:
     if args.json:
         # indented for a person at a terminal; compact for a pipe (the C encoder: indenting is pure Python)
+        import json
+
         return json.dumps(doc, indent=2 if _indent(args) else None, ensure_ascii=False) + "\n"
     if args.csv:
         import csv
@@ -317,7 +319,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     tz = resolve_zone(args.tz or prefs.tz)
     agents = _agents(args) or prefs.enabled_agents()
     milestones = prefs.milestones
-    flt = reports.Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
+    flt = Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
     if args.range is not None and args.kind != "dashboard":
@@ -362,8 +364,10 @@ Built = tuple[dict[str, Any], list[dict[str, Any]], list[str]]  # the document, 
 MEMOIZED = frozenset({"daily", "weekly", "monthly", "session", "models", "projects"})
 
 
-def _build(kind: str, conn: sqlite3.Connection, flt: reports.Filter, milestones: Sequence[int]) -> Built:
+def _build(kind: str, conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int]) -> Built:
     """The reports that read nothing but the index (no clock): those ``MEMOIZED``."""
+    from app.core import reports  # only when the report is not remembered
+
     if kind == "daily":
         return _rows(reports.daily(conn, flt, milestones), "days", ["date", *BUCKET_COLUMNS, "tier"])
     if kind in ("weekly", "monthly"):
@@ -387,7 +391,7 @@ def _report_text(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[
     return text + _footer(doc)
 
 
-def _dashboard_filter(args: argparse.Namespace, flt: reports.Filter) -> reports.Filter:
+def _dashboard_filter(args: argparse.Namespace, flt: Filter) -> Filter:
     """``--range`` (default 30 days, as the dashboard opens) or explicit ``--since``/``--until``."""
     from app.core import dashboard
 
@@ -407,7 +411,7 @@ INSIGHT_COLUMNS = ["ts", "kind", "agent", "project", "session", "tokens", "extra
 INSIGHT_CSV_COLUMNS = [*INSIGHT_COLUMNS[:-1], "model", "previous_model", "idle_minutes", "summary"]
 
 
-def _insights(index: Index, flt: reports.Filter, full: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+def _insights(index: Index, flt: Filter, full: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from app.core import insights
 
     doc = insights.report(index.conn, flt, overrides=index.overrides)
@@ -415,7 +419,7 @@ def _insights(index: Index, flt: reports.Filter, full: bool) -> tuple[dict[str, 
 
 
 def _dashboard(
-    index: Index, flt: reports.Filter, milestones: Sequence[int]
+    index: Index, flt: Filter, milestones: Sequence[int]
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from app.core import dashboard
 
@@ -427,7 +431,7 @@ TODAY_COLUMNS = ["date", *BUCKET_COLUMNS, "tier", "next_milestone", "to_next", "
 
 
 def _today(
-    index: Index, flt: reports.Filter, milestones: Sequence[int]
+    index: Index, flt: Filter, milestones: Sequence[int]
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
     from app.core import dashboard
 
@@ -490,6 +494,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def sources_doc(index: Index, env: Env) -> dict[str, Any]:
     """Per agent: roots searched (and whether they exist), files, events, MB read, skips, errors."""
+    import json
+
     conn = index.conn
     per_file: dict[str, dict[str, Any]] = {}
     for agent, gone, offset, skips, error, path in conn.execute(

@@ -8,7 +8,6 @@ version does not know are kept on save.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -111,6 +110,8 @@ def load(path: Path | None = None) -> Loaded:
         return Loaded(Settings())
     except OSError as exc:  # unreadable (permissions, a folder in its place): left where it is
         return Loaded(Settings(), f"{path}: cannot be read ({exc.strerror or exc}); using the defaults")
+    import json  # only when there is a file
+
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
@@ -123,6 +124,8 @@ def load(path: Path | None = None) -> Loaded:
 
 
 def save(settings: Settings, path: Path | None = None) -> None:
+    import json
+
     data = json.dumps(settings.as_dict(), indent=2, ensure_ascii=False).encode() + b"\n"
     paths.write_atomic(path or paths.settings_file(), data)
 
