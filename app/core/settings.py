@@ -7,7 +7,6 @@ version does not know are kept on save.
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -194,6 +193,8 @@ def updated(base: Settings, changes: Mapping[str, Any]) -> Settings:
     Raises:
         InvalidSettings: one or more changes were rejected; ``base`` is never modified.
     """
+    import copy  # here: it brings weakref, a millisecond of every command line start
+
     result = copy.deepcopy(base)
     errors: dict[str, str] = {}
     for key, value in changes.items():
