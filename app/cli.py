@@ -23,7 +23,7 @@ from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.pricing import PriceError
 from app.core.settings import Settings
 from app.core.settings import load as load_settings
-from app.core.timezones import ZoneError, resolve_zone
+from app.core.timezones import ZoneError, resolve_zone, rules_stamp
 from app.sources import all_sources
 from app.sources.env import Env
 
@@ -337,7 +337,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if kind in MEMOIZED:  # a pure function of the index and the options: a re-run with nothing new is a lookup
             flags = (args.json, _indent(args), args.csv)
             agents_key = None if flt.agents is None else sorted(flt.agents)  # a set's order changes between runs
-            options = (flt.tz, flt.since, flt.until, agents_key, list(milestones), flags, paths.overrides_file())
+            zone = rules_stamp(flt.tz)
+            options = (zone, flt.since, flt.until, agents_key, list(milestones), flags, paths.overrides_file())
             memo_key = memo.key(kind, *options)
             conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
             try:

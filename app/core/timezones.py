@@ -45,3 +45,24 @@ def local_zone() -> tzinfo:
 
     fixed = datetime.now().astimezone().tzinfo
     return fixed if fixed is not None else ZoneInfo("UTC")
+
+
+def rules_stamp(tz: tzinfo) -> str:
+    """The zone and the rules file it was read from: a tzdata update can move the days of a named zone."""
+    key = getattr(tz, "key", None)
+    if not isinstance(key, str):
+        return str(tz)  # UTC or a fixed offset: no rules to change
+    import importlib.util
+    import zoneinfo
+
+    bases = list(zoneinfo.TZPATH)
+    spec = importlib.util.find_spec("tzdata")  # the package zoneinfo falls back to
+    if spec is not None and spec.origin:
+        bases.append(os.path.join(os.path.dirname(spec.origin), "zoneinfo"))
+    for base in bases:
+        try:
+            st = os.stat(os.path.join(base, key))
+        except OSError:
+            continue
+        return f"{key}:{st.st_size}:{st.st_mtime_ns}"
+    return key

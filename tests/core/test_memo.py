@@ -137,3 +137,32 @@ def test_new_prices_and_new_code_forget_memos(
     stored = memos(db)["memo:models"]
     report(capsys, db, home, "models", "--json")
     assert memos(db)["memo:models"] != stored and "another build" in memos(db)["memo:models"]
+
+
+def test_new_zone_rules_forget_a_zone_s_memos(tmp_path: Path) -> None:
+    """A tzdata update can move a named zone's days: its rules file is part of the key."""
+    import importlib.util
+    import shutil
+    import zoneinfo
+
+    from app.core.timezones import rules_stamp
+
+    bases = [*map(Path, zoneinfo.TZPATH)]
+    spec = importlib.util.find_spec("tzdata")  # zoneinfo's fallback when the system has no zone files
+    if spec is not None and spec.origin:
+        bases.append(Path(spec.origin).parent / "zoneinfo")
+    source = next(base / "Europe" / "Paris" for base in bases if (base / "Europe" / "Paris").is_file())
+    (tmp_path / "Europe").mkdir()
+    copy = tmp_path / "Europe" / "Paris"
+    shutil.copyfile(source, copy)
+    zoneinfo.reset_tzpath(to=[str(tmp_path)])
+    try:
+        zone = zoneinfo.ZoneInfo.no_cache("Europe/Paris")
+        before = rules_stamp(zone)
+        os.utime(copy, ns=(0, copy.stat().st_mtime_ns + 10**9))  # what an update of the rules does
+        assert rules_stamp(zone) != before and before.startswith("Europe/Paris:")
+    finally:
+        zoneinfo.reset_tzpath()
+    from datetime import UTC
+
+    assert rules_stamp(UTC) == "UTC"
