@@ -39,8 +39,11 @@ class UsageError(Exception):
 
 
 def _formatter(prog: str) -> argparse.HelpFormatter:
-    """argparse makes a formatter for every option added, and each asks ``shutil`` for the terminal's width:
-    importing shutil (with bz2 and lzma) was a twentieth of a warm run. The same width, asked of ``os``."""
+    """A help formatter that asks ``os``, not ``shutil``, for the terminal's width.
+
+    argparse makes one for every option added, and importing shutil (with bz2 and lzma) was a
+    twentieth of a warm run.
+    """
     try:
         columns = int(os.environ.get("COLUMNS", "0"))
     except ValueError:
