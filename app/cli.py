@@ -117,8 +117,13 @@ def entry() -> NoReturn:
     code = main()
     if "PySide6" in sys.modules:
         sys.exit(code)
-    with contextlib.suppress(BrokenPipeError):  # the reader left early (``| head``): it read all it wanted
+    try:
         sys.stdout.flush()
+    except BrokenPipeError:  # the reader left early (``| head``): it read all it wanted
+        pass
+    except OSError as exc:  # a full disk under ``> file``: the output is not all there
+        print(f"tokenclub: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        code = code or 1
     with contextlib.suppress(OSError):
         sys.stderr.flush()
     os._exit(code)

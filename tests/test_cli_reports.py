@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -245,6 +246,13 @@ def test_console_script_flushes_everything_and_keeps_its_exit_status(tmp_path: P
     assert bad.returncode == 2 and bad.stderr.startswith("tokenclub: ")
     piped = subprocess.run(f"{' '.join(args)} | head -c 10", shell=True, capture_output=True, text=True, timeout=60)
     assert piped.returncode == 0 and len(piped.stdout) == 10 and "Traceback" not in piped.stderr
+    if Path("/dev/full").exists():  # a full disk: a small output fails only when flushed on the way out
+        with open("/dev/full", "w") as full:
+            today = [*args[:2], "today", *args[3:], "--json"]
+            buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+            done = subprocess.run(today, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, env=buffered)
+        assert done.returncode == 1 and "Traceback" not in done.stderr
+        assert done.stderr.startswith("tokenclub: cannot write the output: No space left")
 
 
 def test_reports_follow_the_settings(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
