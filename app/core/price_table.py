@@ -129,11 +129,10 @@ def build() -> dict[str, Any]:
                 index[key] = len(schedules)
                 schedules.append(schedule)
             models[name] = index[key]
-    text = data.read_text(encoding="utf-8")
     return {
         "digest": digest(data),
         "version": metadata.version("genai-prices"),
-        "dates": sorted(set(re.findall(r"20\d\d-[01]\d-[0-3]\d", text))),
+        "dates": sorted(set(pricing.data_dates())),
         "schedules": schedules,
         "models": models,
     }

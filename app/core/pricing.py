@@ -247,7 +247,7 @@ class Pricer:
                 label = f"genai-prices {metadata.version('genai-prices')}"
             except metadata.PackageNotFoundError:
                 label = "no price data"
-            dates = _data_dates()
+            dates = data_dates()
         return {
             "name": f"{label} (bundled, offline)",
             "data_date": _newest_past(dates),
@@ -354,7 +354,7 @@ def genai_prices_schedule(model: str) -> Schedule | None:
     return schedule
 
 
-def _data_dates() -> list[str]:
+def data_dates() -> list[str]:
     """Every date the bundled price data mentions."""
     path = price_table.data_file()
     try:

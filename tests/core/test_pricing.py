@@ -219,4 +219,4 @@ def test_common_models_are_priced_without_loading_the_price_data() -> None:
     from app.core import pricing
 
     assert got["source"]["name"] == f"genai-prices {metadata.version('genai-prices')} (bundled, offline)"
-    assert got["source"]["data_date"] == pricing._newest_past(pricing._data_dates())  # as read from the data file
+    assert got["source"]["data_date"] == pricing._newest_past(pricing.data_dates())  # as read from the data file
