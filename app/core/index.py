@@ -448,17 +448,11 @@ class Index:
 
     def _keep_snapshot(self, text: str | None) -> None:
         """Store what a walk that found nothing saw (or forget the last one), without waiting for a lock."""
-        self.conn.execute("PRAGMA busy_timeout = 0")
-        try:
-            with self._tx():
-                if text is None:
-                    self.conn.execute("DELETE FROM meta WHERE k = 'snapshot'")
-                else:
-                    self._set_meta("snapshot", text)
-        except sqlite3.OperationalError:  # another writer: the next refresh walks again
-            pass
-        finally:
-            self.conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        with memo.unless_busy(self.conn), self._tx():  # another writer: the next refresh walks again
+            if text is None:
+                self.conn.execute("DELETE FROM meta WHERE k = 'snapshot'")
+            else:
+                self._set_meta("snapshot", text)
 
     def _job_for(
         self, agent: str, path: str, stat: tuple[int, int, int, int], whole: bool, row: tuple[Any, ...] | None

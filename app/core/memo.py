@@ -9,8 +9,10 @@ write (the snapshot is stale) and nothing is stored.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 
 _PREFIX = "memo:"
 
@@ -30,11 +32,18 @@ def recall(conn: sqlite3.Connection, kind: str, memo_key: str) -> str | None:
 
 def remember(conn: sqlite3.Connection, kind: str, memo_key: str, text: str) -> None:
     """Store ``text`` if the index is unchanged since this transaction's reads, without waiting for a lock."""
+    with unless_busy(conn):  # written meanwhile, locked by a writer, or a read-only index: no memo
+        conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (_PREFIX + kind, f"{memo_key}\n{text}"))
+
+
+@contextlib.contextmanager
+def unless_busy(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run an optional write at once or not at all: no wait for another process's lock, a refusal is dropped."""
     (wait,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)", (_PREFIX + kind, f"{memo_key}\n{text}"))
-    except sqlite3.OperationalError:  # written meanwhile, locked by a writer, or a read-only index: no memo
+        yield
+    except sqlite3.OperationalError:
         pass
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
