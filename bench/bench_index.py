@@ -136,6 +136,11 @@ def find_ccusage() -> Path | None:
     return None
 
 
+def cc_daily(cc: Path, *sub: str) -> list[str]:
+    """``ccusage [SUB] daily`` as the issue names it: JSON, offline prices, UTC days."""
+    return [str(cc), *sub, "daily", "--json", "--offline", "--timezone", "UTC"]
+
+
 def ccusage_env(home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "CODEX_", "XDG_"))}
     env["HOME"] = str(home)
@@ -252,7 +257,7 @@ def main(argv=None) -> int:
     db = None
     for i in range(a.runs):
         if cc is not None:
-            r = measure([str(cc), "daily", "--json", "--offline", "--timezone", "UTC"], ccusage_env(home))
+            r = measure(cc_daily(cc), ccusage_env(home))
             if r.rc != 0:
                 notes.append(f"ccusage run {i} failed rc={r.rc}: {r.stderr[-500:].decode(errors='replace')}")
                 cc = None
@@ -282,7 +287,7 @@ def main(argv=None) -> int:
     warm_walls, warm_rss, warm_doc, warm_cc_walls = [], [], None, []
     for _ in range(a.runs):
         if cc is not None:
-            r = measure([str(cc), "daily", "--json", "--offline", "--timezone", "UTC"], ccusage_env(home), sample=False)
+            r = measure(cc_daily(cc), ccusage_env(home), sample=False)
             if r.rc == 0:
                 warm_cc_walls.append(r.wall)
         r = measure(tc_cmd(db), tc_env)
@@ -326,7 +331,7 @@ def main(argv=None) -> int:
     if cc_doc is not None:
         # Per-agent, per-day figures (untimed): `ccusage claude daily`, `ccusage codex daily`.
         for agent, sub in (("claude-code", "claude"), ("codex", "codex")):
-            r = measure([str(cc), sub, "daily", "--json", "--offline", "--timezone", "UTC"], ccusage_env(home),
+            r = measure(cc_daily(cc, sub), ccusage_env(home),
                         sample=False)  # fmt: skip
             if r.rc == 0:
                 per_agent_cc[agent] = json.loads(r.stdout)
