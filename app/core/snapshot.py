@@ -91,7 +91,10 @@ def holds(text: str, env: Env, scope: str) -> int | None:
     stat = os.stat
     files = 0
     for line in lines[3:]:
-        kind, want, path = line.split("\t", 2)
+        parts = line.split("\t", 2)
+        if len(parts) != 3:
+            return None  # not what ``build`` writes: walk, and the walk keeps a sound one
+        kind, want, path = parts
         try:
             st = stat(path)
         except OSError:

@@ -226,3 +226,15 @@ def test_a_path_with_a_newline_keeps_no_snapshot(tmp_path: Path) -> None:
     index.refresh(Env.under(home))
     assert index.meta("snapshot") is None
     assert snapshot.holds("not a snapshot", Env.under(home), "all") is None
+
+
+def test_a_damaged_snapshot_walks_again_and_is_replaced(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = Index(tmp_path / "i.sqlite")
+    settled(index, Env.under(home))
+    header = "\n".join(index.meta("snapshot").split("\n")[:3])
+    index.conn.execute("UPDATE meta SET v = ? WHERE k = 'snapshot'", (header + "\nD only-two-fields",))
+    walks = Walks(monkeypatch)
+    index.refresh(Env.under(home))
+    assert walks.count == 1 and "only-two-fields" not in index.meta("snapshot")
