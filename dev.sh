@@ -2,6 +2,8 @@
 # One-step set-up for a fresh machine, then run the app or the tests.
 #   ./dev.sh app     installs what is missing, then starts TokenClub (the tray app)
 #   ./dev.sh test    installs what is missing, then runs the linters and the whole test suite
+#   ./dev.sh test --latest   the same against the newest releases (not the lock), in .venv-latest
+#   ./dev.sh lock    re-resolves requirements/lock.txt from pyproject.toml
 set -eu
 cd "$(dirname "$0")"
 
@@ -25,12 +27,60 @@ system_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+LOCK=requirements/lock.txt
+PIP_TOOLS="pip-tools==7.7.0"
+
+# Exactly the locked set, each file checked against its hash, then TokenClub itself (its build
+# backend comes from the lock too, so nothing unpinned is fetched).
 python_env() {
-    [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip
+    venv="${1:-.venv}"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r "$LOCK"
     # strict: app/ linked under build/ and put on the path by a plain .pth line; the default editable
     # finder costs every start ~12 ms of imports (a new module needs this install again)
-    .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=strict
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+        --config-settings editable_mode=strict
+    # genai-prices' answers for every name its data spells out, for the version just installed
+    "$venv/bin/python" -m app.core.price_table >/dev/null
+}
+
+# The newest releases the pyproject ranges allow, in a venv of their own: what the next lock would break.
+latest_env() {
+    [ -x .venv-latest/bin/python ] || python3 -m venv .venv-latest
+    .venv-latest/bin/python -m pip install -q --upgrade pip
+    .venv-latest/bin/python -m pip install -q --upgrade --upgrade-strategy eager -e ".[test]" \
+        --config-settings editable_mode=strict
+    .venv-latest/bin/python -m pip list --format=freeze | grep -v '^tokenclub' > .venv-latest/versions.txt
+    echo "testing against the newest releases (.venv-latest/versions.txt):"
+    .venv-latest/bin/python - "$LOCK" .venv-latest/versions.txt <<'PY'
+import re, sys
+def pins(path):
+    text = open(path).read().lower().replace("_", "-")
+    return dict(re.findall(r"^([a-z0-9.-]+)==(\S+)", text, re.M))
+locked, now = pins(sys.argv[1]), pins(sys.argv[2])
+for name in sorted(locked.keys() & now.keys()):
+    if locked[name] != now[name]:
+        print(f"  {name} {locked[name]} -> {now[name]}")
+PY
+}
+
+# Re-resolve the lock from pyproject.toml (newest releases within its ranges), with hashes.
+lock() {
+    [ -x .venv-lock/bin/python ] || python3 -m venv .venv-lock
+    .venv-lock/bin/python -m pip install -q --disable-pip-version-check "$PIP_TOOLS"
+    .venv-lock/bin/pip-compile -q --upgrade --generate-hashes --allow-unsafe --extra test \
+        --build-deps-for editable --no-emit-index-url --no-emit-find-links --strip-extras \
+        -o "$LOCK" pyproject.toml
+    echo "$LOCK: $(grep -c '==' "$LOCK") packages pinned with hashes"
+}
+
+checks() {
+    venv="$1"
+    shift
+    "$venv/bin/ruff" check app tests bench
+    "$venv/bin/mypy" app
+    "$venv/bin/lint-imports"
+    exec "$venv/bin/python" -m pytest -q "$@"
 }
 
 what="${1:-}"
@@ -43,14 +93,19 @@ case "$what" in
         ;;
     test)
         system_packages
+        if [ "${1:-}" = "--latest" ]; then
+            shift
+            latest_env
+            checks .venv-latest "$@"
+        fi
         python_env
-        .venv/bin/ruff check app tests bench
-        .venv/bin/mypy app
-        .venv/bin/lint-imports
-        exec .venv/bin/python -m pytest -q "$@"
+        checks .venv "$@"
+        ;;
+    lock)
+        lock
         ;;
     *)
-        echo "usage: ./dev.sh app | ./dev.sh test [pytest args]" >&2
+        echo "usage: ./dev.sh app | ./dev.sh test [--latest] [pytest args] | ./dev.sh lock" >&2
         exit 2
         ;;
 esac

@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "refresh", parents=[common], help="index whatever is new, and say what was read", formatter_class=_formatter
     )
+    prices = sub.add_parser(
+        "prices",
+        parents=[common],
+        help="the price source and date, your overrides, and the models seen with no price",
+        formatter_class=_formatter,
+    )
+    prices.add_argument("--no-refresh", action="store_true", help="list unpriced models from the index as it is")
     sub.add_parser("gui", parents=[common], help="start the desktop app (the default)", formatter_class=_formatter)
     return parser
 
@@ -132,6 +139,12 @@ def entry() -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
+        from app import display
+
+        why = display.problem()
+        if why is not None:
+            sys.stderr.write(display.message(why))
+            return 2
         try:
             from app.gui.app import run  # the only place the CLI reaches Qt
         except ImportError:  # a build without the desktop app: show the daily report
@@ -265,11 +278,12 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _cell(value: Any, column: str) -> str:
+def _cell(value: Any, column: str, row: dict[str, Any]) -> str:
     if value is None:
         return "-"
     if column.endswith("_usd"):
-        return f"${value:,.2f}"
+        # some of the row's tokens have no price: what is shown is the priced part
+        return f"≥ ${value:,.2f}" if column == "cost_usd" and row.get("unpriced_tokens") else f"${value:,.2f}"
     if column == "cache_hit_rate":
         return f"{value * 100:.1f}%"
     if isinstance(value, bool):
@@ -304,7 +318,7 @@ HEADERS = {
 def render_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Right-aligned numbers, left-aligned text, a rule under the header."""
     head = [HEADERS.get(c, c) for c in columns]
-    body = [[_cell(r.get(c), c) for c in columns] for r in rows]
+    body = [[_cell(r.get(c), c, r) for c in columns] for r in rows]
     widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(head)]
     numeric = [all(isinstance(r.get(c), int | float) or r.get(c) is None for r in rows) for c in columns]
 
@@ -357,6 +371,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             finally:
                 conn.execute("COMMIT")
             sys.stdout.write(text)
+            _say_if_empty(args, conn)
             return 0
         builders: dict[str, Callable[[], Built]] = {
             "insights": lambda: _insights(index, flt, full=args.csv),
@@ -364,9 +379,33 @@ def cmd_report(args: argparse.Namespace) -> int:
             "today": lambda: _today(index, flt, milestones),
         }
         sys.stdout.write(_report_text(args, *builders[kind]()))
+        _say_if_empty(args, conn)
     finally:
         index.close()
     return 0
+
+
+def _say_if_empty(args: argparse.Namespace, conn: sqlite3.Connection) -> None:
+    """When no agent has written a log yet, say where they were looked for (stderr beside --json/--csv)."""
+    if conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None:
+        return
+    home = str(_env(args).home)
+
+    def shown(root: Path) -> str:
+        text = str(root)
+        return "~" + text[len(home) :] if text == home or text.startswith(home + os.sep) else text
+
+    lines = ["", "No agent has written any logs here yet. Searched:"]
+    for source in all_sources():
+        roots = [shown(r) for r in source.roots(_env(args))]
+        more = f" and {len(roots) - 2} more" if len(roots) > 3 else ""
+        lines.append(f"  {source.agent}: {', '.join(roots[:2] if more else roots)}{more}")
+    lines.append(
+        "`tokenclub sources` lists every agent's roots and what was read; an agent's own override "
+        "(CLAUDE_CONFIG_DIR, CODEX_HOME, …) or --home DIR points TokenClub elsewhere."
+    )
+    out = sys.stderr if args.json or args.csv else sys.stdout
+    out.write("\n".join(lines) + "\n")
 
 
 Built = tuple[dict[str, Any], list[dict[str, Any]], list[str]]  # the document, its table rows and their columns
@@ -559,7 +598,24 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prices(args: argparse.Namespace) -> int:
+    from app.core import price_report
+
+    index = _open(args)
+    try:
+        if not args.no_refresh:
+            _refresh(index, args)
+        doc = price_report.build(index.conn, paths.overrides_file())
+    finally:
+        index.close()
+    if args.csv:
+        raise UsageError("prices has no CSV form; use --json")
+    sys.stdout.write(_render(args, doc, [], []) if args.json else price_report.text(doc))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "prices": cmd_prices,
     "report": cmd_report,
     "sources": cmd_sources,
     "refresh": cmd_refresh,

@@ -31,10 +31,17 @@ def lay_out_home(home: Path, agents: tuple[str, ...] = tuple(LAYOUT)) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the whole run: the price table is built once, not in every test's home."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache: Path) -> Path:
     """Settings, notices and the default index of every test live in its own folder, never the user's."""
     monkeypatch.setenv("TOKENCLUB_HOME", str(tmp_path / "tokenclub"))
+    monkeypatch.setenv("TOKENCLUB_CACHE", str(shared_cache))
     return tmp_path / "tokenclub"
 
 

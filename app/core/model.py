@@ -89,6 +89,7 @@ class Totals:
         self.calls += other.calls
 
     def as_dict(self) -> dict[str, int | float | None]:
+        """The JSON form: the five buckets, total, ``cost_usd`` (None when no token is priced), hit rate."""
         inp, cw, cr, out = self.inp, self.cw, self.cr, self.out  # reports call this per day, agent and model
         prompt = inp + cw + cr
         return {
@@ -98,7 +99,8 @@ class Totals:
             "out": out,
             "rsn": self.rsn,
             "total": prompt + out,
-            "cost_usd": round(self.cost, 6),
+            # none of these tokens has a price: unknown, never $0 (some unpriced: the priced part, a lower bound)
+            "cost_usd": None if self.unpriced and self.unpriced == prompt + out else round(self.cost, 6),
             "unpriced_tokens": self.unpriced,
             "calls": self.calls,
             "cache_hit_rate": round(cr / prompt, 6) if prompt else None,

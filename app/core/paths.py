@@ -16,6 +16,8 @@ def _root(kind: str) -> Path:
 
     if kind == "data":
         return Path(platformdirs.user_data_dir(APP, appauthor=False))
+    if kind == "cache":
+        return Path(platformdirs.user_cache_dir(APP, appauthor=False))
     return Path(platformdirs.user_config_dir(APP, appauthor=False))
 
 
@@ -25,6 +27,12 @@ def data_dir() -> Path:
 
 def config_dir() -> Path:
     return _root("config")
+
+
+def cache_dir() -> Path:
+    """What can be rebuilt at any time. ``$TOKENCLUB_CACHE`` moves it alone (tests share one across homes)."""
+    own = os.environ.get("TOKENCLUB_CACHE")
+    return Path(own) if own else _root("cache")
 
 
 def default_db() -> Path:

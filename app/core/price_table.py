@@ -1,25 +1,25 @@
-"""genai-prices' answers for every model name its data spells out, computed once and shipped.
+"""genai-prices' answers for every model name its data spells out, computed once per price data.
 
 Loading genai-prices' data (pydantic models of every provider and model) costs ~0.15 CPU-s,
-a sixth of a first index of a gigabyte of logs. ``price_table.json`` holds, for each name
-the data itself writes (model ids and the literal names its match rules compare with) and
-a few dated names agents write, the schedule genai-prices gives that exact name, plus the
-data's version and the dates it mentions. It is a memo, not a second matcher: it is used
-only while the installed ``genai_prices/data.py`` is byte for byte the one it was built
-from, and any name it lacks is asked of genai-prices itself.
-
-Rebuild after upgrading genai-prices (tests/core/test_pricing.py fails until then)::
-
-    python -m app.core.price_table
+a sixth of a first index of a gigabyte of logs. The table holds, for each name the data
+itself writes (model ids and the literal names its match rules compare with) and a few
+dated names agents write, the schedule genai-prices gives that exact name, plus the data's
+version and the dates it mentions. It is a memo, not a second matcher: it is built from
+the installed genai-prices the first time prices are needed (or at install, by
+``python -m app.core.price_table``), kept in the user cache directory under the digest of
+``genai_prices/data.py``, and rebuilt when that digest changes, so an upgrade of
+genai-prices only costs one build. Any name it lacks is asked of genai-prices itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import time
 from pathlib import Path
 from typing import Any
 
-TABLE = Path(__file__).with_name("price_table.json")
+from app.core import paths
 
 # Names agents write that the data only matches by prefix: Anthropic's dated API ids, as Claude Code logs them.
 WRITTEN_BY_AGENTS = (
@@ -43,6 +43,7 @@ class PriceTable:
         self.dates: list[str] = doc["dates"]
         self._schedules: list[Any] = doc["schedules"]
         self._models: dict[str, int] = doc["models"]
+        self._model_ids: int = doc["model_ids"]
 
     def __contains__(self, model: str) -> bool:
         return model in self._models
@@ -54,6 +55,10 @@ class PriceTable:
 
     def models(self) -> list[str]:
         return list(self._models)
+
+    def model_ids(self) -> int:
+        """How many models (per provider) the price data describes."""
+        return self._model_ids
 
 
 def data_file() -> Path | None:
@@ -70,11 +75,18 @@ def digest(path: Path) -> str:
     return blake2b(path.read_bytes(), digest_size=16).hexdigest()
 
 
+FORMAT = 1  # of the table's document: a table of another format is built again
+
+
+def table_path(data_digest: str) -> Path:
+    return paths.cache_dir() / f"price-table-{data_digest}.json"
+
+
 _loaded: list[PriceTable | None] = []
 
 
 def load() -> PriceTable | None:
-    """The table, or None when it is missing or was built from other price data (checked once)."""
+    """The table for the installed price data, built on first use (checked once per process); None without data."""
     if not _loaded:
         _loaded.append(_load())
     return _loaded[0]
@@ -84,13 +96,45 @@ def _load() -> PriceTable | None:
     import orjson
 
     data = data_file()
-    try:
-        doc = orjson.loads(TABLE.read_bytes())
-        if data is None or doc["digest"] != digest(data):
-            return None
-        return PriceTable(doc)
-    except (OSError, ValueError, KeyError, TypeError):
+    if data is None:
         return None
+    want = digest(data)
+    path = table_path(want)
+    try:
+        doc = orjson.loads(path.read_bytes())
+        if doc["digest"] == want and doc["format"] == FORMAT:
+            return PriceTable(doc)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, or damaged: build it again
+    doc = build()
+    with contextlib.suppress(OSError):  # a read-only cache: price from the table in memory, build again next time
+        save(doc)
+    return PriceTable(doc)
+
+
+STALE_S = 600  # a half-written table older than this was left by a killed build
+
+
+def save(doc: dict[str, Any]) -> Path:
+    """Write ``doc`` under its digest, whole or not at all, and drop tables of other price data.
+
+    Two processes building at once each replace the file with a complete table of the same
+    data; a build killed midway leaves only its hidden temporary file, removed here later.
+    """
+    import orjson
+
+    path = table_path(doc["digest"])
+    paths.write_atomic(path, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n")
+    now = time.time()
+    for old in path.parent.glob("*price-table-*"):
+        if old == path:
+            continue
+        try:
+            if not old.name.startswith(".") or now - old.stat().st_mtime > STALE_S:
+                old.unlink()
+        except OSError:
+            continue
+    return path
 
 
 def build() -> dict[str, Any]:
@@ -130,8 +174,10 @@ def build() -> dict[str, Any]:
                 schedules.append(schedule)
             models[name] = index[key]
     return {
+        "format": FORMAT,
         "digest": digest(data),
         "version": metadata.version("genai-prices"),
+        "model_ids": sum(len(provider.models) for provider in providers),
         "dates": sorted(set(pricing.data_dates())),
         "schedules": schedules,
         "models": models,
@@ -150,9 +196,8 @@ def _literals(clause: Any, into: set[str]) -> None:
 
 
 if __name__ == "__main__":
-    import orjson
-
     built = build()
-    TABLE.write_bytes(orjson.dumps(built, option=orjson.OPT_SORT_KEYS) + b"\n")
-    version = built["version"]
-    print(f"{TABLE}: {len(built['models'])} names, {len(built['schedules'])} schedules, genai-prices {version}")
+    where = save(built)
+    print(
+        f"{where}: {len(built['models'])} names, {len(built['schedules'])} schedules, genai-prices {built['version']}"
+    )

@@ -204,7 +204,12 @@ def models(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
         grand.add(t)
         rows.append({"model": model, "agent": agent, **_bucket_dict(t)})
     rows.sort(key=lambda r: -r["total"])
-    return {"models": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+    return {
+        "models": rows,
+        "totals": _bucket_dict(grand),
+        "price_source": price_source(conn),
+        "unpriced_models": unpriced_models(conn, flt),
+    }
 
 
 def projects(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
@@ -223,7 +228,12 @@ def projects(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
             }
         )
     rows.sort(key=lambda r: -r["total"])
-    return {"projects": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+    return {
+        "projects": rows,
+        "totals": _bucket_dict(grand),
+        "price_source": price_source(conn),
+        "unpriced_models": unpriced_models(conn, flt),
+    }
 
 
 def sessions(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
@@ -247,7 +257,12 @@ def sessions(conn: sqlite3.Connection, flt: Filter) -> dict[str, Any]:
             }
         )
     rows.sort(key=lambda r: r["last"], reverse=True)
-    return {"sessions": rows, "totals": _bucket_dict(grand), "price_source": price_source(conn)}
+    return {
+        "sessions": rows,
+        "totals": _bucket_dict(grand),
+        "price_source": price_source(conn),
+        "unpriced_models": unpriced_models(conn, flt),
+    }
 
 
 def today(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from genai_prices import Usage, calc_price
 
-from app.core import price_table, reports
+from app.core import price_table, pricing, reports
 from app.core.index import Index, connect
 from app.core.model import UsageEvent
 from app.core.pricing import PriceError, Pricer, load_overrides
@@ -160,31 +161,65 @@ def test_price_data_loads_without_the_package_init() -> None:
     assert got["priced"] > 0
 
 
-def test_shipped_price_table_is_what_genai_prices_answers() -> None:
-    """The memo of genai-prices' answers equals asking it again (after an upgrade: rebuild the table)."""
-    import orjson
-
-    shipped = orjson.loads(price_table.TABLE.read_bytes())
-    built = orjson.loads(orjson.dumps(price_table.build()))
-    assert built["digest"] == shipped["digest"], "genai-prices changed: run python -m app.core.price_table"
-    assert built == shipped
-    assert len(built["models"]) > 1000 and any(i >= 0 for i in built["models"].values())
-
-
-def test_price_table_of_other_price_data_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import orjson
-
-    doc = orjson.loads(price_table.TABLE.read_bytes())
-    model = "claude-sonnet-4-5-20250929"
-    doc["digest"] = "0" * 32
-    doc["schedules"][doc["models"][model]] = [[0, {"inp": [1000.0, []]}]]  # what other data might say
-    other = tmp_path / "price_table.json"
-    other.write_bytes(orjson.dumps(doc))
-    monkeypatch.setattr(price_table, "TABLE", other)
+def test_price_table_answers_as_genai_prices_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table built for the installed genai-prices gives every name the schedule asking genai-prices gives."""
+    monkeypatch.setenv("TOKENCLUB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(price_table, "_loaded", [])
-    assert price_table.load() is None
+    table = price_table.load()
+    assert table is not None
+    assert price_table.table_path(price_table.digest(price_table.data_file())).exists()  # type: ignore[arg-type]
+    names = table.models()
+    assert len(names) > 1000 and table.model_ids() > 100
+    priced = 0
+    with pricing.bare_genai_prices():
+        for name in names:
+            raw = table.raw_schedule(name)
+            asked = pricing.genai_prices_schedule(name)
+            assert (None if raw is None else pricing.decode_schedule(raw)) == asked, name
+            priced += asked is not None
+    assert priced > 1000
+
+
+def test_price_table_follows_the_price_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table of other price data (an upgrade of genai-prices) is not used: one is built for this data."""
+    import orjson
+
+    monkeypatch.setenv("TOKENCLUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(price_table, "_loaded", [])
+    doc = price_table.build()
+    model = "claude-sonnet-4-5-20250929"
+    stale = dict(doc, digest="0" * 32)
+    stale["schedules"] = [[[0, {"inp": [1000.0, []]}]]] * len(doc["schedules"])  # what other data might say
+    price_table.save(stale)
+    damaged = price_table.table_path(doc["digest"])
+    damaged.write_bytes(orjson.dumps(doc)[:500])  # a torn write of this data's table
     got = Pricer(connect(tmp_path / "i.sqlite"), None).cost(event(model, 100_000, 0, 0, 0))
-    assert got == pytest.approx(0.3)  # genai-prices' own $3/Mtok, not the table's
+    assert got == pytest.approx(0.3)  # genai-prices' own $3/Mtok, not the other table's
+    assert orjson.loads(damaged.read_bytes())["digest"] == doc["digest"]  # rebuilt whole
+    assert sorted(p.name for p in damaged.parent.iterdir()) == [damaged.name]  # the other data's table is gone
+
+
+def test_price_table_written_by_racing_builds_is_whole(tmp_path: Path) -> None:
+    """Two processes building at once, and one killed midway, leave a complete table or none."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TOKENCLUB_CACHE": str(tmp_path / "cache")}
+    build = [sys.executable, "-m", "app.core.price_table"]
+    cwd = Path(__file__).parents[2]
+    killed = subprocess.Popen(build, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    racing = [subprocess.Popen(build, env=env, cwd=cwd, stdout=subprocess.DEVNULL) for _ in range(2)]
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=60)
+    for proc in racing:
+        assert proc.wait(timeout=60) == 0
+    tables = [p for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")]
+    assert len(tables) == 1
+    import orjson
+
+    assert price_table.PriceTable(orjson.loads(tables[0].read_bytes())).model_ids() > 100
 
 
 _TABLE_CHECK = """
@@ -202,16 +237,26 @@ print(json.dumps({"priced": priced, "loaded": loaded, "source": source}))
 """
 
 
-def test_common_models_are_priced_without_loading_the_price_data() -> None:
-    """Pricing the names Claude Code, Codex and Gemini CLI write never imports genai-prices' pydantic data."""
+def test_common_models_are_priced_without_loading_the_price_data(tmp_path: Path) -> None:
+    """Once the table is built for the installed genai-prices (here by a first run in a new cache), pricing the
+    names Claude Code, Codex and Gemini CLI write never imports genai-prices' pydantic data."""
     import json
+    import os
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [sys.executable, "-c", _TABLE_CHECK], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
-    ).stdout
-    got = json.loads(out)
+    def run() -> dict[str, Any]:
+        env = {**os.environ, "TOKENCLUB_CACHE": str(tmp_path / "cache")}
+        out = subprocess.run(
+            [sys.executable, "-c", _TABLE_CHECK], capture_output=True, text=True, check=True, env=env,
+            cwd=Path(__file__).parents[2],
+        ).stdout
+        return json.loads(out)  # type: ignore[no-any-return]
+
+    first = run()
+    assert first["priced"] == [True] * 6
+    assert "pydantic" in first["loaded"]  # the first run built the table: the check below can see a load
+    got = run()
     assert got["priced"] == [True] * 6
     assert got["loaded"] == []
     from importlib import metadata
