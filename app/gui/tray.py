@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.core.milestones import tier_label
-from app.gui.formatting import percent, tokens, usd
+from app.gui.formatting import cost, percent, tokens
 
 # below the first milestone, then one colour per milestone reached (the last repeats past six)
 TIER_COLOURS = ("#6b7280", "#16a34a", "#2563eb", "#d97706", "#db2777", "#7c3aed", "#0f766e")
@@ -66,7 +66,8 @@ def _badge(size: int, colour: str, label: str, progress: float) -> QPixmap:
 
 def tooltip(today: dict[str, Any]) -> str:
     """Today's total, cost, tier and the distance to the next milestone, then the buckets apart."""
-    lines = [f"TokenClub · today {tokens(today['total'])} tokens · {usd(today.get('cost_usd'))}"]
+    spent = cost(today.get("cost_usd"), today.get("unpriced_tokens"))
+    lines = [f"TokenClub · today {tokens(today['total'])} tokens · {spent}"]
     tier = today.get("tier")
     lines.append(f"Tier: {tier} a day" if tier else "Tier: below the first milestone")
     if today.get("next_milestone"):

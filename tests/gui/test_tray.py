@@ -108,3 +108,8 @@ def test_indexing_progress_borrows_the_tooltip_and_gives_it_back(qtbot: QtBot) -
     tray.icon.setToolTip("left alone")
     tray.end_progress()  # nothing was borrowed: nothing is redrawn
     assert tray.icon.toolTip() == "left alone"
+
+
+def test_tooltip_never_shows_unpriced_tokens_as_dollars() -> None:
+    assert "· unpriced" in tooltip(_today(5_000, cost_usd=None, unpriced_tokens=5_000)).splitlines()[0]
+    assert "· ≥ $12.50" in tooltip(_today(5_000, unpriced_tokens=1_000)).splitlines()[0]
