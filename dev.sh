@@ -8,10 +8,11 @@ set -eu
 cd "$(dirname "$0")"
 
 # Qt's xcb platform libraries, a virtual X server with a tray host (screenshot tests),
-# and the tools the tests drive for real.
+# and the tools the tests drive for real (a private D-Bus and GNOME Keyring: the keyring tests).
 APT_PACKAGES="python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libglib2.0-0
 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
-libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxrender1 libxi6 xvfb trayer x11-utils procps"
+libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxrender1 libxi6 xvfb trayer x11-utils procps
+dbus-daemon gnome-keyring"
 
 system_packages() {
     command -v apt-get >/dev/null 2>&1 || return 0

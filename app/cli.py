@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from app import __version__
 from app.core import memo, paths
 from app.core.filters import Filter
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
@@ -24,6 +25,7 @@ from app.core.pricing import PriceError
 from app.core.settings import Settings
 from app.core.settings import load as load_settings
 from app.core.timezones import ZoneError, resolve_zone, rules_stamp
+from app.providers import cli as providers_cli
 from app.sources import all_sources
 from app.sources.env import Env
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     import sqlite3
 
 WAIT_S = 10.0
-REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today")
+REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today", "reconcile")
 
 
 class UsageError(Exception):
@@ -83,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tokenclub", description=__doc__.splitlines()[0], parents=[_common()], formatter_class=_formatter
     )
+    parser.add_argument("--version", action="version", version=f"tokenclub {__version__}")
     common = _common(sub=True)
     sub = parser.add_subparsers(dest="command")
 
@@ -111,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prices.add_argument("--no-refresh", action="store_true", help="list unpriced models from the index as it is")
     sub.add_parser("gui", parents=[common], help="start the desktop app (the default)", formatter_class=_formatter)
+    COMMANDS.update(providers_cli.register(sub, common))  # keys, provider; report --threshold
     return parser
 
 
@@ -337,6 +341,8 @@ BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hi
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.kind == "reconcile":
+        return providers_cli.cmd_reconcile(args)
     prefs = _settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
     agents = _agents(args) or prefs.enabled_agents()

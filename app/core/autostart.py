@@ -19,7 +19,11 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 def app_command() -> list[str]:
     """How to start the desktop app from a login session."""
     script = shutil.which("tokenclub")
-    return [script, "gui"] if script else [sys.executable, "-m", "app", "gui"]
+    if script:
+        return [script, "gui"]
+    if getattr(sys, "frozen", False):  # an installed bundle (PyInstaller): the executable is the app itself
+        return [sys.executable, "gui"]
+    return [sys.executable, "-m", "app", "gui"]
 
 
 def enable(command: Sequence[str] | None = None) -> Path:

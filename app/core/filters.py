@@ -18,6 +18,8 @@ class Filter(NamedTuple):
     since: date | None = None
     until: date | None = None
     agents: frozenset[str] | None = None
+    # devices as stored: '' is this machine, a dedicated host its name (see app.core.devices)
+    devices: frozenset[str] | None = None
 
     def bounds_ms(self) -> tuple[int, int]:
         lo = -(2**62)
@@ -36,6 +38,9 @@ class Filter(NamedTuple):
         if self.agents is not None:
             sql += f" AND agent IN ({','.join('?' * len(self.agents))})"
             args.extend(sorted(self.agents))
+        if self.devices is not None:
+            sql += f" AND IFNULL(device, '') IN ({','.join('?' * len(self.devices))})"
+            args.extend(sorted(self.devices))
         return sql, args
 
     def quarter_where(self) -> tuple[str, list[Any]]:
@@ -46,6 +51,9 @@ class Filter(NamedTuple):
         if self.agents is not None:
             sql += f" AND agent IN ({','.join('?' * len(self.agents))})"
             args.extend(sorted(self.agents))
+        if self.devices is not None:
+            sql += f" AND device IN ({','.join('?' * len(self.devices))})"
+            args.extend(sorted(self.devices))
         return sql, args
 
     def local_day(self, ms: int) -> date:

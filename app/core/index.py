@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from app.sources.base import Source
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 POOL_MIN_BYTES = 32 << 20  # below this, worker start-up costs more than it saves
 COMMIT_EVERY_S = 0.5
 BULK_KEYS_MAX = 1_000_000  # a first load follows its keys in memory (~70 B each) up to this many
@@ -219,12 +219,13 @@ def _v2(db: Any) -> None:
 _SUMS = ("inp", "cw", "cr", "out", "rsn", "cost", "unpriced", "calls")
 
 
-def _quarter_values(ref: str) -> list[str]:
+def _quarter_values(ref: str, device: bool = True) -> list[str]:
     """SQL for what the event ``ref`` (NEW or OLD) adds to its quarter: key columns, then the sums."""
     return [
         f"{ref}.ts / {QUARTER_MS}",
         f"{ref}.agent",
         f"IFNULL({ref}.model, 'unknown')",
+        *([f"IFNULL({ref}.device, '')"] if device else []),
         *(f"{ref}.{c}" for c in ("inp", "cw", "cr", "out", "rsn")),
         f"IFNULL({ref}.cost, 0)",
         f"CASE WHEN {ref}.cost IS NULL THEN {ref}.inp + {ref}.cw + {ref}.cr + {ref}.out ELSE 0 END",
@@ -232,38 +233,50 @@ def _quarter_values(ref: str) -> list[str]:
     ]
 
 
-QUARTERS_FROM_EVENTS = (
-    f"INSERT INTO quarters SELECT ts / {QUARTER_MS}, agent, IFNULL(model, 'unknown'), SUM(inp), SUM(cw),"
-    " SUM(cr), SUM(out), SUM(rsn), SUM(IFNULL(cost, 0)),"
-    " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*) FROM events GROUP BY 1, 2, 3"
-)
+def _quarters_from_events(device: bool = True) -> str:
+    """SQL that sums every call into ``quarters`` (``device``: the schema 5 key, with the device)."""
+    dev, by = (", IFNULL(device, '')", ", 4") if device else ("", "")
+    return (
+        f"INSERT INTO quarters SELECT ts / {QUARTER_MS}, agent, IFNULL(model, 'unknown'){dev}, SUM(inp), SUM(cw),"
+        " SUM(cr), SUM(out), SUM(rsn), SUM(IFNULL(cost, 0)),"
+        f" SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*) FROM events GROUP BY 1, 2, 3{by}"
+    )
+
+
+QUARTERS_FROM_EVENTS = _quarters_from_events()
 
 
 def _v3(db: Any) -> None:
     """Sums per UTC quarter hour, agent and model, kept by triggers: day reports read these, not every call."""
-    table, triggers = _quarters_sql()
-    for sql in (table, QUARTERS_FROM_EVENTS, *triggers):
+    table, triggers = _quarters_sql(device=False)
+    for sql in (table, _quarters_from_events(device=False), *triggers):
         db.execute(sql)
 
 
-def _quarters_sql() -> tuple[str, list[str]]:
-    """The ``quarters`` table and the triggers on ``events`` that keep it."""
+def _quarters_sql(device: bool = True) -> tuple[str, list[str]]:
+    """The ``quarters`` table and the triggers on ``events`` that keep it (``device``: schema 5 on)."""
     columns = ", ".join(_SUMS)
     add = ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMS)
+    keys = "q, agent, model, device" if device else "q, agent, model"
+    n = 4 if device else 3
     insert = (
-        f"INSERT INTO quarters(q, agent, model, {columns}) VALUES ({', '.join(_quarter_values('NEW'))})"
-        f" ON CONFLICT(q, agent, model) DO UPDATE SET {add};"
+        f"INSERT INTO quarters({keys}, {columns}) VALUES ({', '.join(_quarter_values('NEW', device))})"
+        f" ON CONFLICT({keys}) DO UPDATE SET {add};"
     )
+    same_device = " AND device = IFNULL(OLD.device, '')" if device else ""
     subtract = (
         "UPDATE quarters SET "
-        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(_SUMS, _quarter_values("OLD")[3:], strict=True))
-        + f" WHERE q = OLD.ts / {QUARTER_MS} AND agent = OLD.agent AND model = IFNULL(OLD.model, 'unknown');"
+        + ", ".join(f"{c} = {c} - {v}" for c, v in zip(_SUMS, _quarter_values("OLD", device)[n:], strict=True))
+        + f" WHERE q = OLD.ts / {QUARTER_MS} AND agent = OLD.agent AND model = IFNULL(OLD.model, 'unknown')"
+        + f"{same_device};"
     )
+    device_column = " device TEXT NOT NULL," if device else ""
     table = (
         "CREATE TABLE quarters(q INTEGER NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL,"
+        f"{device_column}"
         " inp INTEGER NOT NULL, cw INTEGER NOT NULL, cr INTEGER NOT NULL, out INTEGER NOT NULL,"
         " rsn INTEGER NOT NULL, cost REAL NOT NULL, unpriced INTEGER NOT NULL, calls INTEGER NOT NULL,"
-        " PRIMARY KEY (q, agent, model)) WITHOUT ROWID"
+        f" PRIMARY KEY ({keys})) WITHOUT ROWID"
     )
     return table, [
         f"CREATE TRIGGER events_insert AFTER INSERT ON events BEGIN {insert} END",
@@ -277,19 +290,30 @@ def _v4(db: Any) -> None:
     db["events"].create_index(["session", "ts"])
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4]
+def _v5(db: Any) -> None:
+    """Every call records its device: NULL is this machine, a dedicated host its name; quarters sum per device."""
+    db.execute("ALTER TABLE events ADD COLUMN device TEXT")
+    for name in ("events_insert", "events_delete", "events_update"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP TABLE quarters")
+    table, triggers = _quarters_sql()
+    for sql in (table, QUARTERS_FROM_EVENTS, *triggers):
+        db.execute(sql)
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 # A new index gets the schema the migrations build in one script, without importing
 # sqlite-utils; tests/core/test_schema.py checks that both give the same schema. A new
 # migration bumps SCHEMA_VERSION past FRESH_VERSION: new indexes then take the migrations
 # until this script is brought up to date.
-FRESH_VERSION = 4
+FRESH_VERSION = 5
 _FRESH_TABLES = (
     'CREATE TABLE "meta" (\n   "k" TEXT PRIMARY KEY,\n   "v" TEXT\n)',
     'CREATE TABLE "events" (\n   "id" INTEGER PRIMARY KEY,\n   "key" INTEGER NOT NULL,\n   "prio" INTEGER,\n'
     '   "agent" TEXT NOT NULL,\n   "ts" INTEGER NOT NULL,\n   "model" TEXT,\n   "session" TEXT,\n'
     '   "project" TEXT,\n   "inp" INTEGER,\n   "cw" INTEGER,\n   "cr" INTEGER,\n   "out" INTEGER,\n'
-    '   "rsn" INTEGER,\n   "cw1h" INTEGER,\n   "cost" REAL\n)',
+    '   "rsn" INTEGER,\n   "cw1h" INTEGER,\n   "cost" REAL\n, device TEXT)',
     'CREATE UNIQUE INDEX "idx_events_key"\n    ON "events" ("key")',
     'CREATE INDEX "idx_events_ts"\n    ON "events" ("ts")',
     'CREATE TABLE "rates" (\n   "model" TEXT PRIMARY KEY,\n   "schedule" BLOB\n)',
@@ -307,14 +331,27 @@ def fresh_schema() -> list[str]:
     return [*_FRESH_TABLES, table, *triggers, *_FRESH_INDEXES]
 
 
-_UPSERT = (
-    "INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT(key) DO UPDATE SET prio=excluded.prio, agent=excluded.agent, ts=excluded.ts,"
-    " model=excluded.model, session=excluded.session, project=excluded.project, inp=excluded.inp,"
-    " cw=excluded.cw, cr=excluded.cr, out=excluded.out, rsn=excluded.rsn, cw1h=excluded.cw1h,"
-    " cost=excluded.cost WHERE excluded.prio > events.prio"
-)
+def upsert_sql(device: str | None = None) -> str:
+    """The upsert of one call read on ``device`` (None: this machine; a host's name is checked to be plain)."""
+    if device is not None and not is_device_name(device):
+        raise ValueError(f"not a device name: {device!r}")
+    columns, value = ("", "") if device is None else (", device", f", '{device}'")
+    return (
+        f"INSERT INTO events(key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h, cost{columns})"
+        f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?{value})"
+        " ON CONFLICT(key) DO UPDATE SET prio=excluded.prio, agent=excluded.agent, ts=excluded.ts,"
+        " model=excluded.model, session=excluded.session, project=excluded.project, inp=excluded.inp,"
+        " cw=excluded.cw, cr=excluded.cr, out=excluded.out, rsn=excluded.rsn, cw1h=excluded.cw1h,"
+        " cost=excluded.cost, device=excluded.device WHERE excluded.prio > events.prio"
+    )
+
+
+def is_device_name(name: str) -> bool:
+    """A host's name as devices are stored: letters, digits, ``.``, ``_`` and ``-``, at most 64, not empty."""
+    return 0 < len(name) <= 64 and name.replace("-", "").replace("_", "").replace(".", "").isalnum() and name.isascii()
+
+
+_UPSERT = upsert_sql()
 
 
 class Index:
@@ -331,6 +368,8 @@ class Index:
         self.timeout = timeout
         self.overrides = overrides
         self.conn = connect(path, timeout)
+        self._device: str | None = None  # whose calls this refresh reads (None: this machine's)
+        self._upsert = _UPSERT
 
     def close(self) -> None:
         self.conn.close()
@@ -346,8 +385,13 @@ class Index:
         progress: Callable[[Progress], None] | None = None,
         cancel: Event | None = None,
         workers: int | None = None,
+        device: str | None = None,
     ) -> RefreshReport:
         """Read whatever is new in every enabled agent's logs.
+
+        ``device`` names a dedicated machine whose files ``env`` points at (a mirror of them,
+        see ``app.console.pull``): its calls are recorded under that name, and its walk keeps
+        a snapshot of its own. None is this machine.
 
         Raises:
             IndexBusy: another process kept the write lock past the timeout.
@@ -355,6 +399,8 @@ class Index:
         started = time.monotonic()
         report = RefreshReport()
         results = None
+        self._device, self._upsert = device, _UPSERT if device is None else upsert_sql(device)
+        snapshot_key = "snapshot" if device is None else f"snapshot:{device}"
         # a refresh makes a million short-lived objects and next to no cycles: the collector's passes
         # (over the price data's objects, once loaded) cost ~5% of a cold index, here and in the readers
         collecting = gc.isenabled()
@@ -362,7 +408,7 @@ class Index:
         try:
             wanted = set(agents) if agents is not None else None
             scope = "all" if wanted is None else ",".join(sorted(wanted))
-            last = self.meta("snapshot")
+            last = self.meta(snapshot_key)
             seen = snapshot.holds(last, env, scope) if last is not None else None
             if seen is not None:  # every path the last walk saw answers the same: the walk would find nothing
                 report.files_seen = seen
@@ -372,7 +418,7 @@ class Index:
             recording, walk = snapshot.RecordingEnv(env), snapshot.Walk()
             jobs = list(self._plan(recording, wanted, report, walk))
             if not jobs:
-                self._keep_snapshot(snapshot.build(recording, scope, walk))
+                self._keep_snapshot(snapshot.build(recording, scope, walk), snapshot_key)
             if jobs:  # workers parse while the prices are checked
                 results = _Results(jobs, workers, sum(j.size for j in jobs))
             self._check_prices()
@@ -446,13 +492,13 @@ class Index:
                 with self._tx():
                     self.conn.executemany("UPDATE files SET gone = 1 WHERE path = ?", still_gone)
 
-    def _keep_snapshot(self, text: str | None) -> None:
+    def _keep_snapshot(self, text: str | None, key: str = "snapshot") -> None:
         """Store what a walk that found nothing saw (or forget the last one), without waiting for a lock."""
         with memo.unless_busy(self.conn), self._tx():  # another writer: the next refresh walks again
             if text is None:
-                self.conn.execute("DELETE FROM meta WHERE k = 'snapshot'")
+                self.conn.execute("DELETE FROM meta WHERE k = ?", (key,))
             else:
-                self._set_meta("snapshot", text)
+                self._set_meta(key, text)
 
     def _job_for(
         self, agent: str, path: str, stat: tuple[int, int, int, int], whole: bool, row: tuple[Any, ...] | None
@@ -493,7 +539,7 @@ class Index:
         bulk = None
         try:
             memo.forget(self.conn)  # in the transaction that changes calls: no report outlives what it read
-            bulk = _Bulk.start(self.conn)
+            bulk = _Bulk.start(self.conn, self._upsert, self._device)
             for done in results:
                 self._store(done, pricer, report, bulk)
                 state.files_done += 1
@@ -546,7 +592,7 @@ class Index:
         if bulk is not None:
             bulk.upsert(pricer.priced(done.rows))
         else:
-            self.conn.executemany(_UPSERT, pricer.priced(done.rows))
+            self.conn.executemany(self._upsert, pricer.priced(done.rows))
         events, skips = len(done.rows), done.skips
         if not job.fresh:
             row = self.conn.execute("SELECT events, skips FROM files WHERE path = ?", (job.path,)).fetchone()
@@ -607,14 +653,16 @@ class _Bulk:
     SQL at the end took longer than the rest of the end, while only this process was busy.
     """
 
-    def __init__(self, conn: sqlite3.Connection, saved: list[str]) -> None:
+    def __init__(self, conn: sqlite3.Connection, saved: list[str], upsert: str = _UPSERT, device: str = "") -> None:
         self.conn = conn
         self.saved = saved
+        self.upsert_sql = upsert
+        self.device = device  # every row of one refresh comes from one device ('' : this machine)
         self.keys: set[int] | None = set()  # every key loaded so far (None: too many to follow, summed in SQL)
         self.sums: dict[tuple[int, str, str], list[Any]] = {}  # (quarter, agent, model) -> _SUMS
 
     @classmethod
-    def start(cls, conn: sqlite3.Connection) -> _Bulk | None:
+    def start(cls, conn: sqlite3.Connection, upsert: str = _UPSERT, device: str | None = None) -> _Bulk | None:
         if conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None:
             return None
         found = conn.execute(
@@ -623,13 +671,13 @@ class _Bulk:
         ).fetchall()
         for kind, name, _sql in found:
             conn.execute(f'DROP {kind.upper()} "{name}"')
-        return cls(conn, [sql for _kind, _name, sql in found])
+        return cls(conn, [sql for _kind, _name, sql in found], upsert, device or "")
 
     def upsert(self, rows: list[tuple[Any, ...]]) -> None:
         """``_UPSERT`` the rows, and add what changed to the quarter sums."""
         keys = self.keys
         if keys is None:
-            self.conn.executemany(_UPSERT, rows)
+            self.conn.executemany(self.upsert_sql, rows)
             return
         again = [row[0] for row in rows if row[0] in keys]  # a copy of a call another file had: rare
         held: dict[int, tuple[Any, ...]] = {}
@@ -642,7 +690,7 @@ class _Bulk:
                         f"SELECT {ROW_COLUMNS}, cost FROM events WHERE key IN ({','.join('?' * len(part))})", part
                     )
                 )
-        self.conn.executemany(_UPSERT, rows)
+        self.conn.executemany(self.upsert_sql, rows)
         keys.update(row[0] for row in rows)
         if len(keys) > BULK_KEYS_MAX:
             self.keys = None  # the end sums in SQL instead
@@ -693,8 +741,8 @@ class _Bulk:
         self.conn.execute("DELETE FROM quarters")
         if exact_sums and self.keys is not None:
             self.conn.executemany(
-                f"INSERT INTO quarters(q, agent, model, {', '.join(_SUMS)}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(*at, *s) for at, s in self.sums.items() if s[7]],
+                f"INSERT INTO quarters(q, agent, model, device, {', '.join(_SUMS)}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(*at, self.device, *s) for at, s in self.sums.items() if s[7]],
             )
         else:
             self.conn.execute(QUARTERS_FROM_EVENTS)

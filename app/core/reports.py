@@ -43,15 +43,16 @@ def unpriced_models(conn: sqlite3.Connection, flt: Filter) -> list[str]:
 
 
 class Day:
-    """One local day's totals, split by agent and by model."""
+    """One local day's totals, split by agent, by model and by device ('' is this machine)."""
 
-    __slots__ = ("date", "totals", "by_agent", "by_model")
+    __slots__ = ("date", "totals", "by_agent", "by_model", "by_device")
 
     def __init__(self, day: date) -> None:
         self.date = day
         self.totals = Totals()
         self.by_agent: dict[str, Totals] = {}
         self.by_model: dict[str, Totals] = {}
+        self.by_device: dict[str, Totals] = {}
 
 
 def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
@@ -60,12 +61,12 @@ def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
     day, day_args = local_day_sql(conn, flt, f"q * {QUARTER_MS}")
     rows = conn.execute(
         # a call replaced by a copy in another quarter leaves its old quarter at zero calls: not a day of use
-        f"SELECT {day}, agent, model, {QUARTER_SUMS} FROM quarters WHERE {where}"
-        " GROUP BY 1, 2, 3 HAVING SUM(calls) > 0",
+        f"SELECT {day}, agent, model, device, {QUARTER_SUMS} FROM quarters WHERE {where}"
+        " GROUP BY 1, 2, 3, 4 HAVING SUM(calls) > 0",
         [*day_args, *args],
     )
     by_number: dict[int, Day] = {}
-    for number, agent, model, *sums in rows:
+    for number, agent, model, device, *sums in rows:
         entry = by_number.get(number)
         if entry is None:
             entry = by_number[number] = Day(date.fromordinal(EPOCH_ORDINAL + number))
@@ -73,6 +74,7 @@ def days(conn: sqlite3.Connection, flt: Filter) -> list[Day]:
         entry.totals.add(part)
         entry.by_agent.setdefault(agent, Totals()).add(part)
         entry.by_model.setdefault(model, Totals()).add(part)
+        entry.by_device.setdefault(device, Totals()).add(part)
     return [by_number[n] for n in sorted(by_number)]
 
 
@@ -132,18 +134,24 @@ def _bucket_dict(t: Totals, *, with_rate: bool = True) -> dict[str, Any]:
 
 def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
     """The ``report daily`` document: days, each with tier and splits, and the totals."""
+    from app.core.devices import label
+
     out_days = []
     grand = Totals()
+    grand_devices: dict[str, Totals] = {}
     for day in days(conn, flt):
         grand.add(day.totals)
+        for device, t in day.by_device.items():
+            grand_devices.setdefault(label(device), Totals()).add(t)
         entry = {"date": day.date.isoformat(), **_bucket_dict(day.totals)}
         entry["tier"] = tier_for(day.totals.total, milestones)
         entry["by_agent"] = {a: _bucket_dict(t) for a, t in sorted(day.by_agent.items())}
         entry["by_model"] = {m: _bucket_dict(t) for m, t in sorted(day.by_model.items())}
+        entry["by_device"] = {label(d): _bucket_dict(t) for d, t in sorted(day.by_device.items())}
         out_days.append(entry)
     return {
         "days": out_days,
-        "totals": _bucket_dict(grand),
+        "totals": {**_bucket_dict(grand), "by_device": {d: _bucket_dict(t) for d, t in sorted(grand_devices.items())}},
         "milestones": {tier_label(m): m for m in milestones},
         "tz": str(flt.tz),
         "price_source": price_source(conn),

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QThread, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from app import __version__
 from app.core import paths
 from app.core import settings as settings_store
 from app.core.dashboard import DEFAULT_RANGE
@@ -21,6 +22,7 @@ from app.core.index import Progress, RefreshReport
 from app.core.notices import TierNotices
 from app.core.settings import Settings
 from app.core.watch import Watcher, watch_roots
+from app.gui.about import app_icon
 from app.gui.formatting import tokens
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.gui.theme import apply_theme
@@ -61,6 +63,7 @@ class Controller(QObject):
         self.notices = TierNotices(db.parent / "notices.json")
         self.window: Any = None  # the dashboard, built when first shown
         self.settings_dialog: Any = None
+        self.about: Any = None  # the About box, kept while shown
         self.today: dict[str, Any] | None = None
         self.last_report: RefreshReport | None = None
         self.last_failure: str | None = None
@@ -88,7 +91,15 @@ class Controller(QObject):
             self.tray.refresh_requested.connect(self.worker.refresh_now)
             self.tray.watching_toggled.connect(self.set_watching)
             self.tray.settings_requested.connect(self.show_settings)
+            self.tray.about_requested.connect(self.show_about)
             self.tray.quit_requested.connect(self.quit)
+        from app.gui.providers_page import Providers  # keys, provider usage and balances (its own thread)
+
+        self.providers = Providers(db, self)
+        if self.tray is not None:
+            self.tray.providers_requested.connect(self.providers.show_page)
+            self.providers.balances_changed.connect(self.tray.set_balances)
+            self.providers.notify.connect(self.tray.notify)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -98,6 +109,7 @@ class Controller(QObject):
         if self.tray is not None:
             self.tray.show()
         self.index_thread.start()
+        self.providers.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -117,6 +129,7 @@ class Controller(QObject):
         self.index_thread.quit()
         self.index_thread.wait(STOP_TIMEOUT_MS)
         self.worker.stop()
+        self.providers.stop()
         if self.tray is not None:
             self.tray.hide()
 
@@ -164,6 +177,14 @@ class Controller(QObject):
         if watched is self.window and event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
             self.dashboard_wanted.emit(event.type() == QEvent.Type.Show)
         return False
+
+    def show_about(self) -> None:
+        from app.gui.about import about_box
+
+        if self.about is None:
+            self.about = about_box()
+        self.about.show()
+        self.about.raise_()
 
     def show_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
@@ -263,7 +284,9 @@ def run(db: Path | None = None, home: Path | None = None, argv: list[str] | None
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("TokenClub")
+    app.setApplicationVersion(__version__)
     app.setDesktopFileName("tokenclub")
+    app.setWindowIcon(app_icon())
     name = server_name(db)
     if forward_show(name):
         print("tokenclub: already running; asked it to show the dashboard", file=sys.stderr)

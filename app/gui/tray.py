@@ -64,7 +64,7 @@ def _badge(size: int, colour: str, label: str, progress: float) -> QPixmap:
     return pixmap
 
 
-def tooltip(today: dict[str, Any]) -> str:
+def tooltip(today: dict[str, Any], balances: Sequence[str] = ()) -> str:
     """Today's total, cost, tier and the distance to the next milestone, then the buckets apart."""
     spent = cost(today.get("cost_usd"), today.get("unpriced_tokens"))
     lines = [f"TokenClub · today {tokens(today['total'])} tokens · {spent}"]
@@ -85,6 +85,8 @@ def tooltip(today: dict[str, Any]) -> str:
         lines.append(
             f"now {tokens(today['tokens_per_minute'])} tokens/min, {active} active session{'' if active == 1 else 's'}"
         )
+    if balances:
+        lines.append("Balances: " + "; ".join(balances))
     return "\n".join(lines)
 
 
@@ -96,6 +98,8 @@ class Tray(QObject):
         refresh_requested(): read what is new now.
         watching_toggled(bool): watching the agents' logs turned on (True) or paused.
         settings_requested(): open the settings.
+        providers_requested(): open the providers page (keys, provider usage beside the logs, balances).
+        about_requested(): show the About box (version, where the index lives).
         quit_requested(): leave the app.
     """
 
@@ -103,6 +107,8 @@ class Tray(QObject):
     refresh_requested = Signal()
     watching_toggled = Signal(bool)
     settings_requested = Signal()
+    providers_requested = Signal()
+    about_requested = Signal()
     quit_requested = Signal()
 
     def __init__(self, milestones: Sequence[int], watching: bool, parent: QObject | None = None) -> None:
@@ -120,11 +126,14 @@ class Tray(QObject):
         self.menu.addAction(self.pause_action)
         self.menu.addSeparator()
         self.settings_action = self._action("Settings…", self.settings_requested.emit)
+        self.providers_action = self._action("Keys and providers…", self.providers_requested.emit)
         self.menu.addSeparator()
+        self.about_action = self._action("About TokenClub…", self.about_requested.emit)
         self.quit_action = self._action("Quit TokenClub", self.quit_requested.emit)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.today: dict[str, Any] | None = None
+        self.balances: list[str] = []  # provider balances, appended to the tooltip
         self._indexing = False  # the tooltip shows indexing progress, not today's numbers
 
     def _action(self, text: str, slot: Any) -> QAction:
@@ -149,7 +158,7 @@ class Tray(QObject):
         self.today = today
         self._indexing = False
         self.icon.setIcon(tier_icon(int(today["total"]), self.milestones))
-        self.icon.setToolTip(tooltip(today))
+        self.icon.setToolTip(tooltip(today, self.balances))
 
     def show_progress(self, share: float, files_done: int) -> None:
         """A cold index is running: the tooltip says how far (today's numbers come back after)."""
@@ -160,7 +169,13 @@ class Tray(QObject):
         if self._indexing:
             self._indexing = False
             if self.today is not None:
-                self.icon.setToolTip(tooltip(self.today))
+                self.icon.setToolTip(tooltip(self.today, self.balances))
+
+    def set_balances(self, lines: list[str]) -> None:
+        """Provider balances for the tooltip (``app.gui.providers_page.balance_lines``)."""
+        self.balances = list(lines)
+        if self.today is not None and not self._indexing:
+            self.icon.setToolTip(tooltip(self.today, self.balances))
 
     def notify(self, title: str, text: str) -> None:
         self.icon.showMessage(title, text, self.icon.icon(), 8000)

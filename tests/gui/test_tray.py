@@ -70,11 +70,21 @@ def test_tooltip_says_total_cost_tier_and_distance() -> None:
 def test_menu_entries_emit(qtbot: QtBot) -> None:
     tray = Tray(DEFAULT_MILESTONES, watching=True)
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts == ["Open dashboard", "Refresh now", "Pause watching", "Settings…", "Quit TokenClub"]
+    assert texts == [
+        "Open dashboard",
+        "Refresh now",
+        "Pause watching",
+        "Settings…",
+        "Keys and providers…",
+        "About TokenClub…",
+        "Quit TokenClub",
+    ]
     for action, signal in (
         (tray.open_action, tray.open_requested),
         (tray.refresh_action, tray.refresh_requested),
         (tray.settings_action, tray.settings_requested),
+        (tray.providers_action, tray.providers_requested),
+        (tray.about_action, tray.about_requested),
         (tray.quit_action, tray.quit_requested),
     ):
         with qtbot.waitSignal(signal, timeout=1000):

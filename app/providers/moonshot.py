@@ -1,0 +1,39 @@
+"""Moonshot (Kimi): account balance (``GET /v1/users/me/balance``, platform.moonshot.ai/docs/api/balance).
+
+The international platform (api.moonshot.ai) bills in USD, the Chinese one (api.moonshot.cn) in CNY.
+"""
+
+from __future__ import annotations
+
+from app.providers.base import Balance, Provider, ProviderError, need, num
+
+
+class Moonshot(Provider):
+    id = "moonshot"
+    title = "Moonshot (Kimi)"
+    default_base_url = "https://api.moonshot.ai/v1"
+    has_balance = True
+    no_usage_reason = "has no usage endpoint (balance only)"
+
+    def test(self, key: str) -> str:
+        b = self.balance(key)[0]
+        return f"key valid ({b.total:,.2f} {b.currency})"
+
+    def balance(self, key: str) -> list[Balance]:
+        with self.http(key) as http:
+            doc = http.get_json("/users/me/balance", needs="a valid Moonshot API key")
+        if isinstance(doc, dict) and doc.get("code") not in (0, None):
+            raise ProviderError(self.id, f"error code {doc.get('code')}: {str(doc.get('message', ''))[:200]}")
+        data = need(self.id, doc, "data", dict)
+        if "available_balance" not in data:
+            raise ProviderError(self.id, "unexpected answer: no available_balance")
+        currency = "CNY" if ".cn" in self.base_url else "USD"
+        return [
+            Balance(
+                currency,
+                num(data["available_balance"]),
+                num(data.get("voucher_balance")),
+                num(data.get("cash_balance")),
+                "granted = vouchers, topped up = cash",
+            )
+        ]

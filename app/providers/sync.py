@@ -1,0 +1,276 @@
+"""Sync: fetch each key's usage and balance, then write them to the index in one transaction per key.
+
+The first sync of a key fetches the last ``days`` days; later ones start from its oldest
+provisional day (the last ``PROVISIONAL_DAYS`` UTC days are not final at the provider) or
+the day after the last one covered. A failure is recorded with its message and keeps the
+data the key had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from threading import Event
+from typing import Any, NamedTuple
+
+from app.providers import IDS, config, get
+from app.providers.base import NoUsageEndpoint, ProviderError
+from app.providers.config import KeyInfo
+from app.providers.store import Tx, ensure
+
+PROVISIONAL_DAYS = 2
+MAX_DAYS = 366
+
+
+class Result(NamedTuple):
+    key: str  # provider/label
+    what: str  # usage or balance
+    ok: bool
+    message: str
+    rows: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def _secret(info: KeyInfo) -> str:
+    from app.providers import keys
+
+    return keys.get_secret(info)
+
+
+def fault_message(info: KeyInfo, exc: BaseException) -> str:
+    """A message for ``exc`` that names the provider and never holds the key."""
+    if isinstance(exc, ProviderError):
+        return str(exc)
+    from app.core.secrets import InsecureKeyring, KeyringLockedError
+    from app.providers.keys import VaultError
+
+    if isinstance(exc, InsecureKeyring | KeyringLockedError | VaultError):
+        return f"{info.provider}: {exc}"
+    return f"{info.provider}: unexpected {type(exc).__name__}"  # the text of an unknown error could hold anything
+
+
+def window(conn: sqlite3.Connection, info: KeyInfo, today: date, days: int | None) -> tuple[date, date]:
+    if days is not None:
+        return today - timedelta(days=min(max(days, 1), MAX_DAYS) - 1), today
+    row = conn.execute(
+        "SELECT covered_to FROM provider_sync WHERE provider = ? AND label = ?", (info.provider, info.label)
+    ).fetchone()
+    first = conn.execute(
+        "SELECT MIN(day) FROM provider_usage WHERE provider = ? AND label = ? AND provisional = 1",
+        (info.provider, info.label),
+    ).fetchone()[0]
+    if not row or not row[0]:
+        return today - timedelta(days=config.DEFAULT_DAYS - 1), today
+    since = date.fromisoformat(row[0]) + timedelta(days=1)
+    if first:
+        since = min(since, date.fromisoformat(first))
+    since = min(since, today - timedelta(days=PROVISIONAL_DAYS - 1))
+    return max(since, today - timedelta(days=MAX_DAYS - 1)), today
+
+
+def _note(conn: sqlite3.Connection, info: KeyInfo, error: str | None, covered: tuple[str, str] | None = None) -> None:
+    now = int(time.time())
+    conn.execute(
+        "INSERT INTO provider_sync(provider, label, last_attempt, last_error) VALUES (?,?,?,?)"
+        " ON CONFLICT(provider, label) DO UPDATE SET last_attempt = excluded.last_attempt,"
+        " last_error = excluded.last_error",
+        (info.provider, info.label, now, error),
+    )
+    if covered is not None:
+        conn.execute(
+            "UPDATE provider_sync SET last_ok = ?, covered_from = MIN(IFNULL(covered_from, ?), ?), covered_to = ?"
+            " WHERE provider = ? AND label = ?",
+            (now, covered[0], covered[0], covered[1], info.provider, info.label),
+        )
+
+
+def sync_usage(
+    conn: sqlite3.Connection,
+    info: KeyInfo,
+    today: date | None = None,
+    days: int | None = None,
+    secret: Callable[[KeyInfo], str] = _secret,
+    cancel: Event | None = None,
+) -> Result:
+    today = today or today_utc()
+    ensure(conn)
+    since, until = window(conn, info, today, days)
+    try:
+        provider = get(info.provider, cancel=cancel)
+        fetched = provider.usage(secret(info), since, until)
+    except NoUsageEndpoint as exc:
+        return Result(info.name, "usage", True, str(exc))
+    except Exception as exc:  # every fault keeps what the key had
+        message = fault_message(info, exc)
+        with Tx(conn):
+            _note(conn, info, message)
+        return Result(info.name, "usage", False, message)
+    first_provisional = (today - timedelta(days=PROVISIONAL_DAYS - 1)).isoformat()
+    now = int(time.time())
+    lo, hi = since.isoformat(), until.isoformat()
+    with Tx(conn):
+        conn.execute(
+            "DELETE FROM provider_usage WHERE provider = ? AND label = ? AND day BETWEEN ? AND ?",
+            (info.provider, info.label, lo, hi),
+        )
+        conn.executemany(
+            "INSERT INTO provider_usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    info.provider,
+                    info.label,
+                    r.day,
+                    r.model,
+                    r.inp,
+                    r.cw,
+                    r.cr,
+                    r.out,
+                    r.requests,
+                    r.cost,
+                    int(r.day >= first_provisional),
+                    now,
+                )
+                for r in fetched.rows
+                if lo <= r.day <= hi
+            ],
+        )
+        _note(conn, info, None, (lo, hi))
+    _touch(info)
+    return Result(
+        info.name,
+        "usage",
+        True,
+        f"{info.provider}: {len(fetched.rows)} day×model rows, {lo} to {hi}",
+        len(fetched.rows),
+        tuple(fetched.warnings),
+    )
+
+
+def sync_balance(
+    conn: sqlite3.Connection, info: KeyInfo, secret: Callable[[KeyInfo], str] = _secret, cancel: Event | None = None
+) -> Result:
+    ensure(conn)
+    try:
+        balances = get(info.provider, cancel=cancel).balance(secret(info))
+    except NoUsageEndpoint as exc:
+        return Result(info.name, "balance", True, str(exc))
+    except Exception as exc:
+        message = fault_message(info, exc)
+        with Tx(conn):
+            _note(conn, info, message)
+        return Result(info.name, "balance", False, message)
+    now = int(time.time())
+    with Tx(conn):
+        conn.execute("DELETE FROM provider_balances WHERE provider = ? AND label = ?", (info.provider, info.label))
+        conn.executemany(
+            "INSERT INTO provider_balances VALUES (?,?,?,?,?,?,?,?)",
+            [(info.provider, info.label, b.currency, b.total, b.granted, b.topped_up, b.detail, now) for b in balances],
+        )
+    _touch(info)
+    shown = ", ".join(f"{b.total:,.2f} {b.currency}" for b in balances) or "no balance reported"
+    return Result(info.name, "balance", True, f"{info.provider}: {shown}", len(balances))
+
+
+def _touch(info: KeyInfo) -> None:
+    from app.providers import keys
+
+    with contextlib.suppress(OSError):  # "last used" is a courtesy; a read-only config must not fail a sync
+        keys.touch(info)
+
+
+def sync(
+    conn: sqlite3.Connection,
+    provider: str | None = None,
+    label: str | None = None,
+    days: int | None = None,
+    today: date | None = None,
+    balances: bool = True,
+    secret: Callable[[KeyInfo], str] = _secret,
+    cancel: Event | None = None,
+) -> list[Result]:
+    """Sync every key (of ``provider``, labelled ``label``): usage where the provider has it, then balance.
+
+    ``cancel``, once set, ends the sync before the next key and stops the running requests' retries.
+    """
+    from app.providers import provider_class
+
+    if provider is not None and provider not in IDS:
+        raise ValueError(f"unknown provider {provider!r} (known: {', '.join(IDS)})")
+    results: list[Result] = []
+    for info in config.load().keys:
+        if (provider and info.provider != provider) or (label and info.label != label):
+            continue
+        if cancel is not None and cancel.is_set():
+            break
+        cls = provider_class(info.provider)
+        if cls.has_usage:
+            if cls.usage_needs_admin and info.kind != "admin":
+                results.append(
+                    Result(
+                        info.name,
+                        "usage",
+                        True,
+                        f"{info.provider}: skipped usage: the usage endpoints need {cls.admin_name}",
+                    )
+                )
+            else:
+                results.append(sync_usage(conn, info, today, days, secret, cancel))
+        if balances and cls.has_balance:
+            results.append(sync_balance(conn, info, secret, cancel))
+        if not cls.has_usage and not cls.has_balance:
+            results.append(Result(info.name, "usage", True, f"{info.provider}: {cls.no_usage_reason}"))
+    return results
+
+
+def balances(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The last balance of every key, with its low-balance threshold and whether it is under it."""
+    ensure(conn)
+    cfg = config.load()
+    limits = {(k.provider, k.label): k.low_balance for k in cfg.keys}
+    out = []
+    for provider, label, currency, total, granted, topped_up, detail, fetched in conn.execute(
+        "SELECT provider, label, currency, total, granted, topped_up, detail, fetched_at FROM provider_balances"
+        " ORDER BY provider, label, currency"
+    ):
+        low = limits.get((provider, label))
+        out.append(
+            {
+                "provider": provider,
+                "label": label,
+                "currency": currency,
+                "balance": total,
+                "granted": granted,
+                "topped_up": topped_up,
+                "detail": detail or "",
+                "fetched_at": datetime.fromtimestamp(fetched, UTC).isoformat().replace("+00:00", "Z"),
+                "low_balance": low,
+                "low": low is not None and total < low,
+            }
+        )
+    return out
+
+
+def status(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    ensure(conn)
+    return [
+        {
+            "provider": p,
+            "label": lab,
+            "covered_from": f,
+            "covered_to": t,
+            "last_ok": ok,
+            "last_attempt": at,
+            "last_error": err,
+        }
+        for p, lab, f, t, ok, at, err in conn.execute(
+            "SELECT provider, label, covered_from, covered_to, last_ok, last_attempt, last_error FROM provider_sync"
+            " ORDER BY provider, label"
+        )
+    ]
