@@ -7,19 +7,16 @@ with ``has_more`` and ``next_page``; cost amounts are decimal strings in cents.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from app.providers.base import (
-    MAX_PAGES,
     Fetched,
-    Http,
     Provider,
-    ProviderError,
     UsageRow,
     day_start,
     iso_day,
     need,
     num,
+    pages,
 )
 from app.providers.openai import add, add_cost, model_name
 
@@ -60,7 +57,7 @@ class Anthropic(Provider):
         warnings: list[str] = []
         with self.http(key) as http:
             usage_params = {**window, "group_by[]": ["model"], "limit": 31}
-            for bucket in pages(http, "/v1/organizations/usage_report/messages", usage_params):
+            for bucket in pages(http, "/v1/organizations/usage_report/messages", usage_params, NEEDS_ADMIN):
                 day = iso_day(str(bucket.get("starting_at")))
                 for r in need(self.id, bucket, "results"):
                     creation = r.get("cache_creation") or {}
@@ -79,7 +76,7 @@ class Anthropic(Provider):
                         ),
                     )
             cost_params = {**window, "group_by[]": ["description"]}
-            for bucket in pages(http, "/v1/organizations/cost_report", cost_params):
+            for bucket in pages(http, "/v1/organizations/cost_report", cost_params, NEEDS_ADMIN):
                 day = iso_day(str(bucket.get("starting_at")))
                 for r in need(self.id, bucket, "results"):
                     if str(r.get("currency", "USD")).upper() != "USD":
@@ -90,16 +87,3 @@ class Anthropic(Provider):
         return Fetched(sorted(rows.values()), sorted(set(warnings)))
 
 
-def pages(http: Http, path: str, params: dict[str, Any]) -> Any:
-    seen: set[str] = set()
-    for _ in range(MAX_PAGES):
-        doc = http.get_json(path, params, needs=NEEDS_ADMIN)
-        yield from need(http.provider, doc, "data")
-        nxt = doc.get("next_page")
-        if not doc.get("has_more") or not nxt:
-            return
-        if nxt in seen:
-            raise ProviderError(http.provider, "the server repeated a page cursor (paging stopped)")
-        seen.add(nxt)
-        params = {**params, "page": nxt}
-    raise ProviderError(http.provider, f"more than {MAX_PAGES} pages: stopped")

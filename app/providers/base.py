@@ -274,6 +274,22 @@ def wait(seconds: float) -> None:
     time.sleep(seconds)
 
 
+def pages(http: Http, path: str, params: dict[str, Any], needs: str) -> Iterator[Any]:
+    """Every bucket of every page (``has_more`` / ``next_page``, as OpenAI and Anthropic page), at most MAX_PAGES."""
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        doc = http.get_json(path, params, needs=needs)
+        yield from need(http.provider, doc, "data")
+        nxt = doc.get("next_page")
+        if not doc.get("has_more") or not nxt:
+            return
+        if nxt in seen:
+            raise ProviderError(http.provider, "the server repeated a page cursor (paging stopped)")
+        seen.add(nxt)
+        params = {**params, "page": nxt}
+    raise ProviderError(http.provider, f"more than {MAX_PAGES} pages: stopped")
+
+
 class Provider:
     """One provider: its id, where its API lives, and what it can tell about a key.
 
@@ -313,8 +329,13 @@ class Provider:
         )
 
     def test(self, key: str) -> str:
-        """Call the cheapest read-only endpoint; a short description of what answered."""
-        raise NotImplementedError
+        """Call the cheapest read-only endpoint; a short description of what answered.
+
+        A balance-only provider's cheapest call is its balance.
+        """
+        if not self.has_balance:
+            raise NotImplementedError
+        return "key valid (" + ", ".join(f"{b.total:,.2f} {b.currency}" for b in self.balance(key)) + ")"
 
     def usage(self, key: str, since: date, until: date) -> Fetched:
         """Tokens and cost per UTC day and model from ``since`` to ``until`` (inclusive)."""

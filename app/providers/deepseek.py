@@ -12,10 +12,6 @@ class DeepSeek(Provider):
     has_balance = True
     no_usage_reason = "has no usage endpoint (balance only; see platform.deepseek.com/usage)"
 
-    def test(self, key: str) -> str:
-        balances = self.balance(key)
-        return "key valid (" + ", ".join(f"{b.total:,.2f} {b.currency}" for b in balances) + ")"
-
     def balance(self, key: str) -> list[Balance]:
         with self.http(key) as http:
             doc = http.get_json("/user/balance", needs="a valid DeepSeek API key")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from app.providers.base import MAX_PAGES, Fetched, Http, Provider, ProviderError, UsageRow, day_of, day_start, need, num
+from app.providers.base import Fetched, Provider, UsageRow, day_of, day_start, need, num, pages
 
 NEEDS_ADMIN = "an OpenAI admin key (sk-admin-…, created under Organization settings → Admin keys)"
 
@@ -45,7 +45,7 @@ class OpenAI(Provider):
                 "group_by": ["model"],
                 "limit": 31,
             }
-            for bucket in pages(http, "/organization/usage/completions", params):
+            for bucket in pages(http, "/organization/usage/completions", params, NEEDS_ADMIN):
                 day = day_of(num(bucket.get("start_time")))
                 for r in _results(self.id, bucket):
                     model = model_name(self.id, r.get("model"), warnings)
@@ -72,7 +72,7 @@ class OpenAI(Provider):
                 "group_by": ["line_item"],
                 "limit": 31,
             }
-            for bucket in pages(http, "/organization/costs", cost_params):
+            for bucket in pages(http, "/organization/costs", cost_params, NEEDS_ADMIN):
                 day = day_of(num(bucket.get("start_time")))
                 for r in _results(self.id, bucket):
                     amount = r.get("amount") or {}
@@ -83,23 +83,6 @@ class OpenAI(Provider):
                     named = str(item).split(",")[0].strip() if item else None
                     add_cost(rows, day, model_name(self.id, named, warnings, quiet=True), num(amount.get("value")))
         return Fetched(sorted(rows.values()), sorted(set(warnings)))
-
-
-def pages(http: Http, path: str, params: dict[str, Any]) -> Any:
-    """Every bucket of every page (``has_more`` / ``next_page``), at most MAX_PAGES pages."""
-
-    seen: set[str] = set()
-    for _ in range(MAX_PAGES):
-        doc = http.get_json(path, params, needs=NEEDS_ADMIN)
-        yield from need(http.provider, doc, "data")
-        nxt = doc.get("next_page")
-        if not doc.get("has_more") or not nxt:
-            return
-        if nxt in seen:
-            raise ProviderError(http.provider, "the server repeated a page cursor (paging stopped)")
-        seen.add(nxt)
-        params = {**params, "page": nxt}
-    raise ProviderError(http.provider, f"more than {MAX_PAGES} pages: stopped")
 
 
 def _results(provider: str, bucket: Any) -> list[dict[str, Any]]:

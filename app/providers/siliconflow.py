@@ -17,10 +17,6 @@ class SiliconFlow(Provider):
     has_balance = True
     no_usage_reason = "has no usage endpoint (balance only)"
 
-    def test(self, key: str) -> str:
-        b = self.balance(key)[0]
-        return f"key valid ({b.total:,.2f} {b.currency})"
-
     def balance(self, key: str) -> list[Balance]:
         with self.http(key) as http:
             doc = http.get_json("/user/info", needs="a valid SiliconFlow API key")
