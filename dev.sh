@@ -8,11 +8,12 @@ set -eu
 cd "$(dirname "$0")"
 
 # Qt's xcb platform libraries, a virtual X server with a tray host (screenshot tests),
-# and the tools the tests drive for real (a private D-Bus and GNOME Keyring: the keyring tests).
+# the tools the tests drive for real (a private D-Bus and GNOME Keyring: the keyring tests),
+# and desktop-file-validate (tests/packaging checks the desktop entry).
 APT_PACKAGES="python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libglib2.0-0
 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxrender1 libxi6 xvfb trayer x11-utils procps
-dbus-daemon gnome-keyring"
+dbus-daemon gnome-keyring desktop-file-utils"
 
 system_packages() {
     command -v apt-get >/dev/null 2>&1 || return 0
@@ -78,7 +79,7 @@ lock() {
 checks() {
     venv="$1"
     shift
-    "$venv/bin/ruff" check app tests bench
+    "$venv/bin/ruff" check app tests bench packaging icons
     "$venv/bin/mypy" app
     "$venv/bin/lint-imports"
     exec "$venv/bin/python" -m pytest -q "$@"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 
 _PREFIX = "memo:"
@@ -59,6 +60,10 @@ _stamp: list[str] = []
 
 def code_stamp() -> str:
     """Size and newest change of the modules that read logs and compute and draw reports (not the GUI's)."""
+    if not _stamp and getattr(sys, "frozen", False):
+        # an installed bundle (PyInstaller): the modules are inside the executable, which an upgrade replaces
+        st = os.stat(sys.executable)
+        _stamp.append(f"frozen:{st.st_size}:{st.st_mtime_ns}")
     if not _stamp:
         app = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         sizes = newest = count = 0

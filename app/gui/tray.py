@@ -1,19 +1,23 @@
 """The tray icon: today's tier in its picture, today's burn in its tooltip, the app's menu.
 
-The picture is drawn, not loaded: a badge in the colour of the highest tier reached today
-with the tier's label, and a ring that fills towards the next milestone.
+The picture: a badge in the colour of the highest tier reached today with the tier's label,
+and a ring that fills towards the next milestone. Badge and label are the tray variants
+rendered from ``icons/tokenclub.svg`` (``icons/render.py``, one per tier of the default
+milestones); with milestones of the user's own, or without the rendered files, they are drawn
+the same way here. The ring is always drawn, over either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.core.milestones import tier_label
+from app.core.milestones import DEFAULT_MILESTONES, tier_label
 from app.gui.formatting import cost, percent, tokens
 
 # below the first milestone, then one colour per milestone reached (the last repeats past six)
@@ -33,23 +37,48 @@ def tier_icon(total: int, milestones: Sequence[int]) -> QIcon:
     floor = max([0, *(m for m in milestones if m <= total)])
     progress = 1.0 if not ahead else (total - floor) / (ahead[0] - floor)
     label = tier_label(max(m for m in milestones if m <= total)) if level else "·"
+    rendered = _rendered(level, label)
     icon = QIcon()
     for size in ICON_SIZES:
-        icon.addPixmap(_badge(size, TIER_COLOURS[min(level, len(TIER_COLOURS) - 1)], label, progress))
+        colour = TIER_COLOURS[min(level, len(TIER_COLOURS) - 1)]
+        icon.addPixmap(_badge(size, colour, label, progress, rendered.get(size)))
     return icon
 
 
-def _badge(size: int, colour: str, label: str, progress: float) -> QPixmap:
+@cache
+def _rendered(level: int, label: str) -> dict[int, QPixmap]:
+    """The rendered tray variant of ``level`` by size, if it shows ``label`` (the default milestones' tiers)."""
+    defaults = ["·", *(tier_label(m) for m in DEFAULT_MILESTONES)]
+    if level >= len(defaults) or defaults[level] != label:
+        return {}
+    from app.gui.about import icons_dir
+
+    found = {}
+    for size in ICON_SIZES:
+        pixmap = QPixmap(str(icons_dir() / "tray" / f"tier-{level}-{size}.png"))
+        if pixmap.isNull() or pixmap.width() != size:
+            return {}
+        found[size] = pixmap
+    return found
+
+
+def _badge(size: int, colour: str, label: str, progress: float, base: QPixmap | None = None) -> QPixmap:
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     p = QPainter(pixmap)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     ring = max(size / 10, 1.5)
     outer = QRectF(ring / 2, ring / 2, size - ring, size - ring)
-    p.setPen(QPen(QColor(255, 255, 255, 70), ring))
-    p.drawEllipse(outer)
+    if base is not None:  # track, badge and label rendered from the SVG, in this same geometry
+        p.drawPixmap(0, 0, base)
+    else:
+        p.setPen(QPen(QColor(255, 255, 255, 70), ring))
+        p.drawEllipse(outer)
     p.setPen(QPen(QColor("#fbbf24"), ring))
     p.drawArc(outer, 90 * 16, -int(360 * 16 * max(0.0, min(progress, 1.0))))
+    if base is not None:
+        p.end()
+        return pixmap
     inner = outer.adjusted(ring, ring, -ring, -ring)
     p.setPen(Qt.PenStyle.NoPen)
     p.setBrush(QColor(colour))
