@@ -5,8 +5,11 @@ numbers on the message the event leads to) or each assistant ``messages[].usage`
 ledger has events it is the record and the messages' usage is never added as well.
 ``totalInputTokens`` is input + cache write + cache read and is never added either.
 
-The de-duplication key is (thread id, ledger event id or ``messageId``); the prio is the
-file's mtime, so the newest rewrite of a thread replaces what an older copy said.
+The de-duplication key is (thread id, ledger event id or ``messageId``); a message without a
+``messageId`` is keyed by its position in ``messages``, which a rewrite appends to, so the key
+survives every rewrite even while the message's own usage is still growing (a key made of
+its numbers would not). The prio is the file's mtime, so the newest rewrite of a thread
+replaces what an older copy said.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ class Amp(Source):
             return result
         thread = str(doc.get("id") or path.stem)
         prio = path.stat().st_mtime_ns // 1_000_000
-        messages = [m for m in doc.get("messages") or () if isinstance(m, dict)]
-        usage_of = {m.get("messageId"): m["usage"] for m in messages if isinstance(m.get("usage"), dict)}
+        messages = [(i, m) for i, m in enumerate(doc.get("messages") or ()) if isinstance(m, dict)]
+        usage_of = {m.get("messageId"): m["usage"] for _, m in messages if isinstance(m.get("usage"), dict)}
 
         def add(item_id: Any, record: dict[str, Any], tokens: tuple[int, int], cache: dict[str, Any]) -> None:
             """``record`` has the call's time and model; ``cache`` is the message usage with its cache counts."""
@@ -79,9 +82,10 @@ class Amp(Source):
                 item_id = event.get("id") or f"ledger-{i}"
                 add(item_id, event, (num(counts.get("input")), num(counts.get("output"))), cache)
             return result
-        for message in messages:
+        for i, message in messages:
             usage = message.get("usage")
             if message.get("role") == "assistant" and isinstance(usage, dict):
                 tokens = (num(usage.get("inputTokens")), num(usage.get("outputTokens")))
-                add(message.get("messageId"), usage, tokens, usage)
+                message_id = message.get("messageId")
+                add(f"msg-{i}" if message_id is None else message_id, usage, tokens, usage)
         return result

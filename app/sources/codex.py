@@ -7,7 +7,11 @@ real usage; newer builds also write a ``token_usage_record`` beside each ``token
 
 The de-duplication key is the thread id plus the thread's cumulative counters after the
 call: re-emits, the ``.jsonl``/``.zst`` and ``sessions``/``archived_sessions`` copies of a
-thread, and the two record kinds of one response all collapse on it.
+thread, and the two record kinds of one response all collapse on it. A file without
+``session_meta`` (a branch or copy of another rollout) has only its own name for a thread id,
+so its calls are keyed by the line's timestamp and counters instead, which its copied lines
+share with the file they came from. A ``token_count`` with ``last_token_usage`` but no
+totals is keyed the same way, by its timestamp and its own numbers.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class _Thread:
         state.setdefault("model", None)
         state.setdefault("project", "")
         state.setdefault("prev", None)  # cumulative counters after the last counted event
+        state.setdefault("prev_last", None)  # the last counted event's own numbers, when it had no totals
         state.setdefault("replay_second", None)  # a fork's replayed burst is only a baseline
 
     def on_line(self, obj: dict[str, Any], at: int) -> None:
@@ -117,12 +122,14 @@ class _Thread:
             self.s["replay_second"] = None if ts is None else ts // 1000
 
     def _usage(self, obj: dict[str, Any], total: Any, last: Any, prio: int) -> None:
-        if not isinstance(total, dict):
+        if isinstance(total, dict):
+            cum: list[int] | None = counts(list(map(total.get, _FIELDS, _ZEROS)))
+            if cum == self.s["prev"]:
+                return  # a re-emit on a UI or rate-limit refresh
+        elif isinstance(last, dict):
+            cum = None  # only the call's own numbers
+        else:
             return
-        cum = counts(list(map(total.get, _FIELDS, _ZEROS)))
-        prev = self.s["prev"]
-        if cum == prev:
-            return  # a re-emit on a UI or rate-limit refresh
         ts = iso_ms(obj.get("timestamp"))
         if ts is None:
             self.result.skip("usage line without timestamp")
@@ -130,23 +137,35 @@ class _Thread:
         replay = self.s["replay_second"]
         if replay is not None:
             if ts // 1000 == replay:
-                self.s["prev"] = cum  # the parent's history, already counted in its own file
+                if cum is not None:
+                    self.s["prev"] = cum  # the parent's history, already counted in its own file
                 return
             self.s["replay_second"] = None
-        self.s["prev"] = cum
-        if isinstance(last, dict):
+        if cum is None:
             delta = counts(list(map(last.get, _FIELDS, _ZEROS)))
-        elif prev is not None and all(c >= p for c, p in zip(cum, prev, strict=True)):
-            delta = [c - p for c, p in zip(cum, prev, strict=True)]
+            if delta == self.s["prev_last"]:
+                return  # with no totals to compare, a repeat of the previous call's numbers is the re-emit
+            self.s["prev_last"] = delta
+            key = f"cx:@{ts}+{':'.join(map(str, delta))}"  # the same line in every copy of the file
         else:
-            delta = cum  # first counter of the file, or after a reset
+            prev = self.s["prev"]
+            self.s["prev"] = cum
+            if isinstance(last, dict):
+                delta = counts(list(map(last.get, _FIELDS, _ZEROS)))
+            elif prev is not None and all(c >= p for c, p in zip(cum, prev, strict=True)):
+                delta = [c - p for c, p in zip(cum, prev, strict=True)]
+            else:
+                delta = cum  # first counter of the file, or after a reset
+            counters = ":".join(map(str, cum))
+            # without session_meta the thread id is the file's own name, which a copy does not share
+            key = f"cx:{self.s['thread']}:{counters}" if self.s.get("meta_seen") else f"cx:@{ts}:{counters}"
         inp_all, cached, out, rsn, _total, cw = delta
         if inp_all == 0 and out == 0 and cached == 0:
             return  # context-window fill: only total_tokens is set
         thread = self.s["thread"]
         self.result.events.append(
             UsageEvent(  # key, prio, agent, ts, model, session, project, in, cw, cr, out, rsn
-                f"cx:{thread}:{':'.join(map(str, cum))}",
+                key,
                 prio,
                 "codex",
                 ts,

@@ -9,7 +9,8 @@ import orjson
 
 from app.sources.base import Env
 from app.sources.qwen_code import QwenCode
-from tests.sources.common import FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
+from tests.sources.common import EXTRA, FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
+from tests.sources.indexing import index_table, open_index
 
 PROJECTS = FIXTURES / "qwen" / "projects"
 ORIGINAL = PROJECTS / "-home-dev-myproj" / "chats" / "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f.jsonl"
@@ -71,12 +72,48 @@ def test_discovery_under_home(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "qwen", tmp_path / ".qwen")
     (tmp_path / ".qwen" / "projects" / "-home-dev-myproj" / "notes.jsonl").write_text("")
     source = QwenCode()
-    [root] = source.roots(Env.under(tmp_path))
-    assert root == tmp_path / ".qwen" / "projects"
+    root, legacy = source.roots(Env.under(tmp_path))
+    assert (root, legacy) == (tmp_path / ".qwen" / "projects", tmp_path / ".qwen" / "tmp")
     assert [p.name for p in source.discover(root)] == [p.name for p in files()]
     assert not any(source.is_whole(p) for p in files())
 
 
 def test_qwen_runtime_dir(tmp_path: Path) -> None:
     env = Env(tmp_path / "home", {"QWEN_RUNTIME_DIR": str(tmp_path / "rt")})
-    assert QwenCode().roots(env) == [tmp_path / "rt" / "projects"]
+    assert QwenCode().roots(env) == [tmp_path / "rt" / "projects", tmp_path / "rt" / "tmp"]
+
+
+LEGACY_HOME = EXTRA / "qwen-legacy-tmp" / "home"
+LEGACY = {
+    ("2026-11-25", "qwen3-coder-plus"): (570, 150, 0, 140, 20),  # Gemini-shaped, under tmp/ only
+    ("2026-11-26", "qwen3-coder-plus"): (400, 100, 0, 600, 0),  # one session, under projects/ and tmp/
+}
+
+
+def legacy_files(env: Env) -> list[Path]:
+    source = QwenCode()
+    return [p for root in source.roots(env) for p in source.discover(root)]
+
+
+def test_legacy_tmp_chats_are_read_once_beside_projects(tmp_path: Path) -> None:
+    files = legacy_files(Env.under(LEGACY_HOME))
+    assert sorted(p.parent.parent.parent.name for p in files) == ["projects", "tmp", "tmp"]
+    for order in (files, files[::-1]):
+        assert per_day_model(parse_all(QwenCode(), order)) == LEGACY
+    assert index_table(open_index(tmp_path), LEGACY_HOME, "qwen-code") == LEGACY
+
+
+def test_legacy_tmp_chats_follow_qwen_runtime_dir(tmp_path: Path) -> None:
+    runtime = tmp_path / "rt"
+    shutil.copytree(LEGACY_HOME / ".qwen", runtime)
+    files = legacy_files(Env(tmp_path / "home", {"QWEN_RUNTIME_DIR": str(runtime)}))
+    assert per_day_model(parse_all(QwenCode(), files)) == LEGACY
+
+
+def test_legacy_session_id_is_kept_across_reads(tmp_path: Path) -> None:
+    [legacy] = (LEGACY_HOME / ".qwen" / "tmp").glob("*/chats/session-*.jsonl")
+    copy = tmp_path / "tmp" / "h" / "chats" / legacy.name
+    copy.parent.mkdir(parents=True)
+    events = parse_in_two_reads(QwenCode(), legacy, copy, cut_line=3)
+    assert {e.key.rsplit(":", 1)[0] for e in events} == {"qw:4c5d6e7f-8091-4a2b-9c3d-4e5f60718293"}
+    assert per_day_model(events) == {("2026-11-25", "qwen3-coder-plus"): (570, 150, 0, 140, 20)}

@@ -1,0 +1,45 @@
+"""Codex: calls with only ``last_token_usage``, and copied rollouts without ``session_meta``, each counted once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.sources.base import Env
+from app.sources.codex import Codex
+from tests.sources.common import EXTRA, FIXTURES, parse_all, per_day_model
+from tests.sources.indexing import index_table, open_index
+
+LAST_ONLY_HOME = EXTRA / "codex-last-only" / "home"
+LAST_ONLY = {("2026-11-23", "gpt-5-codex"): (400, 110, 0, 120, 21)}  # 2 calls; the re-emit is not one
+BRANCH_HOME = EXTRA / "codex-branch-copy" / "home"
+BRANCH = {("2026-11-24", "gpt-5.2"): (1400, 510, 0, 1100, 40)}  # the copied first call once
+
+
+def rollouts(home: Path) -> list[Path]:
+    source = Codex()
+    return sorted(p for root in source.roots(Env.under(home)) for p in source.discover(root))
+
+
+def test_last_token_usage_without_totals_counts_once_across_active_and_archived(tmp_path: Path) -> None:
+    files = rollouts(LAST_ONLY_HOME)
+    assert [p.parent.name for p in files] == ["archived_sessions", "23"]
+    for order in (files, files[::-1]):
+        assert per_day_model(parse_all(Codex(), order)) == LAST_ONLY
+    assert len(Codex().parse(files[0], 0, {}).events) == 2
+    assert index_table(open_index(tmp_path), LAST_ONLY_HOME, "codex") == LAST_ONLY
+
+
+def test_a_branch_copy_without_session_meta_counts_the_parents_call_once(tmp_path: Path) -> None:
+    files = rollouts(BRANCH_HOME)
+    assert len(files) == 2
+    for order in (files, files[::-1]):
+        assert per_day_model(parse_all(Codex(), order)) == BRANCH
+    assert index_table(open_index(tmp_path), BRANCH_HOME, "codex") == BRANCH
+
+
+def test_a_rollout_with_session_meta_keeps_its_thread_key() -> None:
+    """Keys already in users' indexes stay the same: a re-read of a thread adds nothing."""
+    name = "rollout-2026-11-18T14-00-00-0199f0e1-d2c3-7b4a-9c8d-7e6f5a4b3c53.jsonl"
+    path = FIXTURES / "codex" / "archived_sessions" / name
+    [event] = Codex().parse(path, 0, {}).events
+    assert event.key.startswith("cx:0199f0e1-d2c3-7b4a-9c8d-7e6f5a4b3c53:")
