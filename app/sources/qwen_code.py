@@ -9,27 +9,35 @@ the same numbers and are ignored. Whether ``thoughtsTokenCount`` is already insi
 ``forkedFrom``. The de-duplication key is the record ``uuid``; the original (no
 ``forkedFrom``) outranks a branch copy, so the call stays with the session that made it.
 
-Qwen Code 0.17 and earlier wrote ``<base>/tmp/<project hash>/chats/*.jsonl`` in the Gemini CLI
-fork's shape: a metadata line with ``sessionId``, then ``type:"gemini"`` messages with
-``tokens`` (input includes cached, thoughts come on top of output), keyed by (session, message
-``id``), a later line of a message replacing an earlier one. Records of the newer shape found
-there are read as above: their ``uuid`` matches the same session's copy under ``projects``.
+Older builds wrote ``<base>/tmp/<project hash>/chats/`` in the Gemini CLI fork's shape: one
+``session-*.json`` document per session (``sessionId``, ``messages[]``), rewritten whole, or a
+``.jsonl`` whose metadata line names the session, followed by the messages. A ``type:"gemini"``
+message has ``tokens`` (input includes cached; thoughts on top of output unless ``total`` says
+they are inside it, as above) and is keyed by (session, message ``id``): a later line of a
+message replaces an earlier one, a ``.jsonl`` line a ``.json`` copy, a newer ``.json`` an older.
+Records of the newer shape found there are read as above: their ``uuid`` matches the same
+session's copy under ``projects``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, Marker, ParseResult, Source, iso_ms, needle, num, scan_jsonl
+from app.sources.base import Env, Marker, ParseResult, Source, iso_ms, needle, num, read_json, scan_jsonl
 
 MARKER = needle(b'"usageMetadata"')
 LEGACY_TOKENS = b'"tokens"'  # a Gemini-shaped message, only looked for under tmp/
 SESSION_ID = b'"sessionId"'  # the legacy metadata line names the session: looked for until one has
 
+# the recorder Qwen Code forked keeps Gemini's "gemini"; splitrail's first Qwen reader expected "qwen"
+LEGACY_TYPES = ("gemini", "qwen")
+
 ORIGINAL, BRANCH_COPY = 1, 0
+JSONL_FLOOR = 1 << 50  # above any mtime in ms: a legacy .jsonl line beats a .json copy (as in Gemini CLI)
 
 
 class QwenCode(Source):
@@ -38,10 +46,16 @@ class QwenCode(Source):
 
     def roots(self, env: Env) -> list[Path]:
         base = Path(env.var("QWEN_RUNTIME_DIR") or env.home / ".qwen")
-        return [base / "projects", base / "tmp"]  # tmp/: Qwen Code 0.17 and earlier
+        return [base / "projects", base / "tmp"]  # tmp/: older builds (before the projects/ layout)
 
     def discover(self, root: Path) -> Iterator[Path]:
-        return iter(sorted(root.glob("*/chats/*.jsonl")))
+        paths = root.glob("*/chats/*.jsonl")
+        if root.name != "tmp":
+            return iter(sorted(paths))
+        return iter(sorted(chain(paths, root.glob("*/chats/session-*.json"))))  # legacy: whole documents too
+
+    def is_whole(self, path: str | Path) -> bool:
+        return str(path).endswith(".json")
 
     def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
         result = ParseResult(state=state)
@@ -51,8 +65,8 @@ class QwenCode(Source):
             if legacy:
                 if "session" not in state and isinstance(obj.get("sessionId"), str):
                     state["session"] = obj["sessionId"]
-                if obj.get("type") == "gemini":
-                    on_legacy(obj, at)
+                if obj.get("type") in LEGACY_TYPES:
+                    on_legacy(obj, JSONL_FLOOR + at)  # a later line of the message is its newer version
                     return
             usage = obj.get("usageMetadata")
             if obj.get("type") != "assistant" or not isinstance(usage, dict):
@@ -89,13 +103,17 @@ class QwenCode(Source):
                 )
             )
 
-        def on_legacy(obj: dict[str, Any], at: int) -> None:
+        def on_legacy(obj: Any, prio: int) -> None:
+            if not isinstance(obj, dict) or obj.get("type") not in LEGACY_TYPES:
+                return
             tokens, msg_id = obj.get("tokens"), obj.get("id")
             if not isinstance(tokens, dict) or not isinstance(msg_id, str):
                 return
-            cached, thoughts = num(tokens.get("cached")), num(tokens.get("thoughts"))
-            inp = max(num(tokens.get("input")) - cached, 0) + num(tokens.get("tool"))
-            out = num(tokens.get("output")) + thoughts
+            prompt, output = num(tokens.get("input")), num(tokens.get("output"))
+            cached, thoughts, tool = num(tokens.get("cached")), num(tokens.get("thoughts")), num(tokens.get("tool"))
+            inp = max(prompt - cached, 0) + tool
+            # Gemini's total adds the thoughts; an OpenAI-compatible back end's has them inside the output
+            out = output if num(tokens.get("total")) == prompt + output + tool else output + thoughts
             if inp + cached + out == 0:
                 return
             ts = iso_ms(obj.get("timestamp"))
@@ -106,7 +124,7 @@ class QwenCode(Source):
             result.events.append(
                 UsageEvent(
                     key=f"qw:{session}:{msg_id}",
-                    prio=at,  # a later line of the message is its newer version
+                    prio=prio,
                     agent=self.agent,
                     ts=ts,
                     model=str(obj.get("model") or "unknown"),
@@ -120,6 +138,16 @@ class QwenCode(Source):
                 )
             )
 
+        if path.suffix == ".json":  # a legacy session document, rewritten whole: the newest file wins
+            doc = read_json(path, result)
+            if isinstance(doc, dict):
+                if isinstance(doc.get("sessionId"), str):
+                    state["session"] = doc["sessionId"]
+                mtime_ms = path.stat().st_mtime_ns // 1_000_000
+                messages = doc.get("messages")
+                for message in messages if isinstance(messages, list) else ():
+                    on_legacy(message, mtime_ms)
+            return result
         if legacy:
             marker = Marker(*MARKER.literals, LEGACY_TOKENS, once=SESSION_ID, wanted=lambda: "session" not in state)
         else:

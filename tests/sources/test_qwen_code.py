@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -117,3 +118,39 @@ def test_legacy_session_id_is_kept_across_reads(tmp_path: Path) -> None:
     events = parse_in_two_reads(QwenCode(), legacy, copy, cut_line=3)
     assert {e.key.rsplit(":", 1)[0] for e in events} == {"qw:4c5d6e7f-8091-4a2b-9c3d-4e5f60718293"}
     assert per_day_model(events) == {("2026-11-25", "qwen3-coder-plus"): (570, 150, 0, 140, 20)}
+
+
+LEGACY_JSON_HOME = EXTRA / "qwen-legacy-json" / "home"
+# Gemini's total adds the thoughts (12420 = 12000 + 300 + 120); the second call's back end has them
+# inside the output (13200 = 13000 + 200); the last reply's tokens have not arrived yet
+LEGACY_JSON = {("2025-10-20", "qwen3-coder-plus"): (4000 + 1000, 420 + 200, 0, 8000 + 12000, 120 + 50)}
+
+
+def test_legacy_json_session_documents_are_read(tmp_path: Path) -> None:
+    source = QwenCode()
+    [document] = legacy_files(Env.under(LEGACY_JSON_HOME))
+    assert document.name == "session-2025-10-20T09-15-1a2b3c4d.json"  # not the prompt log beside chats/
+    assert source.is_whole(document)
+    events = source.parse(document, 0, {}).events
+    assert {e.session for e in events} == {"1a2b3c4d-5e6f-4a70-8b91-c2d3e4f50617"}
+    assert per_day_model(events) == LEGACY_JSON
+    assert index_table(open_index(tmp_path), LEGACY_JSON_HOME, "qwen-code") == LEGACY_JSON
+
+
+def test_a_rewritten_legacy_document_replaces_its_messages(tmp_path: Path) -> None:
+    """The recorder rewrites the whole document: the late tokens are the same call, not a new one."""
+    [original] = legacy_files(Env.under(LEGACY_JSON_HOME))
+    document = tmp_path / "tmp" / "h" / "chats" / original.name
+    document.parent.mkdir(parents=True)
+    shutil.copy(original, document)
+    os.utime(document, (1_000, 1_000))
+    old = QwenCode().parse(document, 0, {}).events
+    doc = orjson.loads(document.read_bytes())
+    doc["messages"][-1]["tokens"] = {"input": 14000, "output": 90, "cached": 13000, "thoughts": 0, "total": 14090}
+    document.write_bytes(orjson.dumps(doc))
+    os.utime(document, (2_000, 2_000))
+    new = QwenCode().parse(document, 0, {}).events
+    assert [e.key for e in new[:2]] == [e.key for e in old]
+    assert all(n.prio > o.prio for n, o in zip(new, old, strict=False))
+    [(day_model, (inp, out, cw, cr, rsn))] = LEGACY_JSON.items()
+    assert per_day_model(old + new) == {day_model: (inp + 1000, out + 90, cw, cr + 13000, rsn)}
