@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from app import __version__
+from app.club import cli as club_cli
+from app.console import cli as console_cli
 from app.core import memo, paths
 from app.core.filters import Filter
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tokenclub {__version__}")
     common = _common(sub=True)
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rep = sub.add_parser("report", parents=[common], help="token and cost reports", formatter_class=_formatter)
     rep.add_argument("kind", choices=REPORTS, metavar="KIND", help=f"one of: {', '.join(REPORTS)}")
@@ -115,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     prices.add_argument("--no-refresh", action="store_true", help="list unpriced models from the index as it is")
     sub.add_parser("gui", parents=[common], help="start the desktop app (the default)", formatter_class=_formatter)
     COMMANDS.update(providers_cli.register(sub, common))  # keys, provider; report --threshold
+    COMMANDS.update(club_cli.register(sub, common))  # club export, merge, verify, card
+    COMMANDS.update(console_cli.register(sub, common))  # host; refresh --host/--local-only; report --device
     return parser
 
 
@@ -204,6 +208,10 @@ def _refresh(index: Index, args: argparse.Namespace, agents: Sequence[str] | Non
     if not args.quiet:
         for warning in report.warnings:
             print(f"tokenclub: warning: {warning}", file=sys.stderr)
+    try:
+        console_cli.pull_hosts(index, args, report, agents)  # the dedicated machines: a failed one only warns
+    except IndexBusy as exc:
+        print(f"tokenclub: warning: {exc}; reporting what is already indexed", file=sys.stderr)
     return report
 
 
@@ -347,7 +355,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     tz = resolve_zone(args.tz or prefs.tz)
     agents = _agents(args) or prefs.enabled_agents()
     milestones = prefs.milestones
-    flt = Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=agents)
+    flt = Filter(
+        tz=tz,
+        since=parse_day(args.since, tz),
+        until=parse_day(args.until, tz),
+        agents=agents,
+        devices=console_cli.devices(args),
+    )
     if flt.since and flt.until and flt.since > flt.until:
         raise UsageError("--since is after --until")
     if args.range is not None and args.kind != "dashboard":
@@ -366,7 +380,17 @@ def cmd_report(args: argparse.Namespace) -> int:
             flags = (args.json, _indent(args), args.csv)
             agents_key = None if flt.agents is None else sorted(flt.agents)  # a set's order changes between runs
             zone = rules_stamp(flt.tz)
-            options = (zone, flt.since, flt.until, agents_key, list(milestones), flags, paths.overrides_file())
+            devices_key = None if flt.devices is None else sorted(flt.devices)
+            options: tuple[Any, ...] = (
+                zone,
+                flt.since,
+                flt.until,
+                agents_key,
+                list(milestones),
+                flags,
+                paths.overrides_file(),
+            )
+            options += (devices_key,) if devices_key is not None else ()  # unchanged keys without --device
             memo_key = memo.key(kind, *options)
             conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
             try:
@@ -525,6 +549,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
         if not args.no_refresh:
             _refresh(index, args)
         doc = sources_doc(index, _env(args))
+        doc["hosts"] = console_cli.sources_hosts(index)
     finally:
         index.close()
     columns = ["agent", "files", "gone", "events", "MB", "skipped", "errors", "roots"]
@@ -543,6 +568,13 @@ def cmd_sources(args: argparse.Namespace) -> int:
                 print(f"{s['agent']}: skipped {n:,} × {why}")
             for err in s["error_files"]:
                 print(f"{s['agent']}: {err['path']}: {err['error']}")
+        for h in doc["hosts"]:
+            for agent, a in sorted(h["agents"].items()):
+                skipped = sum(a["skipped"].values())
+                print(
+                    f"host {h['host']}: {agent}: {a['files']} files, {a['gone']} gone, {a['events']} events, "
+                    f"{a['MB']} MB, {skipped} skipped, {len(a['errors'])} errors"
+                )
     return 0
 
 
@@ -552,8 +584,10 @@ def sources_doc(index: Index, env: Env) -> dict[str, Any]:
 
     conn = index.conn
     per_file: dict[str, dict[str, Any]] = {}
+    mirror = console_cli.mirror_prefix()  # the dedicated machines' files are listed per host
     for agent, gone, offset, skips, error, path in conn.execute(
-        "SELECT agent, gone, offset, skips, error, path FROM files"
+        "SELECT agent, gone, offset, skips, error, path FROM files WHERE path < ? OR path >= ?",
+        (mirror, mirror + "\uffff"),
     ):
         s = per_file.setdefault(agent, _no_files())
         s["gone" if gone else "files"] += 1
@@ -562,7 +596,7 @@ def sources_doc(index: Index, env: Env) -> dict[str, Any]:
             s["skipped"][why] = s["skipped"].get(why, 0) + n
         if error:
             s["error_files"].append({"path": path, "error": error})
-    events = dict(conn.execute("SELECT agent, COUNT(*) FROM events GROUP BY agent").fetchall())
+    events = dict(conn.execute("SELECT agent, COUNT(*) FROM events WHERE device IS NULL GROUP BY agent").fetchall())
     out = []
     for source in all_sources():
         s = per_file.get(source.agent) or _no_files()
@@ -600,7 +634,17 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         "seconds": round(report.seconds, 3),
         "warnings": len(report.warnings),
     }
-    sys.stdout.write(_render(args, doc, [doc], list(doc)))
+    hosts = getattr(report, "hosts", None)  # set when dedicated machines were pulled
+    if hosts is not None and args.json:
+        doc["hosts"] = hosts
+    sys.stdout.write(_render(args, doc, [doc], [c for c in doc if c != "hosts"]))
+    if hosts and not args.json and not args.csv and not args.quiet:
+        for h in hosts:
+            state = "ok" if h["ok"] else f"failed: {h['error']}"
+            print(
+                f"host {h['host']}: {state}; {h['files_fetched']} files, {h['bytes_fetched']:,} bytes fetched "
+                f"({h['bytes_transferred']:,} over ssh), {h.get('events_read', 0)} calls read"
+            )
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core import reports
+from app.core.devices import label
 from app.core.milestones import DEFAULT_MILESTONES, tier_for, tier_label
 from app.core.model import Totals
 from app.core.pricing import Pricer
@@ -65,6 +66,8 @@ def build(
                 "peak_sessions": peaks.get(day, 0),
                 "by_agent": {a: t.as_dict() for a, t in sorted(entry.by_agent.items())},
                 "by_model": {m: t.as_dict() for m, t in sorted(entry.by_model.items())},
+                # this machine by its host name, each dedicated machine by its NAME
+                "by_device": {label(d): t.as_dict() for d, t in sorted(entry.by_device.items())},
             }
         )
         day += timedelta(days=1)

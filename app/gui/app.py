@@ -93,6 +93,7 @@ class Controller(QObject):
             self.tray.settings_requested.connect(self.show_settings)
             self.tray.about_requested.connect(self.show_about)
             self.tray.quit_requested.connect(self.quit)
+            self.worker.hosts.connect(self.tray.set_hosts)  # unreachable dedicated machines in the tooltip
         from app.gui.providers_page import Providers  # keys, provider usage and balances (its own thread)
 
         self.providers = Providers(db, self)
@@ -100,6 +101,12 @@ class Controller(QObject):
             self.tray.providers_requested.connect(self.providers.show_page)
             self.providers.balances_changed.connect(self.tray.set_balances)
             self.providers.notify.connect(self.tray.notify)
+        from app.gui.club_page import Club  # export, members' files, the board (its own thread)
+
+        self.club = Club(db, self)
+        if self.tray is not None:
+            self.tray.club_requested.connect(self.club.show_page)
+            self.tray.club_export_requested.connect(self.club.export_dialog)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -110,6 +117,7 @@ class Controller(QObject):
             self.tray.show()
         self.index_thread.start()
         self.providers.start()
+        self.club.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -130,6 +138,7 @@ class Controller(QObject):
         self.index_thread.wait(STOP_TIMEOUT_MS)
         self.worker.stop()
         self.providers.stop()
+        self.club.stop()
         if self.tray is not None:
             self.tray.hide()
 
@@ -192,6 +201,7 @@ class Controller(QObject):
         if self.settings_dialog is None:
             self.settings_dialog = SettingsDialog(self.settings)
             self.settings_dialog.saved.connect(self.apply_settings)
+            self.settings_dialog.hosts_changed.connect(self.worker.refresh_now)  # pull a host just added
         self.settings_dialog.set_current(self.settings)
         self.settings_dialog.show()
         self.settings_dialog.raise_()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
 from app.gui import formatting as fmt
 
-STACKINGS = ("agent", "model", "bucket")
+STACKINGS = ("agent", "model", "device", "bucket")
 BUCKETS = ("in", "cw", "cr", "out")  # rsn is inside out: shown in the hover only
 BUCKET_NAMES = {"in": "input", "cw": "cache write", "cr": "cache read", "out": "output", "rsn": "reasoning"}
 OTHER = "other"
@@ -94,7 +94,7 @@ def stack(days: list[dict[str, Any]], stacking: str) -> tuple[list[str], np.ndar
     if stacking == "bucket":
         names = list(BUCKETS)
         return names, np.array([[d[b] for d in days] for b in names], dtype=np.float64).reshape(len(names), len(days))
-    split = "by_agent" if stacking == "agent" else "by_model"
+    split = f"by_{stacking}"  # by_agent, by_model, by_device
     sums: dict[str, int] = {}
     for d in days:
         for name, t in d[split].items():

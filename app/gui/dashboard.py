@@ -41,7 +41,7 @@ from app.gui.minicharts import MiniCharts
 from app.gui.tables import INSIGHT_COLUMNS, MODEL_COLUMNS, PROJECT_COLUMNS, SESSION_COLUMNS, RowsTable
 
 RANGE_TITLES = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "1y": "1 year", "all": "All"}
-STACKING_TITLES = {"agent": "Agent", "model": "Model", "bucket": "Bucket"}
+STACKING_TITLES = {"agent": "Agent", "model": "Model", "device": "Device", "bucket": "Bucket"}
 PROGRESS_STEPS = 1000
 # The env variables each agent's reader honours (README, "Where logs are read from").
 ENV_OVERRIDES = {

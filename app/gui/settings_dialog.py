@@ -82,6 +82,7 @@ class SettingsDialog(QDialog):
     """
 
     saved = Signal(object)
+    hosts_changed = Signal()
 
     def __init__(self, current: Settings, path: Path | None = None, parent: QWidget | None = None) -> None:
         """Show ``current``; save to ``path`` (default: the settings file under the app's config dir)."""
@@ -146,6 +147,12 @@ class SettingsDialog(QDialog):
         form.addRow("Notify me of", self._notify_tiers)
         form.addRow("Start at login", self._start_at_login)
         form.addRow("Theme", self._theme)
+        hosts = QPushButton("Dedicated machines…", self)
+        hosts.setObjectName("hosts")
+        hosts.setToolTip("Hosts over ssh whose agents' tokens count here too: add, check, remove, pull interval")
+        hosts.clicked.connect(self.show_hosts)
+        form.addRow("Hosts", hosts)
+        self._hosts_page: QDialog | None = None
 
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -162,6 +169,17 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(buttons)
         self._show(current)
+
+    def show_hosts(self) -> None:
+        """The Hosts page (``app.gui.hosts_page``), a dialog of its own over this one."""
+        from app.gui.hosts_page import HostsPage
+
+        if self._hosts_page is None:
+            page = HostsPage(self)
+            page.changed.connect(self.hosts_changed)
+            self._hosts_page = page
+        self._hosts_page.show()
+        self._hosts_page.raise_()
 
     def current(self) -> Settings:
         """The settings last saved by this dialog, or those it opened with."""

@@ -93,8 +93,11 @@ def _badge(size: int, colour: str, label: str, progress: float, base: QPixmap | 
     return pixmap
 
 
-def tooltip(today: dict[str, Any], balances: Sequence[str] = ()) -> str:
-    """Today's total, cost, tier and the distance to the next milestone, then the buckets apart."""
+def tooltip(today: dict[str, Any], balances: Sequence[str] = (), hosts_down: Sequence[str] = ()) -> str:
+    """Today's total, cost, tier and the distance to the next milestone, then the buckets apart.
+
+    ``hosts_down``: the dedicated machines the last pull could not reach, each with why.
+    """
     spent = cost(today.get("cost_usd"), today.get("unpriced_tokens"))
     lines = [f"TokenClub · today {tokens(today['total'])} tokens · {spent}"]
     tier = today.get("tier")
@@ -116,6 +119,8 @@ def tooltip(today: dict[str, Any], balances: Sequence[str] = ()) -> str:
         )
     if balances:
         lines.append("Balances: " + "; ".join(balances))
+    if hosts_down:
+        lines.append("Unreachable: " + "; ".join(hosts_down))
     return "\n".join(lines)
 
 
@@ -128,6 +133,8 @@ class Tray(QObject):
         watching_toggled(bool): watching the agents' logs turned on (True) or paused.
         settings_requested(): open the settings.
         providers_requested(): open the providers page (keys, provider usage beside the logs, balances).
+        club_requested(): open the Club page (export, import members' files, the board).
+        club_export_requested(): export your signed numbers for the club (asks where to save).
         about_requested(): show the About box (version, where the index lives).
         quit_requested(): leave the app.
     """
@@ -137,6 +144,8 @@ class Tray(QObject):
     watching_toggled = Signal(bool)
     settings_requested = Signal()
     providers_requested = Signal()
+    club_requested = Signal()
+    club_export_requested = Signal()
     about_requested = Signal()
     quit_requested = Signal()
 
@@ -156,6 +165,8 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.settings_action = self._action("Settings…", self.settings_requested.emit)
         self.providers_action = self._action("Keys and providers…", self.providers_requested.emit)
+        self.club_action = self._action("Club…", self.club_requested.emit)
+        self.club_export_action = self._action("Export to club…", self.club_export_requested.emit)
         self.menu.addSeparator()
         self.about_action = self._action("About TokenClub…", self.about_requested.emit)
         self.quit_action = self._action("Quit TokenClub", self.quit_requested.emit)
@@ -163,6 +174,7 @@ class Tray(QObject):
         self.icon.activated.connect(self._activated)
         self.today: dict[str, Any] | None = None
         self.balances: list[str] = []  # provider balances, appended to the tooltip
+        self.hosts_down: list[str] = []  # dedicated machines the last pull could not reach, with why
         self._indexing = False  # the tooltip shows indexing progress, not today's numbers
 
     def _action(self, text: str, slot: Any) -> QAction:
@@ -187,7 +199,7 @@ class Tray(QObject):
         self.today = today
         self._indexing = False
         self.icon.setIcon(tier_icon(int(today["total"]), self.milestones))
-        self.icon.setToolTip(tooltip(today, self.balances))
+        self.icon.setToolTip(tooltip(today, self.balances, self.hosts_down))
 
     def show_progress(self, share: float, files_done: int) -> None:
         """A cold index is running: the tooltip says how far (today's numbers come back after)."""
@@ -198,13 +210,19 @@ class Tray(QObject):
         if self._indexing:
             self._indexing = False
             if self.today is not None:
-                self.icon.setToolTip(tooltip(self.today, self.balances))
+                self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
 
     def set_balances(self, lines: list[str]) -> None:
         """Provider balances for the tooltip (``app.gui.providers_page.balance_lines``)."""
         self.balances = list(lines)
         if self.today is not None and not self._indexing:
-            self.icon.setToolTip(tooltip(self.today, self.balances))
+            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
+
+    def set_hosts(self, pulled: list[dict[str, Any]]) -> None:
+        """The last pull of the dedicated machines (``IndexWorker.hosts``): the unreachable ones join the tooltip."""
+        self.hosts_down = [f"{h['host']} ({h['error']})" for h in pulled if not h["ok"]]
+        if self.today is not None and not self._indexing:
+            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
 
     def notify(self, title: str, text: str) -> None:
         self.icon.showMessage(title, text, self.icon.icon(), 8000)

@@ -14,12 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from app.core import dashboard, reports
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
 from app.core.settings import Settings
 from app.sources.base import Env
+
+GUI_HOST_TIMEOUT_S = 120.0  # a dedicated machine slower than this is cut off and named in the tray
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class IndexWorker(QObject):
         dashboard(object): ``{"empty", "dashboard", "models", "projects", "sessions", "insights"}`` for the
             current range, when asked and, while wanted, after every refresh that changed the index.
         failed(str): a refresh or a report failed; the message says why. Nothing was lost.
+        hosts(object): after each pull of the dedicated machines, one ``{"host", "ok", "error"}`` per host.
     """
 
     progress = Signal(object)
@@ -53,6 +56,7 @@ class IndexWorker(QObject):
     today = Signal(object)
     dashboard = Signal(object)
     failed = Signal(str)
+    hosts = Signal(object)
     _kick = Signal()
 
     def __init__(self, db: Path, env: Env, overrides: Path, view: View) -> None:
@@ -66,6 +70,8 @@ class IndexWorker(QObject):
         self._lock = threading.Lock()
         self._queued = False
         self._wants_dashboard = False
+        self._pull_next = False  # the user asked for a refresh: the hosts are pulled after it
+        self._hosts_timer: QTimer | None = None  # created on this worker's thread by ``start``
         self._kick.connect(self.refresh)
 
     # -- requests (any thread) ------------------------------------------------------------
@@ -84,6 +90,7 @@ class IndexWorker(QObject):
     def refresh_now(self) -> None:
         """The user asked: read what is new, cancelled or not before. Safe from any thread."""
         self._cancel.clear()
+        self._pull_next = True
         self.request_refresh()
 
     def cancel(self) -> None:
@@ -104,7 +111,45 @@ class IndexWorker(QObject):
             self.failed.emit(str(exc))
             return
         self._emit_today()
+        self._hosts_timer = QTimer(self)  # lives on this thread: a pull never runs on the GUI thread
+        self._hosts_timer.setSingleShot(True)
+        self._hosts_timer.timeout.connect(self.pull_hosts)
+        thread = self.thread()
+        if thread is not None:  # stopped on this thread as it ends: a timer cannot be stopped from another
+            thread.finished.connect(self._hosts_timer.stop, Qt.ConnectionType.DirectConnection)
+        self._pull_next = True
         self.request_refresh()
+
+    @Slot()
+    def pull_hosts(self) -> None:
+        """Pull and index every dedicated machine (``app.console.pull``), then arm the timer again."""
+        index = self._index
+        if index is None:
+            return
+        from app.console import hosts as registry
+
+        every = registry.pull_every_s()
+        try:
+            if not registry.any_registered() or self._cancel.is_set():
+                return
+            from app.console import pull
+
+            targets = registry.load()
+            if not targets:
+                return
+            settings = self._view.settings
+            results = pull.refresh_hosts(index, targets.values(), settings.enabled_agents(), timeout=GUI_HOST_TIMEOUT_S)
+        except Exception as exc:  # a host must never take the app down
+            self.failed.emit(f"pulling the dedicated machines failed: {exc}")
+            return
+        finally:
+            if self._hosts_timer is not None and every > 0:
+                self._hosts_timer.start(int(every * 1000))
+        self.hosts.emit([{"host": r.name, "ok": r.ok, "error": r.error} for r, _ in results])
+        if any(done is not None and (done.rows_changed or done.files_read) for _, done in results):
+            self._emit_today()
+            if self._wants_dashboard:
+                self._emit_dashboard()
 
     @Slot()
     def refresh(self) -> None:
@@ -129,6 +174,9 @@ class IndexWorker(QObject):
             if self._wants_dashboard:
                 self._emit_dashboard()
         self.refreshed.emit(report)  # last: the numbers it changed are already out
+        if self._pull_next:  # on start and on Refresh; the timer does the rest
+            self._pull_next = False
+            self.pull_hosts()
 
     @Slot(object)
     def set_view(self, view: View) -> None:

@@ -76,6 +76,8 @@ def test_menu_entries_emit(qtbot: QtBot) -> None:
         "Pause watching",
         "Settings…",
         "Keys and providers…",
+        "Club…",
+        "Export to club…",
         "About TokenClub…",
         "Quit TokenClub",
     ]
@@ -83,6 +85,8 @@ def test_menu_entries_emit(qtbot: QtBot) -> None:
         (tray.open_action, tray.open_requested),
         (tray.refresh_action, tray.refresh_requested),
         (tray.settings_action, tray.settings_requested),
+        (tray.club_action, tray.club_requested),
+        (tray.club_export_action, tray.club_export_requested),
         (tray.providers_action, tray.providers_requested),
         (tray.about_action, tray.about_requested),
         (tray.quit_action, tray.quit_requested),

@@ -1,0 +1,341 @@
+"""``tokenclub host …``, and the hosts' part of ``refresh``, ``report --device`` and ``sources``.
+
+``register`` adds the commands without importing the ssh machinery; it loads on use, and a
+refresh with no host registered never loads it (one ``stat`` of ``hosts.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from app.core import paths
+
+_Handler = Callable[[argparse.Namespace], int]
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
+    """Add ``host`` to ``sub``, ``--host``/``--local-only`` to the commands that refresh, ``--device`` to report."""
+    from app.cli import _formatter
+
+    host = sub.add_parser(
+        "host",
+        parents=[common],
+        help="dedicated machines over ssh: add, list, check, rekey, remove",
+        formatter_class=_formatter,
+    )
+    hs = host.add_subparsers(dest="host_action", metavar="ACTION", required=True)
+    add = hs.add_parser("add", parents=[common], help="pair a host (pins its key, compares machine ids)")
+    add.add_argument("name", help="the host's device name in reports")
+    add.add_argument("--ssh", required=True, metavar="[USER@]HOST", help="where ssh reaches it")
+    add.add_argument("--port", type=int, default=22)
+    add.add_argument("--identity", metavar="FILE", help="a private key file (default: your ssh-agent and config)")
+    add.add_argument("--accept-host-key", metavar="SHA256:…", help="the host key's fingerprint (ssh-keygen -lf)")
+    add.add_argument("--allow-this-machine", action="store_true", help="pair the machine you sit at, on purpose")
+    ls = hs.add_parser("list", parents=[common], help="the hosts, where they are and their pinned key")
+    del ls
+    chk = hs.add_parser("check", parents=[common], help="reachable, OS, Python, disk, agent CLIs, log roots")
+    chk.add_argument("name")
+    rk = hs.add_parser("rekey", parents=[common], help="trust the host's new key after a change you expect")
+    rk.add_argument("name")
+    rk.add_argument("--accept-host-key", required=True, metavar="SHA256:…")
+    rm = hs.add_parser("remove", parents=[common], help="forget a host (its counted usage stays unless asked)")
+    rm.add_argument("name")
+    rm.add_argument("--forget-usage", action="store_true", help="also delete its calls from the index")
+    for name in ("refresh", "report", "sources", "prices"):
+        p = sub.choices.get(name)
+        if p is None:
+            continue
+        p.add_argument("--host", action="append", dest="hosts", metavar="NAME", help="pull only this host (repeat)")
+        p.add_argument("--local-only", action="store_true", help="do not pull the dedicated machines")
+    rep = sub.choices.get("report")
+    if rep is not None:
+        rep.add_argument("--device", action="append", metavar="NAME", help="only this machine or host (repeat)")
+    return {"host": cmd_host}
+
+
+# -- hooks the main command line calls ----------------------------------------------------------------
+
+
+def devices(args: argparse.Namespace) -> frozenset[str] | None:
+    """``--device`` as stored: this machine's name (or 'local') is ''."""
+    given = getattr(args, "device", None)
+    if not given:
+        return None
+    from app.core.devices import stored
+
+    return frozenset(stored(part.strip()) for d in given for part in d.split(",") if part.strip())
+
+
+def pull_hosts(index: Any, args: argparse.Namespace, report: Any, agents: Any = None) -> None:
+    """After the local refresh: pull and index every host (or ``--host``), warning about the ones that fail."""
+    if getattr(args, "local_only", False) or not (paths.config_dir() / "hosts.json").exists():
+        return
+    from app.console import hosts, pull
+    from app.console.ssh import HostError
+
+    try:
+        targets = hosts.load()
+    except HostError as exc:
+        print(f"tokenclub: warning: {exc}", file=sys.stderr)
+        return
+    chosen = getattr(args, "hosts", None)
+    if chosen:
+        unknown = [n for n in chosen if n not in targets]
+        for n in unknown:
+            print(f"tokenclub: warning: no host named {n}", file=sys.stderr)
+        targets = {n: t for n, t in targets.items() if n in chosen}
+    if not targets:
+        return
+    results = pull.refresh_hosts(index, targets.values(), agents)
+    summary = []
+    for rep, refreshed in results:
+        entry: dict[str, Any] = {
+            "host": rep.name,
+            "ok": rep.ok,
+            "files_fetched": rep.files_fetched,
+            "bytes_fetched": rep.bytes_raw,
+            "bytes_transferred": rep.bytes_wire,
+            "bytes_compressed": rep.bytes_data,
+            "bytes_dropped": rep.punched,
+            "seconds": round(rep.seconds, 3),
+        }
+        if refreshed is not None:
+            entry.update(files_read=refreshed.files_read, events_read=refreshed.events_read)
+            if report is not None:
+                report.files_seen += refreshed.files_seen
+                report.files_read += refreshed.files_read
+                report.bytes_read += refreshed.bytes_read
+                report.events_read += refreshed.events_read
+                report.rows_changed += refreshed.rows_changed
+        if not rep.ok:
+            entry["error"] = rep.error
+            print(f"tokenclub: warning: host {rep.name}: {rep.error}", file=sys.stderr)
+        if not args.quiet:
+            for w in rep.warnings:
+                print(f"tokenclub: warning: {w}", file=sys.stderr)
+        if report is not None:
+            report.warnings.extend(rep.warnings)
+        summary.append(entry)
+    if report is not None:
+        report.hosts = summary
+
+
+def sources_hosts(index: Any) -> list[dict[str, Any]]:
+    """Per host and agent: files, gone, MB read, skips and errors under its mirror."""
+    from app.console import hosts, pull
+
+    try:
+        targets = hosts.load()
+    except Exception:  # a broken registry is reported by the commands that use it
+        return []
+    out = []
+    for name in targets:
+        base = str(pull.mirror_root(name)) + "/"
+        agents: dict[str, dict[str, Any]] = {}
+        for agent, gone, offset, skips, error, path in index.conn.execute(
+            "SELECT agent, gone, offset, skips, error, path FROM files WHERE path >= ? AND path < ?",
+            (base, base + "\uffff"),
+        ):
+            s = agents.setdefault(agent, {"files": 0, "gone": 0, "MB": 0.0, "skipped": {}, "errors": []})
+            s["gone" if gone else "files"] += 1
+            s["MB"] = round(s["MB"] + (offset or 0) / 1e6, 3)
+            for why, n in (json.loads(skips) if skips else {}).items():
+                s["skipped"][why] = s["skipped"].get(why, 0) + n
+            if error:
+                s["errors"].append({"path": path[len(base) - 1 :], "error": error})
+        events = dict(
+            index.conn.execute("SELECT agent, COUNT(*) FROM events WHERE device = ? GROUP BY agent", (name,)).fetchall()
+        )
+        for agent, s in agents.items():
+            s["events"] = events.get(agent, 0)
+        out.append({"host": name, "agents": agents})
+    return out
+
+
+def mirror_prefix() -> str:
+    return str(paths.data_dir() / "hosts") + "/"
+
+
+# -- host … -------------------------------------------------------------------------------------------
+
+
+def cmd_host(args: argparse.Namespace) -> int:
+    from app.console.ssh import HostError
+
+    try:
+        return {
+            "add": _add,
+            "list": _list,
+            "check": _check,
+            "rekey": _rekey,
+            "remove": _remove,
+        }[args.host_action](args)
+    except HostError as exc:
+        print(f"tokenclub: {exc}", file=sys.stderr)
+        return 1
+
+
+def _add(args: argparse.Namespace) -> int:
+    from app.console import hosts
+    from app.console.ssh import HostError, Target, is_fingerprint, keyscan
+
+    hosts.check_name(args.name)
+    if args.accept_host_key and not is_fingerprint(args.accept_host_key):
+        raise HostError(f"{args.accept_host_key!r} is not a SHA256 fingerprint (SHA256: and 43 characters)")
+    target = Target(args.name, args.ssh, args.port, str(paths_abs(args.identity)) if args.identity else None)
+    keys = keyscan(target)
+    shown = "\n".join(f"  {k.fingerprint} ({k.kind})" for k in keys)
+    if args.accept_host_key:
+        key = hosts.matching(keys, args.accept_host_key)
+        if key is None:
+            raise HostError(
+                f"{target.address}:{target.port} offers no key with fingerprint {args.accept_host_key}; it offers:\n"
+                f"{shown}"
+            )
+    elif sys.stdin.isatty() and sys.stderr.isatty():
+        preferred = next((k for k in keys if k.kind == "ED25519"), keys[0])
+        print(f"{target.address}:{target.port} offers these host keys:\n{shown}", file=sys.stderr)
+        answer = input(
+            f"Trust {preferred.fingerprint} for host {args.name}? Compare it with the host's own "
+            "`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("tokenclub: nothing was added", file=sys.stderr)
+            return 1
+        key = preferred
+    else:
+        raise HostError(
+            f"{target.address}:{target.port} offers these host keys; check one on the host "
+            f"(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass it with --accept-host-key:\n{shown}"
+        )
+    info = hosts.add(target, key, args.allow_this_machine)
+    doc = {
+        "host": args.name,
+        "ssh": args.ssh,
+        "port": args.port,
+        "host_key": key.fingerprint,
+        "os": info.get("os"),
+        "python": info.get("python"),
+        "home": info.get("home"),
+    }
+    _print(
+        args,
+        doc,
+        f"added {args.name} ({args.ssh}, {info.get('os')}, Python {info.get('python')}), "
+        f"key {key.fingerprint}; `tokenclub refresh` pulls its usage\n",
+    )
+    return 0
+
+
+def paths_abs(p: str) -> str:
+    import os
+
+    return os.path.abspath(os.path.expanduser(p))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from app.console import hosts
+    from app.console.ssh import pinned
+
+    rows = []
+    for t in hosts.load().values():
+        keys = pinned(t)
+        rows.append(
+            {
+                "host": t.name,
+                "ssh": t.ssh,
+                "port": t.port,
+                "identity": t.identity,
+                "host_key": keys[0].fingerprint if keys else None,
+            }
+        )
+    if args.json:
+        _print(args, {"hosts": rows}, "")
+        return 0
+    if not rows:
+        print("no hosts; add one with `tokenclub host add NAME --ssh [USER@]HOST`")
+    for r in rows:
+        print(f"{r['host']}\t{r['ssh']}:{r['port']}\t{r['host_key'] or '(no key pinned)'}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from app.console import hosts
+
+    target = hosts.named(args.name)
+    doc = hosts.check(target)
+    if args.json:
+        _print(args, doc, "")
+        return 0 if doc["reachable"] else 1
+    if not doc["reachable"]:
+        print(f"{args.name}: unreachable: {doc['why']}")
+        return 1
+    free = doc.get("disk_free_bytes")
+    print(f"{args.name}: reachable, round trip {doc['rtt_ms']} ms (connect {doc['connect_s']} s)")
+    print(
+        f"  {doc['os']}, Python {doc['python']}, home {doc['home']}, "
+        f"{'?' if free is None else f'{free / 1e9:.1f} GB'} free"
+    )
+    for cli, c in sorted((doc.get("clis") or {}).items()):
+        print(f"  {cli}: {c['version'] or '?'} ({c['path']})" if c["path"] else f"  {cli}: not on PATH")
+    for agent, a in doc["agents"].items():
+        roots = [r["path"] for r in a["roots"] if r["exists"]]
+        if roots or a["unreadable"]:
+            print(f"  {agent}: {a['files']} files, {a['bytes'] / 1e6:.1f} MB in {', '.join(roots) or '-'}")
+        for path, why in a["unreadable"]:
+            print(f"    cannot read {path}: {why}")
+    return 0
+
+
+def _rekey(args: argparse.Namespace) -> int:
+    from app.console import hosts
+    from app.console.ssh import HostError, is_fingerprint, pinned
+
+    target = hosts.named(args.name)
+    if not is_fingerprint(args.accept_host_key):
+        raise HostError(f"{args.accept_host_key!r} is not a SHA256 fingerprint")
+    old = ", ".join(k.fingerprint for k in pinned(target)) or "none"
+    key = hosts.rekey(target, args.accept_host_key)
+    _print(
+        args,
+        {"host": args.name, "old": old, "new": key.fingerprint},
+        f"{args.name}: now trusting {key.fingerprint} (was {old})\n",
+    )
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from app.console import hosts, pull
+
+    target = hosts.remove(args.name)
+    forgotten = 0
+    if args.forget_usage:
+        from app.cli import _open
+
+        index = _open(args)
+        try:
+            forgotten = pull.forget_usage(index.conn, target.name)
+        finally:
+            index.close()
+    _print(
+        args,
+        {"host": args.name, "removed": True, "calls_forgotten": forgotten},
+        f"removed {args.name}"
+        + (
+            f"; {forgotten} calls forgotten\n"
+            if args.forget_usage
+            else "; its counted usage stays (--forget-usage deletes it)\n"
+        ),
+    )
+    return 0
+
+
+def _print(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2 if sys.stdout.isatty() else None) + "\n")
+    elif text:
+        sys.stdout.write(text)
