@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from app import __version__
 from app.club import cli as club_cli
 from app.console import cli as console_cli
+from app.console import session_cli
 from app.core import memo, paths
 from app.core.filters import Filter
 from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(providers_cli.register(sub, common))  # keys, provider; report --threshold
     COMMANDS.update(club_cli.register(sub, common))  # club export, merge, verify, card
     COMMANDS.update(console_cli.register(sub, common))  # host; refresh --host/--local-only; report --device
+    COMMANDS.update(session_cli.register(sub, common))  # session launch, list, tail, kill
     return parser
 
 

@@ -229,6 +229,1013 @@ def op_backup(req, out):
     _send(out, {"ok": True, "z": level})
 
 
+# -- agent runs: the console's supervisor and its verbs ------------------------------------------
+#
+# A run lives in a folder of its own under $XDG_STATE_HOME/tokenclub/runs/<id>: spec.json (what
+# to run), goal (the prompt, 0600; never an argument of any process), state.json (status, reason,
+# tokens, heartbeat: rewritten whole, atomically), events.jsonl (the agent's stdout), stderr.log,
+# iterations.jsonl, check.log, and ``kill`` once a stop is asked for. The supervisor is this file
+# run as ``--supervise ID``; it outlives the ssh connection and is the only writer of state.json
+# while it lives. Every process of a run carries TOKENCLUB_RUN=<id>:<nonce> in its environment,
+# and the supervisor is their subreaper, so a descendant that starts its own session and clears
+# nothing is still found, and only processes carrying the run's own nonce are ever signalled.
+
+RUN_ENV = "TOKENCLUB_RUN"
+FINAL = ("finished", "failed", "crashed", "killed", "over-budget")
+EVENTS_CAP = 64 << 20  # stdout kept per run; past it lines are still counted, not stored
+NO_PROGRESS_LIMIT = 3  # loop iterations in a row without a new commit or a changed file
+GRACE_S = 5.0  # between TERM and KILL
+TAIL = 4096  # bytes of output kept for a reason or for the next iteration's prompt
+LOGIN_HINTS = (
+    "not logged in",
+    "please run /login",
+    "invalid api key",
+    "codex login",
+    "auth method",
+    "api key",
+    "unauthorized",
+    "authentication",
+)
+# where agent CLIs are installed besides a non-login shell's PATH
+EXTRA_BIN = ("~/.local/bin", "~/.npm-global/bin", "~/.bun/bin", "~/.claude/local", "~/.opencode/bin", "/usr/local/bin")
+
+
+def _runs_root():
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "tokenclub", "runs")
+
+
+def _run_dir(rid):
+    if not rid or "/" in rid or rid.startswith("."):
+        raise ValueError(f"bad run id {rid!r}")
+    return os.path.join(_runs_root(), rid)
+
+
+def _write_json(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+    os.replace(tmp, path)
+
+
+def _read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def _tail_of(path, size=TAIL):
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _last_lines(text, n=5):
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(line[:300] for line in lines[-n:])
+
+
+def _agent_path():
+    dirs = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    for extra in EXTRA_BIN:
+        d = os.path.expanduser(extra)
+        if d not in dirs and os.path.isdir(d):
+            dirs.append(d)
+    return os.pathsep.join(dirs)
+
+
+def _start_time(pid):
+    """The kernel's start time of ``pid`` (guards against a reused pid), or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    if fields[0] == b"Z":
+        return None
+    return int(fields[19])
+
+
+def _procs():
+    """(pid, ppid, cpu ticks, environ) of every process this user may read."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if fields[0] == b"Z":  # a zombie runs nothing; its parent (or we) reap it
+            continue
+        yield pid, int(fields[1]), int(fields[11]) + int(fields[12]), env
+
+
+def _members(marker, root=None):
+    """{pid: cpu ticks} of the run's processes: its marker in their environment, or (when ``root``,
+    the supervisor, is given) descended from it."""
+    needle = (f"\0{RUN_ENV}={marker}\0").encode()
+    table = list(_procs())
+    found = {pid: cpu for pid, _, cpu, env in table if needle in b"\0" + env}
+    if root is not None:
+        parent = {pid: ppid for pid, ppid, _, _ in table}
+        cpu_of = {pid: cpu for pid, _, cpu, _ in table}
+        for pid in parent:
+            seen, p = 0, pid
+            while p in parent and seen < 64:
+                p, seen = parent[p], seen + 1
+                if p == root:
+                    found[pid] = cpu_of[pid]
+                    break
+    return found
+
+
+def _signal_all(pids, sig):
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
+
+
+def _reap_any():
+    """Collect exited children (the supervisor is a subreaper); {pid: wait status}."""
+    done = {}  # type: dict[int, int]
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return done
+        if pid == 0:
+            return done
+        done[pid] = status
+
+
+def terminate(marker, root=None, grace=GRACE_S, on_reap=None):
+    """TERM every process of the run, KILL what is left after ``grace``; the count still alive after."""
+    import signal
+    import time
+
+    members = _members(marker, root)
+    _signal_all(members, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while members and time.monotonic() < deadline:
+        time.sleep(0.05)
+        reaped = _reap_any() if root is not None else {}
+        if on_reap is not None:
+            on_reap(reaped)
+        members = _members(marker, root)
+        _signal_all(members, signal.SIGTERM)  # a child forked since the last round
+    deadline = time.monotonic() + 5
+    while members and time.monotonic() < deadline:
+        _signal_all(members, signal.SIGKILL)
+        time.sleep(0.05)
+        reaped = _reap_any() if root is not None else {}
+        if on_reap is not None:
+            on_reap(reaped)
+        members = _members(marker, root)
+    return len(members)
+
+
+def _set_subreaper():
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+class _Usage:
+    """Token totals of a run from its agent's stream, one entry per call (repeats of a call replace it)."""
+
+    def __init__(self, fmt, input_includes_cache):
+        self.fmt = fmt
+        self.includes_cache = input_includes_cache
+        self.calls = {}  # call key -> (model, [in, cw, cr, out, rsn])
+        self.by_model = {}  # type: dict[str, list[int]]
+        self.sums = [0, 0, 0, 0, 0]
+        self.model = None
+        self.sessions = []
+        self.result = None  # {"ok": bool, "text": str} once the agent said it is done
+        self.error = None
+        self.events = 0
+        self.kind = None
+        self._turn = 0
+
+    def _session(self, sid):
+        if sid and isinstance(sid, str) and sid not in self.sessions:
+            self.sessions.append(sid)
+
+    def _call(self, key, model, inp, cw, cr, out, rsn=0):
+        model = model or self.model or "unknown"
+        vals = [max(0, int(v or 0)) for v in (inp, cw, cr, out, rsn)]
+        old = self.calls.get(key)
+        if old is not None and sum(vals[:4]) < sum(old[1][:4]):
+            return  # a streamed snapshot only grows
+        self.calls[key] = (model, vals)
+        for m, sign, vs in ((old[0], -1, old[1]) if old else (model, 0, vals), (model, 1, vals)):
+            acc = self.by_model.setdefault(m, [0, 0, 0, 0, 0])
+            for i, v in enumerate(vs):
+                acc[i] += sign * v
+                self.sums[i] += sign * v
+
+    def feed(self, line):
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(ev, dict):
+            return
+        self.events += 1
+        kind = ev.get("type")
+        self.kind = str(kind)[:40]
+        getattr(self, "_" + self.fmt, self._text)(ev, kind)
+
+    def _text(self, ev, kind):
+        pass
+
+    def _claude(self, ev, kind):  # Claude Code and Qwen Code: stream-json
+        self._session(ev.get("session_id"))
+        if kind == "system" and ev.get("model"):
+            self.model = ev["model"]
+        elif kind == "assistant":
+            msg = ev.get("message") or {}
+            u = msg.get("usage")
+            if isinstance(u, dict):
+                self.model = msg.get("model") or self.model
+                cr = u.get("cache_read_input_tokens") or 0
+                inp = (u.get("input_tokens") or 0) - (cr if self.includes_cache else 0)
+                key = msg.get("id") or f"#{self.events}"
+                self._call(key, msg.get("model"), inp, u.get("cache_creation_input_tokens"), cr, u.get("output_tokens"))
+        elif kind == "result":
+            ok = ev.get("subtype") == "success" and not ev.get("is_error")
+            self.result = {"ok": ok, "text": str(ev.get("result") or ev.get("subtype") or "")[:500]}
+
+    def _codex(self, ev, kind):  # codex exec --json
+        if kind == "thread.started":
+            self._session(ev.get("thread_id"))
+        elif kind == "turn.completed":
+            u = ev.get("usage") or {}
+            self._turn += 1
+            cached = u.get("cached_input_tokens") or 0
+            self._call(
+                f"turn-{self._turn}",
+                None,
+                (u.get("input_tokens") or 0) - cached,
+                0,
+                cached,
+                u.get("output_tokens"),
+                u.get("reasoning_output_tokens"),
+            )
+            self.result = {"ok": True, "text": ""}
+        elif kind == "turn.failed":
+            err = ev.get("error") or {}
+            self.result = {"ok": False, "text": str(err.get("message") or err)[:500]}
+        elif kind == "error":
+            self.error = str(ev.get("message") or "")[:500]
+
+    def _gemini(self, ev, kind):  # gemini --output-format stream-json
+        self._session(ev.get("session_id"))
+        if kind == "init" and ev.get("model"):
+            self.model = ev["model"]
+        elif kind == "result":
+            stats = ev.get("stats") or {}
+            cached = stats.get("cached") or 0
+            self._call(
+                f"result-{self.events}",
+                None,
+                (stats.get("input_tokens") or 0) - cached,
+                0,
+                cached,
+                stats.get("output_tokens"),
+            )
+            err = ev.get("error")
+            ok = ev.get("status") == "success"
+            self.result = {"ok": ok, "text": "" if ok else str((err or {}).get("message") or err or "")[:500]}
+        elif kind == "error":
+            self.error = str(ev.get("message") or "")[:500]
+
+    def _opencode(self, ev, kind):  # opencode run --format json
+        self._session(ev.get("sessionID"))
+        part = ev.get("part") or {}
+        if kind == "step_finish":
+            t = part.get("tokens") or {}
+            cache = t.get("cache") or {}
+            model = part.get("modelID") or ev.get("modelID")
+            key = part.get("id") or f"#{self.events}"
+            rsn = t.get("reasoning") or 0
+            self._call(
+                key, model, t.get("input"), cache.get("write"), cache.get("read"), (t.get("output") or 0) + rsn, rsn
+            )
+            self.result = {"ok": True, "text": ""}  # opencode ends a run with its last step
+        elif kind == "error":
+            err = ev.get("error") or {}
+            self.error = str((err.get("data") or {}).get("message") or err.get("name") or err)[:500]
+
+    def totals(self):
+        return self.sums, {m: v for m, v in self.by_model.items() if any(v)}
+
+
+def _cost(by_model, rates):
+    """USD at the rates the workstation sent (in, cw, cw1h, cr, out per token); a model without one is
+    priced at the dearest rate known, so a budget errs on the safe side. None without any rate."""
+    if not rates:
+        return None, sorted(by_model)
+    dearest = [max(r[i] for r in rates.values()) for i in range(5)]
+    cost, unknown = 0.0, []
+    for model, (inp, cw, cr, out, _rsn) in by_model.items():
+        r = rates.get(model)
+        if r is None:
+            r = dearest
+            unknown.append(model)
+        cost += inp * r[0] + cw * r[1] + cr * r[3] + out * r[4]
+    return cost, unknown
+
+
+def _fingerprint(workdir):
+    """What the work directory holds: HEAD and the changed files in git, else every file's size and mtime."""
+    import hashlib
+    import subprocess
+
+    h = hashlib.sha256()
+    try:
+        head = subprocess.run(
+            ["git", "-C", workdir, "rev-parse", "HEAD"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        status = subprocess.run(
+            ["git", "-C", workdir, "status", "--porcelain=v1", "-z", "--untracked-files=all"],
+            capture_output=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        git = head.returncode == 0 and status.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        git = False
+    if git:
+        h.update(head.stdout + b"\0" + status.stdout)
+        names = [e[3:] for e in status.stdout.split(b"\0") if len(e) > 3]
+        paths = [os.path.join(workdir, n.decode("utf-8", "surrogateescape")) for n in names]
+    else:
+        paths = []
+        for top, dirs, files in os.walk(workdir):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            paths.extend(os.path.join(top, f) for f in files)
+            if len(paths) > 50000:
+                break
+    for p in sorted(paths):
+        try:
+            st = os.stat(p)
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+        except OSError:
+            h.update(p.encode("utf-8", "surrogateescape") + b"\0gone\0")
+    return h.hexdigest()
+
+
+class _Supervisor:
+    """Runs the agent (once, or in a loop with a check), counts its tokens, enforces the budgets, and
+    keeps state.json true; the only writer of the run folder while it lives."""
+
+    def __init__(self, rid):
+        import time
+
+        self.rid = rid
+        self.dir = _run_dir(rid)
+        self.spec = _read_json(os.path.join(self.dir, "spec.json"))
+        self.marker = rid + ":" + self.spec["nonce"]
+        self.state = _read_json(os.path.join(self.dir, "state.json")) or {}
+        self.usage = _Usage(self.spec.get("format", "text"), bool(self.spec.get("input_includes_cache")))
+        self.rates = {}
+        self._rates_mtime = None
+        self.t0 = time.time()
+        self.mono0 = time.monotonic()
+        self.last_active = time.monotonic()
+        self.cpu_mark = 0
+        self.cpu_total = 0
+        self.stopping = None  # (status, reason) once a kill or a budget ends the run
+        self.events_bytes = 0
+        self.dropped = 0
+        self.agent = None
+        self.wait_status = None
+        self._last_write = 0.0
+
+    # -- state ----------------------------------------------------------------
+
+    def write(self, **changes):
+        import time
+
+        self.state.update(changes)
+        t, by_model = self.usage.totals()
+        cost, unknown = _cost(by_model, self.rates)
+        self.state.update(
+            heartbeat=time.time(),
+            tokens={"in": t[0], "cw": t[1], "cr": t[2], "out": t[3], "rsn": t[4], "total": sum(t[:4])},
+            by_model=by_model,
+            cost_usd=cost,
+            priced_at_dearest=unknown if cost is not None else [],
+            sessions=self.usage.sessions,
+            events=self.usage.events,
+            last_event_kind=self.usage.kind,
+            events_dropped_bytes=self.dropped,
+            cpu_s=round(self.cpu_total / float(os.sysconf("SC_CLK_TCK")), 2),
+        )
+        _write_json(os.path.join(self.dir, "state.json"), self.state)
+        self._last_write = time.monotonic()
+
+    def _load_rates(self):
+        path = os.path.join(self.dir, "rates.json")
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return
+        if mtime != self._rates_mtime:
+            self._rates_mtime = mtime
+            self.rates = _read_json(path, {}) or {}
+
+    # -- watching ---------------------------------------------------------------
+
+    def _budget_breach(self):
+        import time
+
+        b = self.spec.get("budgets") or {}
+        total = sum(self.usage.sums[:4])
+        if b.get("tokens") and total >= b["tokens"]:
+            return f"used {total} tokens of a {b['tokens']} token budget"
+        cost = _cost(self.usage.by_model, self.rates)[0] if b.get("usd") else None
+        if b.get("usd") and cost is not None and cost >= b["usd"]:
+            return "spent ${:.2f} of a ${:.2f} budget".format(cost, b["usd"])
+        if b.get("hours") and time.time() - self.t0 >= b["hours"] * 3600:
+            return "ran {:.2f} h of a {:.2f} h budget".format((time.time() - self.t0) / 3600, b["hours"])
+        return None
+
+    def _waiting_input(self, members):
+        """An agent process blocked reading a terminal or a named pipe: it waits for an answer."""
+        import stat
+
+        for pid in members:
+            try:
+                with open(f"/proc/{pid}/syscall") as f:
+                    call = f.read().split()
+            except OSError:
+                continue
+            if len(call) < 2 or call[0] not in ("0", "63"):  # read(2) on x86-64 and arm64
+                continue
+            fd = int(call[1], 16)
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                mode = os.stat(f"/proc/{pid}/fd/{fd}").st_mode
+            except OSError:
+                continue
+            if target.startswith(("/dev/pts/", "/dev/tty")) or (stat.S_ISFIFO(mode) and target.startswith("/")):
+                return f"blocked reading {target}"
+        return None
+
+    def _tick(self, reading_agent):
+        """Once a second: CPU, stall, waiting-input, kill requests and budgets."""
+        import time
+
+        members = _members(self.marker, os.getpid())
+        cpu = sum(members.values())
+        if cpu - self.cpu_mark >= 5:  # 50 ms of CPU since the last mark: it works
+            self.cpu_mark = cpu
+            self.last_active = time.monotonic()
+        self.cpu_total = max(self.cpu_total, cpu)
+        self._load_rates()
+        if os.path.exists(os.path.join(self.dir, "kill")):
+            self.stopping = ("killed", "killed on request")
+        elif self.stopping is None:
+            breach = self._budget_breach()
+            if breach:
+                self.stopping = ("over-budget", breach)
+        if self.stopping is not None:
+            return
+        status, reason = self.state.get("status"), self.state.get("reason")
+        if reading_agent:
+            idle = time.monotonic() - self.last_active
+            waiting = self._waiting_input(members) if idle >= 2 else None
+            if waiting:
+                status, reason = "waiting-input", waiting
+            elif idle >= float(self.spec.get("stall_s", 600)):
+                status, reason = "stalled", f"no event and no CPU for {idle:.0f} s"
+            elif self.usage.events:
+                status, reason = "running", self._running_reason()
+        if status != self.state.get("status") or time.monotonic() - self._last_write >= 1:
+            self.write(status=status, reason=reason)
+
+    def _running_reason(self):
+        it = self.state.get("iterations", 1)
+        cap = self.spec.get("max_iterations")
+        head = f"iteration {it} of {cap}, " if cap else ""
+        return f"{head}{self.usage.events} events, last: {self.usage.kind}"
+
+    def _watch(self, proc, out_fd, events_file, reading_agent):
+        """Until ``proc`` exits (or the run is stopped): its stdout into the run's events, counted."""
+        import select
+        import time
+
+        pending = b""
+        next_tick = 0.0
+        if out_fd is not None:
+            os.set_blocking(out_fd, False)
+        while True:
+            ready = select.select([out_fd], [], [], 0.2)[0] if out_fd is not None else []
+            if out_fd is None:
+                time.sleep(0.2)
+            if ready:
+                got = 0
+                while got < (8 << 20):  # a flood is drained in slices; the loop keeps ticking
+                    try:
+                        chunk = os.read(out_fd, 1 << 16)
+                    except BlockingIOError:
+                        break
+                    if not chunk:
+                        out_fd = None
+                        break
+                    got += len(chunk)
+                    if self.events_bytes < EVENTS_CAP:
+                        events_file.write(chunk)
+                        self.events_bytes += len(chunk)
+                    else:
+                        self.dropped += len(chunk)
+                    lines = (pending + chunk).split(b"\n")
+                    pending = lines.pop()
+                    before = self.usage.events
+                    for line in lines:
+                        if line.strip():
+                            self.usage.feed(line)
+                    if self.usage.events != before:
+                        self.last_active = time.monotonic()
+                        breach = self._budget_breach() if reading_agent else None
+                        if breach and self.stopping is None:
+                            self.stopping = ("over-budget", breach)
+                            break
+                        if self.state.get("status") in ("starting", "stalled", "waiting-input") and reading_agent:
+                            events_file.flush()
+                            self.write(status="running", reason=self._running_reason())
+                events_file.flush()
+                if self.stopping is not None:
+                    break
+            for pid, status in _reap_any().items():
+                if pid == proc.pid:
+                    self.wait_status = status
+                    proc.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            if proc.returncode is not None and out_fd is None:
+                break
+            if proc.returncode is not None and not ready:
+                break  # exited; a grandchild holding the pipe open must not keep the run alive
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + 1.0
+                self._tick(reading_agent)
+                if self.stopping is not None:
+                    break
+        if pending.strip():
+            self.usage.feed(pending)
+        events_file.flush()
+
+    # -- running ----------------------------------------------------------------
+
+    def _env(self):
+        env = dict(os.environ)
+        env[RUN_ENV] = self.marker
+        env["PATH"] = _agent_path()
+        return env
+
+    def _spawn(self, argv, stdin_path, stdout, stderr, cwd):
+        import subprocess
+
+        with open(stdin_path, "rb") as stdin:
+            return subprocess.Popen(
+                argv, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd, env=self._env(), start_new_session=True
+            )
+
+    def _run_agent(self, goal_path, workdir):
+        """One agent process; (exit code or None when stopped, its stderr tail)."""
+        import shutil
+        import subprocess
+
+        argv = list(self.spec["argv"])
+        exe = shutil.which(argv[0], path=_agent_path())
+        if exe is None:
+            return None, f"{argv[0]} is not on the host's PATH (searched {_agent_path()})"
+        argv[0] = exe
+        err_path = os.path.join(self.dir, "stderr.log")
+        with open(os.path.join(self.dir, "events.jsonl"), "ab") as events, open(err_path, "ab") as err:
+            proc = self._spawn(argv, goal_path, subprocess.PIPE, err, workdir)
+            self.agent = proc
+            self.write(pid=proc.pid)
+            assert proc.stdout is not None
+            self._watch(proc, proc.stdout.fileno(), events, True)
+            proc.stdout.close()
+        return proc.returncode, ""
+
+    def _run_check(self, workdir):
+        import subprocess
+
+        log = os.path.join(self.dir, "check.log")
+        with open(log, "wb") as out:
+            with open(os.devnull, "rb") as null:
+                proc = subprocess.Popen(
+                    ["/bin/sh", "-c", self.spec["until"]],
+                    stdin=null,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=workdir,
+                    env=self._env(),
+                    start_new_session=True,
+                )
+            with open(os.devnull, "ab") as null_out:
+                self._watch(proc, None, null_out, False)
+        return proc.returncode, _tail_of(log)
+
+    def _goal_for(self, iteration, check_code, check_tail):
+        if iteration == 1:
+            return os.path.join(self.dir, "goal")
+        with open(os.path.join(self.dir, "goal"), "rb") as f:
+            goal = f.read()
+        note = (
+            f"\n\n---\nIteration {iteration}. The check `{self.spec['until']}` still fails (exit {check_code})."
+            f" Its last output:\n{check_tail}\n"
+        )
+        path = os.path.join(self.dir, f"goal-{iteration}")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(goal + note.encode("utf-8", "replace"))
+        return path
+
+    def _outcome(self, code, before_result):
+        """(status, reason) of one agent process that ended on its own."""
+        err = _last_lines(_tail_of(os.path.join(self.dir, "stderr.log")))
+        res = self.usage.result if self.usage.result is not before_result else None
+        text = (res or {}).get("text", "") or self.usage.error or ""
+        said = (text + "\n" + err).lower()
+        if code != 0 and code is not None and code < 0:
+            return "crashed", f"killed by signal {-code} without a final result" + ((": " + err) if err else "")
+        if any(h in said for h in LOGIN_HINTS) and (code != 0 or (res and not res["ok"])):
+            return "failed", f"not logged in: {_last_lines(text or err, 2)}"
+        if code != 0:
+            detail = _last_lines(text + "\n" + err)
+            return "failed", f"exited with code {code}" + (": " + detail if detail else "")
+        if res is None:
+            return "crashed", "exited without a final result" + ((": " + err) if err else "")
+        if not res["ok"]:
+            return "failed", "the agent reported an error: %s" % (_last_lines(text) or "no detail")
+        return "finished", "done"
+
+    def run(self):
+        import time
+
+        _set_subreaper()
+        workdir = self.spec["workdir"]
+        self.write(
+            status="starting",
+            reason="starting {}".format(self.spec["argv"][0]),
+            supervisor_pid=os.getpid(),
+            supervisor_start=_start_time(os.getpid()),
+            iterations=0,
+        )
+        loop = bool(self.spec.get("until"))
+        cap = int(self.spec.get("max_iterations") or 1)
+        check_code, check_tail, stale, final = None, "", 0, None
+        for iteration in range(1, cap + 1):
+            before = _fingerprint(workdir) if loop else None
+            self.write(iterations=iteration)
+            result_before = self.usage.result
+            started = time.time()
+            code, missing = self._run_agent(self._goal_for(iteration, check_code, check_tail), workdir)
+            leftovers = terminate(self.marker, os.getpid(), on_reap=None)
+            entry = {"i": iteration, "started": started, "ended": time.time(), "exit": code, "leftovers": leftovers}
+            if missing:
+                final = ("failed", "not found: " + missing)
+            elif self.stopping is not None:
+                final = self.stopping
+            else:
+                status, reason = self._outcome(code, result_before)
+                if status != "finished" or not loop:
+                    final = (status, reason if not loop else f"iteration {iteration}: {reason}")
+                else:
+                    check_code, check_tail = self._run_check(workdir)
+                    entry.update(check=check_code, check_tail=_last_lines(check_tail, 3))
+                    if self.stopping is not None:
+                        final = self.stopping
+                    elif check_code == 0:
+                        final = (
+                            "finished",
+                            f"the check passed after {iteration} iteration" + "s"[: iteration > 1],
+                        )
+                    else:
+                        progressed = _fingerprint(workdir) != before
+                        entry["progress"] = progressed
+                        stale = 0 if progressed else stale + 1
+                        if stale >= NO_PROGRESS_LIMIT:
+                            final = (
+                                "failed",
+                                f"no progress in {stale} iterations in a row (no new commit, no changed file)",
+                            )
+                        elif iteration == cap:
+                            final = ("failed", f"the check still fails after {cap} iterations (--max-iterations)")
+            with open(os.path.join(self.dir, "iterations.jsonl"), "a") as log:
+                log.write(json.dumps(entry) + "\n")
+            if final is not None:
+                break
+        status, reason = final or ("failed", "no iteration ran")
+        remaining = terminate(self.marker, os.getpid())
+        self.write(
+            status=status,
+            reason=reason,
+            ended=time.time(),
+            exit_code=self.agent and self.agent.returncode,
+            remaining=remaining,
+        )
+
+
+def supervise(rid):
+    """The supervisor's entry: never leaves the run without a final state."""
+    import time
+    import traceback
+
+    sup = None
+    try:
+        sup = _Supervisor(rid)
+        sup.run()
+    except BaseException as exc:  # noqa: B036 - whatever happens, the run ends with a state
+        path = os.path.join(_run_dir(rid), "state.json")
+        state = _read_json(path, {}) or {}
+        marker = (rid + ":" + sup.spec["nonce"]) if sup is not None else None
+        remaining = terminate(marker, os.getpid()) if marker else None
+        with open(os.path.join(_run_dir(rid), "supervisor.log"), "a") as f:
+            f.write(traceback.format_exc())
+        state.update(status="crashed", reason=f"the supervisor failed: {type(exc).__name__}: {exc}")
+        state.update(ended=time.time(), remaining=remaining)
+        _write_json(path, state)
+
+
+def _user_manager():
+    """A systemd user manager that keeps units after logout (lingering), or None."""
+    import pwd
+    import shutil
+
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if (
+        not runtime
+        or not shutil.which("systemd-run")
+        or not os.path.exists(os.path.join(runtime, "systemd", "private"))
+    ):
+        return None
+    user = pwd.getpwuid(os.getuid()).pw_name
+    if not os.path.exists("/var/lib/systemd/linger/" + user):
+        return None  # without lingering, the user manager and its units end with the last login
+    return "systemd-run"
+
+
+def _start_supervisor(rid, d, systemd):
+    import subprocess
+
+    argv = [sys.executable or "python3", "-E", "-S", os.path.abspath(__file__), "--supervise", rid]
+    if systemd:
+        argv = [
+            "systemd-run",
+            "--user",
+            "--quiet",
+            "--collect",
+            "--unit",
+            "tokenclub-run-" + rid,
+            "-p",
+            "KillMode=control-group",
+            "--setenv=PATH=" + os.environ.get("PATH", ""),
+            *argv,
+        ]
+    with open(os.path.join(d, "supervisor.log"), "ab") as log, open(os.devnull, "rb") as null:
+        proc = subprocess.Popen(argv, stdin=null, stdout=log, stderr=log, start_new_session=True, close_fds=True)
+    if systemd:
+        proc.wait(30)  # systemd-run returns once the unit has started
+
+
+def op_launch(req, out):
+    """Create the run folder, start its supervisor, wait (at most ``wait_s``) for the first event or an end."""
+    import secrets
+    import subprocess
+    import time
+
+    spec = dict(req["run"])
+    rid = spec.pop("id")
+    goal = spec.pop("goal").encode("utf-8")
+    os.makedirs(_runs_root(), mode=0o700, exist_ok=True)
+    d = _run_dir(rid)
+    os.mkdir(d, 0o700)  # fails on a second launch of the same id
+    fd = os.open(os.path.join(d, "goal"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(goal)
+    now = time.time()
+    state = {
+        "id": rid,
+        "agent": spec["agent"],
+        "status": "starting",
+        "reason": "launching",
+        "started": now,
+        "iterations": 0,
+    }
+    cwd = os.path.expanduser(spec.get("cwd") or "~")
+    spec["workdir"] = cwd
+    why = None
+    if not os.path.isdir(cwd):
+        why = f"the work directory {cwd} does not exist on the host"
+    elif spec.get("worktree"):
+        tree = os.path.join(d, "worktree")
+        branch = "tokenclub/" + rid
+        done = subprocess.run(
+            ["git", "-C", cwd, "worktree", "add", "-q", "-b", branch, tree],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            why = "git worktree add failed: " + _last_lines(done.stderr.decode("utf-8", "replace"), 2)
+        else:
+            spec["workdir"], state["branch"] = tree, branch
+    spec["nonce"] = secrets.token_hex(16)
+    _write_json(os.path.join(d, "spec.json"), spec)
+    if req.get("rates"):
+        _write_json(os.path.join(d, "rates.json"), req["rates"])
+    state["workdir"] = spec["workdir"]
+    if why:
+        state.update(status="failed", reason=why, ended=now)
+        _write_json(os.path.join(d, "state.json"), state)
+        _send(out, {"ok": True, "state": state})
+        return
+    systemd = _user_manager() is not None
+    state["scope"] = f"systemd:tokenclub-run-{rid}.service" if systemd else "session"
+    _write_json(os.path.join(d, "state.json"), state)
+    _start_supervisor(rid, d, systemd)
+    deadline = time.monotonic() + float(req.get("wait_s", 30))
+    events = os.path.join(d, "events.jsonl")
+    while time.monotonic() < deadline:
+        state = _read_json(os.path.join(d, "state.json"), state)
+        if state.get("status") != "starting":  # running once the first event is in, or ended
+            break
+        time.sleep(0.05)
+    _send(out, {"ok": True, "state": _checked(rid, state), "first_event": _first_line(events)})
+
+
+def _first_line(path):
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(TAIL)
+    except OSError:
+        return None
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line.decode("utf-8", "replace").strip()
+
+
+def _checked(rid, state):
+    """A state as the supervisor left it, or ``crashed`` when its supervisor is gone without an end."""
+    import time
+
+    if state.get("status") in FINAL:
+        return state
+    pid, start = state.get("supervisor_pid"), state.get("supervisor_start")
+    if pid is None:
+        # not started yet, or it died before its first write
+        if time.time() - float(state.get("started", 0)) < 30:
+            return state
+    elif _start_time(int(pid)) == start:
+        return state
+    path = os.path.join(_run_dir(rid), "state.json")
+    spec = _read_json(os.path.join(_run_dir(rid), "spec.json"), {}) or {}
+    remaining = terminate(rid + ":" + spec["nonce"]) if spec.get("nonce") else None
+    state = _read_json(path, state) or state
+    if state.get("status") in FINAL:  # it ended as we looked
+        return state
+    beat = state.get("heartbeat")
+    ago = f" (last heartbeat {time.time() - beat:.0f} s ago)" if beat else ""
+    state.update(
+        status="crashed",
+        reason="the supervisor is gone without a final state" + ago,
+        ended=time.time(),
+        remaining=remaining,
+    )
+    _write_json(path, state)
+    return state
+
+
+def op_runs(req, out):
+    """Every run's state (or those named in ``ids``), with the size of its event stream."""
+    root = _runs_root()
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        names = []
+    wanted = set(req["ids"]) if req.get("ids") else None
+    since = int(req.get("since_ns", 0))
+    runs, ids = [], []
+    for rid in names:
+        if rid.startswith(".") or (wanted is not None and rid not in wanted):
+            continue
+        ids.append(rid)
+        path = os.path.join(root, rid, "state.json")
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            continue
+        state = _read_json(path)
+        if state is None:
+            continue
+        if mtime <= since and state.get("status") in FINAL:
+            continue
+        state = _checked(rid, state)
+        try:
+            state["events_size"] = os.stat(os.path.join(root, rid, "events.jsonl")).st_size
+        except OSError:
+            state["events_size"] = 0
+        state["mtime_ns"] = mtime
+        runs.append(state)
+    _send(out, {"ok": True, "runs": runs, "ids": ids})
+
+
+def op_events(req, out):
+    """The run's event stream from ``offset``, at most ``limit`` bytes, ending on a whole line."""
+    path = os.path.join(_run_dir(req["id"]), req.get("stream", "events.jsonl"))
+    offset, limit = int(req.get("offset", 0)), int(req.get("limit", 1 << 20))
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(offset)
+            data = f.read(limit)
+    except FileNotFoundError:
+        size, data = 0, b""
+    if len(data) == limit and b"\n" in data or not data.endswith(b"\n") and b"\n" in data:
+        data = data[: data.rfind(b"\n") + 1]
+    elif not data.endswith(b"\n"):
+        data = b""
+    _send(out, {"ok": True, "offset": offset, "next": offset + len(data), "size": size}, data)
+
+
+def op_kill(req, out):
+    """Ask each run's supervisor to stop it (TERM, grace, KILL to the whole tree), all at once, or stop it
+    here when its supervisor is gone; then count what is left of each."""
+    import time
+
+    grace = float(req.get("grace_s", GRACE_S))
+    root = _runs_root()
+    try:
+        names = sorted(n for n in os.listdir(root) if not n.startswith("."))
+    except OSError:
+        names = []
+    asked = names if req.get("all") else list(req.get("ids") or [])
+    runs, results = [], []
+    for rid in asked:
+        d = os.path.join(root, rid)
+        spec = _read_json(os.path.join(d, "spec.json"))
+        state = _read_json(os.path.join(d, "state.json"))
+        if spec is None or state is None:
+            if not req.get("all"):
+                results.append({"id": rid, "status": "unknown", "remaining": None, "reason": "no such run"})
+            continue
+        if state.get("status") not in FINAL:
+            with open(os.path.join(d, "kill"), "a") as f:
+                f.write(f"{time.time():f}\n")
+        elif req.get("all"):
+            continue
+        runs.append((rid, d, rid + ":" + spec["nonce"]))
+    deadline = time.monotonic() + grace + 10
+    states = {}
+    while runs and time.monotonic() < deadline:
+        states = {rid: _checked(rid, _read_json(os.path.join(d, "state.json"), {})) for rid, d, _ in runs}
+        if all(st.get("status") in FINAL for st in states.values()):
+            break
+        time.sleep(0.05)
+    for rid, d, marker in runs:
+        remaining = terminate(marker, grace=grace)  # what a dead or slow supervisor left behind
+        state = states.get(rid) or {}
+        if state.get("status") not in FINAL:
+            state.update(status="killed", reason="killed on request (the supervisor did not answer)", ended=time.time())
+            _write_json(os.path.join(d, "state.json"), state)
+        results.append({"id": rid, "status": state["status"], "reason": state.get("reason"), "remaining": remaining})
+    _send(out, {"ok": True, "killed": results})
+
+
+def op_rates(req, out):
+    """More prices for a run's USD budget (models met after the launch)."""
+    d = _run_dir(req["id"])
+    rates = _read_json(os.path.join(d, "rates.json"), {}) or {}
+    rates.update(req["rates"])
+    _write_json(os.path.join(d, "rates.json"), rates)
+    _send(out, {"ok": True, "models": sorted(rates)})
+
+
 def serve(inp, out):
     while True:
         line = inp.readline()
@@ -251,6 +1258,9 @@ def main():
         version = ".".join(map(str, sys.version_info[:3]))
         sys.stdout.write(json.dumps({"ok": False, "error": "python " + version + " is too old (3.8+)"}))
         sys.exit(4)
+    if len(sys.argv) == 3 and sys.argv[1] == "--supervise":
+        supervise(sys.argv[2])
+        return
     serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

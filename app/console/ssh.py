@@ -290,6 +290,7 @@ class Session:
         self.timeout = timeout
         self.bytes_in = 0  # what came over the wire, compressed
         self.data_in = 0  # of which file bytes (compressed), without the frames' headers
+        self.last_payload = b""
         data, sha = helper_source()
         for attempt in range(2):
             proc = subprocess.Popen(
@@ -378,11 +379,11 @@ class Session:
                 return
 
     def request(self, req: dict[str, Any]) -> dict[str, Any]:
-        """A request with a one-frame answer."""
+        """A request with a one-frame answer (its bytes, if any, in ``last_payload``)."""
         self.send(req)
         last: dict[str, Any] = {}
-        for header, _ in self.frames():
-            last = header
+        for header, payload in self.frames():
+            last, self.last_payload = header, payload
         return last
 
     def stream(self, req: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bytes]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -21,7 +22,8 @@ def test_a_refresh_without_hosts_loads_no_ssh_code(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], cwd=REPO, capture_output=True, text=True, check=True
     )
-    assert done.stdout.strip().splitlines()[-1] == "['app.console', 'app.console.cli']"
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert loaded == "['app.console', 'app.console.agents', 'app.console.cli', 'app.console.session_cli']"
 
 
 # the oldest Python the helper supports, where one is installed (pyenv), beside the system's python3
@@ -62,3 +64,39 @@ def test_helper_frames_with_the_hosts_python(tmp_path: Path, python: str) -> Non
     assert raw == ({"i": 0, "raw": 9, "n": 9}, b'{"x": 1}\n') and frames[6][0]["done"]
     assert frames[7][0]["i"] == 1 and "error" in frames[7][0] and frames[8][0] == {"ok": True, "z": 0}
     assert frames[-1][0] == {"ok": False, "error": "unknown verb 'nope'"}
+
+
+@pytest.mark.parametrize("python", PYTHONS)
+def test_a_run_with_the_hosts_python(tmp_path: Path, python: str) -> None:
+    """The supervisor as the host runs it (Python 3.8 too): launch, count, finish, list, kill."""
+    from tests.console.test_sessions import put_agents
+
+    put_agents(tmp_path)
+    helper = REPO / "app" / "console" / "helper.py"
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    run = {
+        "id": "t1",
+        "agent": "claude-code",
+        "argv": ["claude", "-p", "--output-format", "stream-json", "--verbose"],
+        "format": "claude",
+        "goal": "STANDIN steps=3\nthe goal",
+        "budgets": {},
+    }
+
+    def ask(*reqs: dict) -> list[dict]:  # type: ignore[type-arg]
+        stdin = b"".join(json.dumps(r).encode() + b"\n" for r in reqs)
+        done = subprocess.run([python, "-E", "-S", str(helper)], input=stdin, capture_output=True, env=env, timeout=60)
+        return [json.loads(line) for line in done.stdout.splitlines() if line.startswith(b"{")]
+
+    launched = ask({"op": "launch", "run": run, "wait_s": 30})[0]
+    assert launched["state"]["status"] in ("running", "finished"), launched
+    assert launched["first_event"]["type"] == "system"
+    for _ in range(100):
+        state = ask({"op": "runs"})[0]["runs"][0]
+        if state["status"] == "finished":
+            break
+        time.sleep(0.1)
+    assert state["status"] == "finished" and state["tokens"]["total"] == 3 * 1170, state
+    assert ask({"op": "kill", "ids": ["t1"]})[0]["killed"] == [
+        {"id": "t1", "status": "finished", "reason": "done", "remaining": 0}
+    ]

@@ -1,0 +1,74 @@
+"""The agent CLIs the console runs, each in its headless structured-output mode.
+
+One table, to update when a CLI changes its flags. The goal is never in an argv: every agent
+reads it from its stdin, a file that ends. ``format`` names how the agent's stdout reports
+usage (the supervisor on the host counts it); ``agent`` is the name the index uses.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+FORMATS = ("claude", "codex", "gemini", "opencode", "text")
+
+
+@dataclass(frozen=True)
+class Invocation:
+    argv: tuple[str, ...]
+    format: str
+    model_flag: str = "--model"
+    tail: tuple[str, ...] = ()  # after the model flag (codex: "-" reads the prompt from stdin)
+    input_includes_cache: bool = False  # its input count includes the cache reads
+
+
+# A dedicated machine is one the agent may trash: each runs without asking for approval.
+AGENTS: dict[str, Invocation] = {
+    "claude-code": Invocation(
+        ("claude", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"), "claude"
+    ),
+    "codex": Invocation(
+        ("codex", "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox"),
+        "codex",
+        tail=("-",),
+    ),
+    "gemini-cli": Invocation(("gemini", "--output-format", "stream-json", "--yolo"), "gemini"),
+    "opencode": Invocation(("opencode", "run", "--format", "json"), "opencode"),
+    "qwen-code": Invocation(("qwen", "--output-format", "stream-json", "--yolo"), "claude", input_includes_cache=True),
+}
+CHOICES = (*AGENTS, "custom")
+
+
+class AgentError(ValueError):
+    """An agent or a custom command that cannot be run as asked."""
+
+
+def command(agent: str, model: str | None, template: str | None = None) -> list[str]:
+    """The argv that runs ``agent`` (with ``model``); ``custom`` splits ``template`` (``{model}`` filled in)."""
+    if agent == "custom":
+        if not template:
+            raise AgentError("--agent custom needs --command 'TEMPLATE' (the goal arrives on its stdin)")
+        try:
+            argv = [part.replace("{model}", model or "") for part in shlex.split(template)]
+        except ValueError as exc:
+            raise AgentError(f"--command: {exc}") from None
+        if not argv or not argv[0]:
+            raise AgentError("--command is empty")
+        return argv
+    inv = AGENTS.get(agent)
+    if inv is None:
+        raise AgentError(f"unknown agent {agent!r}; choose one of {', '.join(CHOICES)}")
+    if template:
+        raise AgentError("--command is only for --agent custom")
+    return [*inv.argv, *((inv.model_flag, model) if model else ()), *inv.tail]
+
+
+def stream_format(agent: str, custom_format: str | None) -> str:
+    if agent == "custom":
+        return custom_format or "text"
+    return AGENTS[agent].format
+
+
+def includes_cache(agent: str) -> bool:
+    inv = AGENTS.get(agent)
+    return bool(inv and inv.input_includes_cache)
