@@ -1,10 +1,11 @@
 """Agent console timings on a real OpenSSH server on 127.0.0.1: launch to running, kill to verified gone.
 
 Stand-in agents (tests/console/standin_agent.py) run on the host as ``claude``; each burns tokens
-until killed and leaves a detached grandchild that ignores hangup. Prints the median of ``--runs``
+until killed and leaves a detached grandchild in its own session that ignores hangup (and, in the
+second set, TERM too, so the kill waits out its 5 s grace before KILL). Prints medians of ``--runs``
 launches and kills as the command line does them (``tokenclub session launch|kill --json``, each a
-fresh process), then ``--cycles`` launch-and-kill cycles and the processes of any run left
-on the host afterwards (aim: 0).
+fresh process), then ``--cycles`` launch-and-kill cycles with TERM-deaf grandchildren and the
+processes of any run left on the host afterwards (aim: 0).
 
     .venv/bin/python bench/bench_console.py [--runs 10] [--cycles 50]
 """
@@ -50,9 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         server = make_server(base / "sshd", key, base / "host").start()
         put_agents(server.home)
         env = {**os.environ, "TOKENCLUB_HOME": str(base / "tc"), "TOKENCLUB_CACHE": str(base / "cache")}
-        goal = base / "goal"
-        goal.write_text("STANDIN mode=burn delay=0.1 grandchild=1\nbench goal\n")
-        launch = ["session", "launch", "--host", "bench", "--agent", "claude-code", "--goal-file", str(goal), "--json"]
+        goals = {}
+        for kind in ("hup", "1"):  # a grandchild deaf to hangup; one deaf to TERM as well (waits out the grace)
+            goals[kind] = base / f"goal-{kind}"
+            goals[kind].write_text(f"STANDIN mode=burn delay=0.1 grandchild={kind}\nbench goal\n")
+
+        def launch(kind: str) -> list[str]:
+            return ["session", "launch", "--host", "bench", "--agent", "claude-code", "--goal-file", str(goals[kind]),
+                    "--json"]  # fmt: skip
+
         try:
             tokenclub(
                 ["host", "add", "bench", "--ssh", "root@127.0.0.1", "--port", str(server.port), "--identity", str(key),
@@ -60,18 +67,21 @@ def main(argv: list[str] | None = None) -> int:
                  "--json"],
                 env,
             )  # fmt: skip
-            to_running, to_gone, left = [], [], []
-            for _ in range(opts.runs):
-                wall, row = tokenclub(launch, env)
-                assert row["status"] == "running", row
-                to_running.append(wall)
-                time.sleep(0.5)
-                wall, doc = tokenclub(["session", "kill", row["id"], "--json"], env)
-                to_gone.append(wall)
-                left.append(doc["killed"][0]["remaining"])
+            to_running: list[float] = []
+            to_gone: dict[str, list[float]] = {"hup": [], "1": []}
+            left = []
+            for kind in ("hup", "1"):
+                for _ in range(opts.runs):
+                    wall, row = tokenclub(launch(kind), env)
+                    assert row["status"] == "running", row
+                    to_running.append(wall)
+                    time.sleep(0.5)
+                    wall, doc = tokenclub(["session", "kill", row["id"], "--json"], env)
+                    to_gone[kind].append(wall)
+                    left.append(doc["killed"][0]["remaining"])
             t0 = time.perf_counter()
             for _ in range(opts.cycles):
-                _, row = tokenclub(launch, env)
+                _, row = tokenclub(launch("1"), env)
                 _, doc = tokenclub(["session", "kill", row["id"], "--json"], env)
                 left.append(doc["killed"][0]["remaining"])
             cycles_s = time.perf_counter() - t0
@@ -82,11 +92,13 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-c", stop], cwd=REPO, env=env, capture_output=True)
             server.stop()
             shutil.rmtree(base, ignore_errors=True)
-    print(f"launch to running (first event in hand), median of {opts.runs}: {statistics.median(to_running):.3f} s "
+    print(f"launch to running (first event in hand), median of {2 * opts.runs}: {statistics.median(to_running):.3f} s "
           f"(min {min(to_running):.3f}, max {max(to_running):.3f})")  # fmt: skip
-    print(f"kill to verified gone, median of {opts.runs}: {statistics.median(to_gone):.3f} s "
-          f"(min {min(to_gone):.3f}, max {max(to_gone):.3f}); the grandchild ignores hangup")  # fmt: skip
-    print(f"{opts.cycles} launch and kill cycles with grandchildren: {cycles_s:.1f} s; "
+    for kind, what in (("hup", "ignores hangup"), ("1", "ignores hangup and TERM")):
+        t = to_gone[kind]
+        print(f"kill to verified gone, median of {opts.runs}, the grandchild {what}: {statistics.median(t):.3f} s "
+              f"(min {min(t):.3f}, max {max(t):.3f})")  # fmt: skip
+    print(f"{opts.cycles} launch and kill cycles with TERM-deaf grandchildren: {cycles_s:.1f} s; "
           f"processes the kills reported left: {sum(left)}; processes of any run on the host after: {len(after)} "
           f"(aim 0)")  # fmt: skip
     return 0 if not after and not sum(left) else 1

@@ -711,9 +711,7 @@ class _Supervisor:
             self.last_active = time.monotonic()
         self.cpu_total = max(self.cpu_total, cpu)
         self._load_rates()
-        if os.path.exists(os.path.join(self.dir, "kill")):
-            self.stopping = ("killed", "killed on request")
-        elif self.stopping is None:
+        if self.stopping is None:
             breach = self._budget_breach()
             if breach:
                 self.stopping = ("over-budget", breach)
@@ -745,6 +743,7 @@ class _Supervisor:
 
         pending = b""
         next_tick = 0.0
+        kill_file = os.path.join(self.dir, "kill")
         if out_fd is not None:
             os.set_blocking(out_fd, False)
         while True:
@@ -793,6 +792,9 @@ class _Supervisor:
                 break
             if proc.returncode is not None and not ready:
                 break  # exited; a grandchild holding the pipe open must not keep the run alive
+            if os.path.exists(kill_file):  # asked every pass (a fifth of a second), not every tick
+                self.stopping = ("killed", "killed on request")
+                break
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + 1.0
                 self._tick(reading_agent)

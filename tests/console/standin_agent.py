@@ -8,7 +8,8 @@ what it does: ``steps`` calls (``delay`` s apart, each ``usage=IN,CW,CR,OUT``); 
 burn (calls until killed), hang (silent and idle after its first event), flood (200,000
 non-usage lines), exit-now (exit 3 before any event), not-logged-in, no-result (exit 0
 without the final result), wait-input (block reading the named pipe ``fifo``);
-``grandchild=1`` (a detached grandchild in its own session that ignores hangup and TERM);
+``grandchild=1`` (a detached grandchild in its own session that ignores hangup and TERM;
+``grandchild=hup``: hangup only);
 ``touch=NAME`` / ``commit=1`` (progress in the work directory); ``exit=N``.
 Claude Code's calls also go to its own log under ~/.claude/projects, with the stream's
 message ids, as the real CLI writes them.
@@ -64,13 +65,13 @@ def directives(prompt):
     return opts
 
 
-def spawn_grandchild():
-    """A daemon the console must still find and kill: own session, deaf to hangup and TERM."""
+def spawn_grandchild(deaf_to_term):
+    """A daemon the console must still find and kill: own session, deaf to hangup (and TERM)."""
     code = (
         "import os, signal, time\n"
         "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "if os.fork(): os._exit(0)\n"
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" if deaf_to_term else "")
+        + "if os.fork(): os._exit(0)\n"
         "os.setsid()\n"
         "while True: time.sleep(1)\n"
     )
@@ -253,8 +254,8 @@ def main():
         sys.exit(1)
     usage = [int(x) for x in opts.get("usage", "100,50,1000,20").split(",")]
     agent = Agent(model, usage)
-    if opts.get("grandchild") == "1":
-        spawn_grandchild()
+    if opts.get("grandchild") in ("1", "hup"):
+        spawn_grandchild(deaf_to_term=opts["grandchild"] == "1")
     agent.start()
     delay = float(opts.get("delay", "0.05"))
     if mode == "hang":

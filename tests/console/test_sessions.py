@@ -325,3 +325,26 @@ def test_runs_are_found_again_and_a_kill_while_the_host_is_down_is_carried_out(
         assert run_processes(rid) == []
     finally:
         server.stop()
+
+
+def test_a_grandchild_left_behind_by_a_finished_agent_is_stopped(box: Box) -> None:
+    row = wait_for(box, launch(box, "STANDIN steps=2 grandchild=1")["id"], ended)
+    assert (row["status"], row["remaining"]) == ("finished", 0), row
+    assert run_processes(row["id"]) == []
+
+
+def test_a_supervisor_killed_on_the_host_is_a_crash_not_a_stuck_run(box: Box) -> None:
+    rid = launch(box, "STANDIN mode=burn delay=0.1 grandchild=1")["id"]
+    supervisor = [int(p) for p in os.listdir("/proc") if p.isdigit() and f"--supervise\0{rid}".encode() in _cmdline(p)]
+    assert len(supervisor) == 1
+    os.kill(supervisor[0], signal.SIGKILL)
+    row = wait_for(box, rid, ended, timeout=20)
+    assert row["status"] == "crashed" and row["reason"].startswith("the supervisor is gone"), row
+    assert row["remaining"] == 0 and run_processes(rid) == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
