@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from app.console import agents
@@ -84,35 +82,6 @@ def _read_goal(args: argparse.Namespace) -> str:
         raise agents.AgentError(f"cannot read the goal file: {exc.strerror or exc}") from None
 
 
-@contextlib.contextmanager
-def price_book(args: argparse.Namespace) -> Iterator[Any]:
-    """The index's prices while the block runs: ``prices(model)`` (per token: in, cw, cw 1h, cr, out) and
-    ``rates(agent, model)`` for the supervisor's dollar budget."""
-    from app.cli import _open
-    from app.core.pricing import Pricer
-
-    index = _open(args)
-    try:
-        yield _Book(index.conn, Pricer(index.conn, index.overrides))
-        index.conn.commit()  # the rates the pricer resolved, for the next time
-    finally:
-        index.close()
-
-
-class _Book:
-    def __init__(self, conn: Any, pricer: Any) -> None:
-        self.conn, self.pricer, self.now = conn, pricer, int(time.time() * 1000)
-
-    def prices(self, model: str) -> Any:
-        return self.pricer.base_prices(model, self.now)
-
-    def rates(self, agent: str, model: str | None) -> dict[str, list[float]]:
-        """Every model this agent has used, and the one asked for, with a price."""
-        rows = self.conn.execute("SELECT DISTINCT model FROM events WHERE agent = ?", (agent,))
-        models = {m for (m,) in rows} | ({model} if model else set())
-        return {m: list(p) for m in sorted(models) if (p := self.prices(m)) is not None}
-
-
 def _launch(args: argparse.Namespace) -> int:
     from app.console import hosts, sessions
 
@@ -132,7 +101,7 @@ def _launch(args: argparse.Namespace) -> int:
         command=args.template,
         format=args.format,
     )
-    with price_book(args) as book:
+    with sessions.price_book(args.db, args.wait) as book:
         if args.budget_usd is not None:
             spec.rates = book.rates(args.agent, args.model)
         row = sessions.launch(target, spec, book.prices)
@@ -154,7 +123,7 @@ def _targets(host: str | None) -> list[Any]:
 def _list(args: argparse.Namespace) -> int:
     from app.console import sessions
 
-    with price_book(args) as book:
+    with sessions.price_book(args.db, args.wait) as book:
         results = sessions.list_runs(_targets(args.host), book.prices)
     rows = sorted((r for h in results for r in h.rows), key=lambda r: r["started"] or "")
     for h in results:

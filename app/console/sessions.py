@@ -8,10 +8,11 @@ host confirms them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,6 +110,37 @@ def launch(target: Target, spec: Launch, prices: Prices | None = None) -> dict[s
     row["first_event"] = answer.get("first_event")
     _remember(target.name, [answer["state"]], partial=True)
     return row
+
+
+@contextlib.contextmanager
+def price_book(db: Path | None = None, wait: float = 10.0) -> Iterator[PriceBook]:
+    """The index's prices while the block runs (the default index unless ``db``)."""
+    from app.core.index import Index
+    from app.core.pricing import Pricer
+
+    index = Index(db or paths.default_db(), overrides=paths.overrides_file(), timeout=wait)
+    try:
+        yield PriceBook(index.conn, Pricer(index.conn, index.overrides))
+        index.conn.commit()  # the rates the pricer resolved, for the next time
+    finally:
+        index.close()
+
+
+class PriceBook:
+    """``prices(model)`` as the reports price, and ``rates(agent, model)`` for the supervisor's dollar budget."""
+
+    def __init__(self, conn: Any, pricer: Any) -> None:
+        self.conn, self.pricer, self.now = conn, pricer, int(time.time() * 1000)
+
+    def prices(self, model: str) -> Sequence[float] | None:
+        found: Sequence[float] | None = self.pricer.base_prices(model, self.now)
+        return found
+
+    def rates(self, agent: str, model: str | None) -> dict[str, list[float]]:
+        """Every model this agent has used, and the one asked for, with a price."""
+        rows = self.conn.execute("SELECT DISTINCT model FROM events WHERE agent = ?", (agent,))
+        models = {m for (m,) in rows} | ({model} if model else set())
+        return {m: list(p) for m in sorted(models) if (p := self.prices(m)) is not None}
 
 
 # -- rows -------------------------------------------------------------------------------------

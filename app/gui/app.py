@@ -107,6 +107,15 @@ class Controller(QObject):
         if self.tray is not None:
             self.tray.club_requested.connect(self.club.show_page)
             self.tray.club_export_requested.connect(self.club.export_dialog)
+        from app.gui.console_page import Console  # agent sessions on the dedicated machines (its own thread)
+
+        self.console = Console(db, self)
+        self.console.live_changed.connect(self.worker.set_live_sessions)
+        if self.tray is not None:
+            self.tray.console_requested.connect(self.console.show_page)
+            self.tray.stop_sessions_requested.connect(self.console.stop_all)
+            self.console.running_changed.connect(self.tray.set_running)
+            self.console.notify.connect(self.tray.notify)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -118,6 +127,7 @@ class Controller(QObject):
         self.index_thread.start()
         self.providers.start()
         self.club.start()
+        self.console.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -139,6 +149,7 @@ class Controller(QObject):
         self.worker.stop()
         self.providers.stop()
         self.club.stop()
+        self.console.stop()
         if self.tray is not None:
             self.tray.hide()
 

@@ -135,6 +135,8 @@ class Tray(QObject):
         providers_requested(): open the providers page (keys, provider usage beside the logs, balances).
         club_requested(): open the Club page (export, import members' files, the board).
         club_export_requested(): export your signed numbers for the club (asks where to save).
+        console_requested(): open the Console page (agent sessions on the dedicated machines).
+        stop_sessions_requested(): stop every live session on every host (asked to confirm first).
         about_requested(): show the About box (version, where the index lives).
         quit_requested(): leave the app.
     """
@@ -146,6 +148,8 @@ class Tray(QObject):
     providers_requested = Signal()
     club_requested = Signal()
     club_export_requested = Signal()
+    console_requested = Signal()
+    stop_sessions_requested = Signal()
     about_requested = Signal()
     quit_requested = Signal()
 
@@ -167,6 +171,10 @@ class Tray(QObject):
         self.providers_action = self._action("Keys and providers…", self.providers_requested.emit)
         self.club_action = self._action("Club…", self.club_requested.emit)
         self.club_export_action = self._action("Export to club…", self.club_export_requested.emit)
+        self.menu.addSeparator()
+        self.sessions_action = self._action("Sessions…", self.console_requested.emit)
+        self.stop_sessions_action = self._action("Stop all sessions", self._confirm_stop)
+        self.stop_sessions_action.setEnabled(False)
         self.menu.addSeparator()
         self.about_action = self._action("About TokenClub…", self.about_requested.emit)
         self.quit_action = self._action("Quit TokenClub", self.quit_requested.emit)
@@ -223,6 +231,18 @@ class Tray(QObject):
         self.hosts_down = [f"{h['host']} ({h['error']})" for h in pulled if not h["ok"]]
         if self.today is not None and not self._indexing:
             self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
+
+    def set_running(self, count: int) -> None:
+        """How many agent sessions are live on the dedicated machines (``Console.running_changed``)."""
+        self.sessions_action.setText(f"Sessions: {count} running…" if count else "Sessions…")
+        self.stop_sessions_action.setEnabled(count > 0)
+
+    def _confirm_stop(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        asked = QMessageBox.question(None, "Stop all sessions", "Stop every live agent session on every host?")
+        if asked == QMessageBox.StandardButton.Yes:
+            self.stop_sessions_requested.emit()
 
     def notify(self, title: str, text: str) -> None:
         self.icon.showMessage(title, text, self.icon.icon(), 8000)

@@ -22,6 +22,7 @@ from app.core.settings import Settings
 from app.sources.base import Env
 
 GUI_HOST_TIMEOUT_S = 120.0  # a dedicated machine slower than this is cut off and named in the tray
+LIVE_PULL_S = 5.0  # the hosts are pulled this often while an agent session runs on one
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class IndexWorker(QObject):
         self._wants_dashboard = False
         self._pull_next = False  # the user asked for a refresh: the hosts are pulled after it
         self._hosts_timer: QTimer | None = None  # created on this worker's thread by ``start``
+        self._live_sessions = False
         self._kick.connect(self.refresh)
 
     # -- requests (any thread) ------------------------------------------------------------
@@ -129,6 +131,8 @@ class IndexWorker(QObject):
         from app.console import hosts as registry
 
         every = registry.pull_every_s()
+        if self._live_sessions and every > 0:
+            every = min(every, LIVE_PULL_S)  # a live run's burn reaches the tray and the chart as it happens
         try:
             if not registry.any_registered() or self._cancel.is_set():
                 return
@@ -150,6 +154,14 @@ class IndexWorker(QObject):
             self._emit_today()
             if self._wants_dashboard:
                 self._emit_dashboard()
+
+    @Slot(bool)
+    def set_live_sessions(self, live: bool) -> None:
+        """Agent sessions run on a dedicated machine (``Console.live_changed``): pull the hosts more often."""
+        self._live_sessions = live
+        timer = self._hosts_timer
+        if live and timer is not None and (not timer.isActive() or timer.remainingTime() > LIVE_PULL_S * 1000):
+            timer.start(int(LIVE_PULL_S * 1000))
 
     @Slot()
     def refresh(self) -> None:

@@ -78,6 +78,8 @@ def test_menu_entries_emit(qtbot: QtBot) -> None:
         "Keys and providers…",
         "Club…",
         "Export to club…",
+        "Sessions…",
+        "Stop all sessions",
         "About TokenClub…",
         "Quit TokenClub",
     ]
@@ -90,6 +92,7 @@ def test_menu_entries_emit(qtbot: QtBot) -> None:
         (tray.providers_action, tray.providers_requested),
         (tray.about_action, tray.about_requested),
         (tray.quit_action, tray.quit_requested),
+        (tray.sessions_action, tray.console_requested),
     ):
         with qtbot.waitSignal(signal, timeout=1000):
             action.trigger()
