@@ -207,11 +207,9 @@ class ClubPage(QWidget):
 
     def rows(self) -> list[list[str]]:
         """The table as text (tests, accessibility)."""
-        out = []
-        for i in range(self.table.rowCount()):
-            cells = (self.table.item(i, j) for j in range(self.table.columnCount()))
-            out.append([c.text() if c is not None else "" for c in cells])
-        return out
+        from app.gui.tables import widget_text
+
+        return widget_text(self.table)
 
 
 class Club(QObject):

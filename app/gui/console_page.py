@@ -414,11 +414,9 @@ class ConsolePage(QDialog):
 
     def table_text(self) -> list[list[str]]:
         """The table as text (tests, accessibility)."""
-        out = []
-        for i in range(self.table.rowCount()):
-            items = (self.table.item(i, j) for j in range(self.table.columnCount()))
-            out.append([it.text() if it is not None else "" for it in items])
-        return out
+        from app.gui.tables import widget_text
+
+        return widget_text(self.table)
 
 
 class Console(QObject):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTableWidget, QWidget
 
 from app.gui import formatting as fmt
 
@@ -213,3 +213,12 @@ class RowsTable(QTableView):
         self.rows.set_rows(rows)
         if fit and rows:
             self.resizeColumnsToContents()
+
+
+def widget_text(table: QTableWidget) -> list[list[str]]:
+    """A QTableWidget's cells as text, row by row (tests, accessibility)."""
+    out = []
+    for i in range(table.rowCount()):
+        items = (table.item(i, j) for j in range(table.columnCount()))
+        out.append([it.text() if it is not None else "" for it in items])
+    return out
