@@ -10,12 +10,13 @@ cd "$(dirname "$0")"
 # Qt's xcb platform libraries, a virtual X server with a tray host (screenshot tests),
 # the tools the tests drive for real (a private D-Bus and GNOME Keyring: the keyring tests),
 # desktop-file-validate (tests/packaging checks the desktop entry), and OpenSSH's server and client
-# (tests/console runs a throwaway sshd on 127.0.0.1 as the dedicated machine), and chromium
-# (tests/club opens the club's HTML board in it, headless, through Playwright; never `playwright install`).
+# (tests/console runs a throwaway sshd on 127.0.0.1 as the dedicated machine, and git for the agent
+# runs' worktrees and loops there), and chromium (tests/club opens the club's HTML board in it,
+# headless, through Playwright; never `playwright install`).
 APT_PACKAGES="python3-venv libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libglib2.0-0
 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0
 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxrender1 libxi6 xvfb trayer x11-utils procps
-dbus-daemon gnome-keyring desktop-file-utils openssh-server openssh-client chromium"
+dbus-daemon gnome-keyring desktop-file-utils openssh-server openssh-client git chromium"
 
 system_packages() {
     command -v apt-get >/dev/null 2>&1 || return 0
