@@ -744,6 +744,7 @@ class _Supervisor:
         pending = b""
         next_tick = 0.0
         kill_file = os.path.join(self.dir, "kill")
+        exited = 0.0
         if out_fd is not None:
             os.set_blocking(out_fd, False)
         while True:
@@ -790,8 +791,10 @@ class _Supervisor:
                     proc.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             if proc.returncode is not None and out_fd is None:
                 break
-            if proc.returncode is not None and not ready:
-                break  # exited; a grandchild holding the pipe open must not keep the run alive
+            if proc.returncode is not None:
+                exited = exited or time.monotonic()
+                if not ready or time.monotonic() - exited > 2:
+                    break  # a grandchild holding the pipe open (or still writing) must not keep the run alive
             if os.path.exists(kill_file):  # asked every pass (a fifth of a second), not every tick
                 self.stopping = ("killed", "killed on request")
                 break

@@ -121,7 +121,6 @@ def price_book(db: Path | None = None, wait: float = 10.0) -> Iterator[PriceBook
     index = Index(db or paths.default_db(), overrides=paths.overrides_file(), timeout=wait)
     try:
         yield PriceBook(index.conn, Pricer(index.conn, index.overrides))
-        index.conn.commit()  # the rates the pricer resolved, for the next time
     finally:
         index.close()
 
@@ -134,6 +133,8 @@ class PriceBook:
 
     def prices(self, model: str) -> Sequence[float] | None:
         found: Sequence[float] | None = self.pricer.base_prices(model, self.now)
+        if self.conn.in_transaction:  # a newly resolved rate: never hold the index's write lock over ssh
+            self.conn.commit()
         return found
 
     def rates(self, agent: str, model: str | None) -> dict[str, list[float]]:
