@@ -734,7 +734,8 @@ class _Supervisor:
         it = self.state.get("iterations", 1)
         cap = self.spec.get("max_iterations")
         head = f"iteration {it} of {cap}, " if cap else ""
-        return f"{head}{self.usage.events} events, last: {self.usage.kind}"
+        n = self.usage.events
+        return f"{head}{n} event{'s' * (n != 1)}, last: {self.usage.kind}"
 
     def _watch(self, proc, out_fd, events_file, reading_agent):
         """Until ``proc`` exits (or the run is stopped): its stdout into the run's events, counted."""

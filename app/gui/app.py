@@ -107,15 +107,16 @@ class Controller(QObject):
         if self.tray is not None:
             self.tray.club_requested.connect(self.club.show_page)
             self.tray.club_export_requested.connect(self.club.export_dialog)
-        from app.gui.console_page import Console  # agent sessions on the dedicated machines (its own thread)
+        from app.gui.sessions_poller import SessionsPoller  # agent runs on the dedicated machines (its own thread)
 
-        self.console = Console(db, self)
-        self.console.live_changed.connect(self.worker.set_live_sessions)
+        self.sessions = SessionsPoller(db, self)
+        self.console: Any = None  # the Console page, built when first shown
+        self.sessions.live_changed.connect(self.worker.set_live_sessions)
         if self.tray is not None:
-            self.tray.console_requested.connect(self.console.show_page)
-            self.tray.stop_sessions_requested.connect(self.console.stop_all)
-            self.console.running_changed.connect(self.tray.set_running)
-            self.console.notify.connect(self.tray.notify)
+            self.tray.console_requested.connect(self.show_console)
+            self.tray.stop_sessions_requested.connect(self.sessions.stop_all)
+            self.sessions.running_changed.connect(self.tray.set_running)
+            self.sessions.notify.connect(self.tray.notify)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -127,7 +128,7 @@ class Controller(QObject):
         self.index_thread.start()
         self.providers.start()
         self.club.start()
-        self.console.start()
+        self.sessions.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -149,7 +150,7 @@ class Controller(QObject):
         self.worker.stop()
         self.providers.stop()
         self.club.stop()
-        self.console.stop()
+        self.sessions.stop()
         if self.tray is not None:
             self.tray.hide()
 
@@ -206,6 +207,15 @@ class Controller(QObject):
         self.about.show()
         self.about.raise_()
 
+    def show_console(self) -> None:
+        if self.console is None:
+            from app.gui.console_page import ConsolePage
+
+            self.console = ConsolePage(self.sessions)
+        self.console.show()
+        self.console.raise_()
+        self.console.activateWindow()
+
     def show_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
 
@@ -213,6 +223,7 @@ class Controller(QObject):
             self.settings_dialog = SettingsDialog(self.settings)
             self.settings_dialog.saved.connect(self.apply_settings)
             self.settings_dialog.hosts_changed.connect(self.worker.refresh_now)  # pull a host just added
+            self.settings_dialog.hosts_changed.connect(self.sessions.poll)  # and list its runs
         self.settings_dialog.set_current(self.settings)
         self.settings_dialog.show()
         self.settings_dialog.raise_()

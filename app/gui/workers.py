@@ -130,9 +130,7 @@ class IndexWorker(QObject):
             return
         from app.console import hosts as registry
 
-        every = registry.pull_every_s()
-        if self._live_sessions and every > 0:
-            every = min(every, LIVE_PULL_S)  # a live run's burn reaches the tray and the chart as it happens
+        every = self._pull_every_s()
         try:
             if not registry.any_registered() or self._cancel.is_set():
                 return
@@ -155,13 +153,22 @@ class IndexWorker(QObject):
             if self._wants_dashboard:
                 self._emit_dashboard()
 
+    def _pull_every_s(self) -> float:
+        """The user's interval (0: only on Refresh), shortened while a run is live."""
+        from app.console import hosts as registry
+
+        every = registry.pull_every_s()
+        if self._live_sessions and every > 0:
+            every = min(every, LIVE_PULL_S)  # a live run's burn reaches the tray and the chart as it happens
+        return every
+
     @Slot(bool)
     def set_live_sessions(self, live: bool) -> None:
-        """Agent sessions run on a dedicated machine (``Console.live_changed``): pull the hosts more often."""
+        """Agent runs are live on a dedicated machine (``SessionsPoller.live_changed``): pull the hosts more often."""
         self._live_sessions = live
-        timer = self._hosts_timer
-        if live and timer is not None and (not timer.isActive() or timer.remainingTime() > LIVE_PULL_S * 1000):
-            timer.start(int(LIVE_PULL_S * 1000))
+        timer, every = self._hosts_timer, self._pull_every_s()
+        if live and every > 0 and timer is not None and (not timer.isActive() or timer.remainingTime() > every * 1000):
+            timer.start(int(every * 1000))
 
     @Slot()
     def refresh(self) -> None:

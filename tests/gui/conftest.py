@@ -39,5 +39,6 @@ def shown(qtbot: QtBot, widget: QWidget, width: int, height: int) -> QWidget:
     qtbot.waitExposed(widget)
     return widget
 
+
 # the dedicated machine's fixtures (a real sshd on 127.0.0.1), for the Console page's tests
 from tests.console.conftest import host_home, sshd, user_key, workstation  # noqa: E402, F401

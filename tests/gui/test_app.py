@@ -268,3 +268,16 @@ def test_a_locked_index_is_reported_once_not_on_every_change(tmp_path: Path, qtb
         holder.close()
     controller.worker.refresh_now()
     qtbot.waitUntil(lambda: controller.today is not None and controller.today["total"] == 4_000, timeout=WAIT_MS)
+
+
+def test_the_sessions_entry_opens_the_console_page(tmp_path: Path, qtbot: QtBot, started: Any) -> None:
+    settings_store.save(settings_store.Settings(watching=False))
+    home = tmp_path / "home"
+    controller, _ = started(_indexed(tmp_path, home), home)
+    controller.tray.sessions_action.trigger()
+    page = controller.console
+    qtbot.addWidget(page)
+    assert page.isVisible() and page.poller is controller.sessions
+    assert page.table.rowCount() == 0 and page.status.text() == "0 sessions, 0 live"  # no host: nothing asked
+    controller.tray.sessions_action.trigger()
+    assert controller.console is page
