@@ -431,7 +431,7 @@ class _Usage:
         self.error = None
         self.events = 0
         self.kind = None
-        self._turn = 0
+        self._log = None  # Codex: [thread id, its rollout file, bytes read]
 
     def _session(self, sid):
         if sid and isinstance(sid, str) and sid not in self.sessions:
@@ -486,24 +486,60 @@ class _Usage:
         if kind == "thread.started":
             self._session(ev.get("thread_id"))
         elif kind == "turn.completed":
-            u = ev.get("usage") or {}
-            self._turn += 1
-            cached = u.get("cached_input_tokens") or 0
-            self._call(
-                f"turn-{self._turn}",
-                None,
-                (u.get("input_tokens") or 0) - cached,
-                0,
-                cached,
-                u.get("output_tokens"),
-                u.get("reasoning_output_tokens"),
-            )
+            self._thread_total(ev.get("usage") or {})  # the thread's cumulative usage, as its log's
             self.result = {"ok": True, "text": ""}
         elif kind == "turn.failed":
             err = ev.get("error") or {}
             self.result = {"ok": False, "text": str(err.get("message") or err)[:500]}
         elif kind == "error":
             self.error = str(ev.get("message") or "")[:500]
+
+    def _thread_total(self, u):
+        """A Codex thread's cumulative usage (input includes the cached part): one call key per thread,
+        replaced as it grows, so the stream's end and its log's running totals never add up twice."""
+        cached = u.get("cached_input_tokens") or 0
+        key = "thread-" + (self.sessions[-1] if self.sessions else str(len(self.calls)))
+        inp = (u.get("input_tokens") or 0) - cached
+        self._call(key, None, inp, 0, cached, u.get("output_tokens"), u.get("reasoning_output_tokens"))
+
+    def codex_log(self):
+        """Codex's stream gives usage only when its one turn ends; its own log has a running total after
+        every model call. Read what the current thread's rollout file has gained since last time."""
+        import glob
+        import time
+
+        if not self.sessions:
+            return
+        thread = self.sessions[-1]
+        if self._log is None or self._log[0] != thread:
+            home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+            found = []
+            for days in (0, 1):  # its folders are named by the local date the thread began
+                day = time.strftime("%Y/%m/%d", time.localtime(time.time() - days * 86400))
+                found += glob.glob(os.path.join(home, "sessions", day, "rollout-*-" + glob.escape(thread) + ".jsonl"))
+            if not found:
+                return
+            self._log = [thread, found[0], 0]
+        try:
+            with open(self._log[1], "rb") as f:
+                f.seek(self._log[2])
+                data = f.read(8 << 20)
+        except OSError:
+            return
+        end = data.rfind(b"\n") + 1
+        self._log[2] += end
+        for line in data[:end].splitlines():
+            if b'"token_count"' not in line and b'"turn_context"' not in line:
+                continue
+            try:
+                payload = json.loads(line).get("payload") or {}
+            except (ValueError, AttributeError):
+                continue
+            if payload.get("model"):  # turn_context
+                self.model = payload["model"]
+            total = (payload.get("info") or {}).get("total_token_usage")
+            if isinstance(total, dict):
+                self._thread_total(total)
 
     def _gemini(self, ev, kind):  # gemini --output-format stream-json
         self._session(ev.get("session_id"))
@@ -711,6 +747,11 @@ class _Supervisor:
             self.last_active = time.monotonic()
         self.cpu_total = max(self.cpu_total, cpu)
         self._load_rates()
+        if reading_agent and self.usage.fmt == "codex":
+            before = self.usage.sums[:4]
+            self.usage.codex_log()
+            if self.usage.sums[:4] != before:
+                self.last_active = time.monotonic()
         if self.stopping is None:
             breach = self._budget_breach()
             if breach:

@@ -186,12 +186,13 @@ def test_an_agent_blocked_on_a_question_is_waiting_for_input(box: Box) -> None:
     assert kill(box, rid)["remaining"] == 0
 
 
-def test_token_budget_kills_the_run(box: Box) -> None:
-    rid = launch(box, "STANDIN mode=burn delay=0.05 grandchild=1", "--budget-tokens", "6000")["id"]
+@pytest.mark.parametrize("agent", ["claude-code", "codex"])  # Codex: counted from its log as it writes it
+def test_token_budget_kills_the_run(box: Box, agent: str) -> None:
+    rid = launch(box, "STANDIN mode=burn delay=0.05 grandchild=1", "--budget-tokens", "6000", agent=agent)["id"]
     row = wait_for(box, rid, ended)
     assert row["status"] == "over-budget", row
     assert row["reason"].startswith("used ") and row["reason"].endswith("of a 6000 token budget")
-    assert 6000 <= row["tokens"]["total"] <= 6000 + 30 * CALL  # stopped within about a second's burn
+    assert 6000 <= row["tokens"]["total"] <= 6000 + 40 * CALL  # stopped within about a second's burn
     assert row["remaining"] == 0 and run_processes(rid) == []
 
 
@@ -280,8 +281,7 @@ def test_all_agents_stream_their_tokens(box: Box) -> None:
     for r in rows:
         done = wait_for(box, r["id"], ended)
         assert done["status"] == "finished", done
-        no_cache_write = r["agent"] in ("codex", "gemini-cli")  # their streams report none
-        assert done["tokens"]["total"] == 2 * (CALL - 50 * no_cache_write), done
+        assert done["tokens"]["total"] == 2 * CALL, done
         assert done["agent_sessions"], done
 
 
