@@ -431,7 +431,8 @@ class _Usage:
         self.error = None
         self.events = 0
         self.kind = None
-        self._log = None  # Codex: [thread id, its rollout file, bytes read]
+        self._log = None  # Codex, Gemini CLI: [session id, its log file, bytes read]
+        self._messages = {}  # type: dict[str, tuple[int, int, int, int]]
 
     def _session(self, sid):
         if sid and isinstance(sid, str) and sid not in self.sessions:
@@ -502,24 +503,17 @@ class _Usage:
         inp = (u.get("input_tokens") or 0) - cached
         self._call(key, None, inp, 0, cached, u.get("output_tokens"), u.get("reasoning_output_tokens"))
 
-    def codex_log(self):
-        """Codex's stream gives usage only when its one turn ends; its own log has a running total after
-        every model call. Read what the current thread's rollout file has gained since last time."""
-        import glob
-        import time
-
-        if not self.sessions:
+    def live_log(self):
+        """Codex's and Gemini CLI's streams report usage only when the run ends; their own logs have it
+        after every model call. Read what the current session's log has gained since last time."""
+        if not self.sessions or self.fmt not in ("codex", "gemini"):
             return
-        thread = self.sessions[-1]
-        if self._log is None or self._log[0] != thread:
-            home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
-            found = []
-            for days in (0, 1):  # its folders are named by the local date the thread began
-                day = time.strftime("%Y/%m/%d", time.localtime(time.time() - days * 86400))
-                found += glob.glob(os.path.join(home, "sessions", day, "rollout-*-" + glob.escape(thread) + ".jsonl"))
-            if not found:
+        sid = self.sessions[-1]
+        if self._log is None or self._log[0] != sid:
+            path = self._find_log(sid)
+            if path is None:
                 return
-            self._log = [thread, found[0], 0]
+            self._log = [sid, path, 0]
         try:
             with open(self._log[1], "rb") as f:
                 f.seek(self._log[2])
@@ -529,17 +523,55 @@ class _Usage:
         end = data.rfind(b"\n") + 1
         self._log[2] += end
         for line in data[:end].splitlines():
-            if b'"token_count"' not in line and b'"turn_context"' not in line:
-                continue
-            try:
-                payload = json.loads(line).get("payload") or {}
-            except (ValueError, AttributeError):
-                continue
-            if payload.get("model"):  # turn_context
-                self.model = payload["model"]
-            total = (payload.get("info") or {}).get("total_token_usage")
-            if isinstance(total, dict):
-                self._thread_total(total)
+            if b'"token_count"' in line or b'"turn_context"' in line or b'"tokens"' in line:
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(doc, dict):
+                    (self._codex_line if self.fmt == "codex" else self._gemini_line)(doc, sid)
+
+    def _find_log(self, sid):
+        import glob
+        import time
+
+        if self.fmt == "codex":
+            home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+            days = (time.strftime("%Y/%m/%d", time.localtime(time.time() - d * 86400)) for d in (0, 1))
+            patterns = [os.path.join(home, "sessions", day, "rollout-*-" + glob.escape(sid) + ".jsonl") for day in days]
+        else:
+            home = os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
+            patterns = [os.path.join(home, "tmp", "*", "chats", "session-*-" + glob.escape(sid[:8]) + ".jsonl")]
+        for pattern in patterns:  # Codex names its folders by the local date the thread began
+            found = glob.glob(pattern)
+            if found:
+                return found[0]
+        return None
+
+    def _codex_line(self, doc, sid):
+        payload = doc.get("payload") or {}
+        if payload.get("model"):  # turn_context
+            self.model = payload["model"]
+        total = (payload.get("info") or {}).get("total_token_usage")
+        if isinstance(total, dict):
+            self._thread_total(total)
+
+    def _gemini_line(self, doc, sid):
+        t = doc.get("tokens")
+        if not isinstance(t, dict) or not doc.get("id"):
+            return
+        if doc.get("model"):
+            self.model = doc["model"]
+        cached, thoughts = t.get("cached") or 0, t.get("thoughts") or 0
+        # a message is written again when its tokens arrive: the last copy wins
+        self._messages[doc["id"]] = (
+            (t.get("input") or 0) - cached,
+            cached,
+            (t.get("output") or 0) + thoughts,
+            thoughts,
+        )
+        inp, cr, out, rsn = (sum(m[i] for m in self._messages.values()) for i in range(4))
+        self._call("session-" + sid, None, inp, 0, cr, out, rsn)
 
     def _gemini(self, ev, kind):  # gemini --output-format stream-json
         self._session(ev.get("session_id"))
@@ -548,8 +580,8 @@ class _Usage:
         elif kind == "result":
             stats = ev.get("stats") or {}
             cached = stats.get("cached") or 0
-            self._call(
-                f"result-{self.events}",
+            self._call(  # the session's total, as its log's running one (which also holds the thoughts)
+                "session-" + (self.sessions[-1] if self.sessions else str(self.events)),
                 None,
                 (stats.get("input_tokens") or 0) - cached,
                 0,
@@ -747,9 +779,9 @@ class _Supervisor:
             self.last_active = time.monotonic()
         self.cpu_total = max(self.cpu_total, cpu)
         self._load_rates()
-        if reading_agent and self.usage.fmt == "codex":
+        if reading_agent:
             before = self.usage.sums[:4]
-            self.usage.codex_log()
+            self.usage.live_log()
             if self.usage.sums[:4] != before:
                 self.last_active = time.monotonic()
         if self.stopping is None:

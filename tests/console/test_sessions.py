@@ -186,7 +186,7 @@ def test_an_agent_blocked_on_a_question_is_waiting_for_input(box: Box) -> None:
     assert kill(box, rid)["remaining"] == 0
 
 
-@pytest.mark.parametrize("agent", ["claude-code", "codex"])  # Codex: counted from its log as it writes it
+@pytest.mark.parametrize("agent", ["claude-code", "codex", "gemini-cli"])  # Codex, Gemini: from their logs
 def test_token_budget_kills_the_run(box: Box, agent: str) -> None:
     rid = launch(box, "STANDIN mode=burn delay=0.05 grandchild=1", "--budget-tokens", "6000", agent=agent)["id"]
     row = wait_for(box, rid, ended)
