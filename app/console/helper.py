@@ -309,35 +309,38 @@ def _agent_path():
     return os.pathsep.join(dirs)
 
 
-def _start_time(pid):
-    """The kernel's start time of ``pid`` (guards against a reused pid), or None when it is gone."""
+def _live_stat(pid):
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or None when the process
+    is gone or a zombie (which runs nothing; its parent, or the supervisor, reaps it)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except OSError:
         return None
     fields = stat[stat.rfind(b")") + 2 :].split()
-    if fields[0] == b"Z":
-        return None
-    return int(fields[19])
+    return None if fields[0] == b"Z" else fields
+
+
+def _start_time(pid):
+    """The kernel's start time of ``pid`` (guards against a reused pid), or None when it is gone."""
+    fields = _live_stat(pid)
+    return None if fields is None else int(fields[19])
 
 
 def _procs():
-    """(pid, ppid, cpu ticks, environ) of every process this user may read."""
+    """(pid, ppid, cpu ticks, environ) of every live process this user may read."""
     me = os.getpid()
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
             continue
         pid = int(name)
+        fields = _live_stat(pid)
+        if fields is None:
+            continue
         try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
             with open(f"/proc/{pid}/environ", "rb") as f:
                 env = f.read()
         except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields[0] == b"Z":  # a zombie runs nothing; its parent (or we) reap it
             continue
         yield pid, int(fields[1]), int(fields[11]) + int(fields[12]), env
 
@@ -445,11 +448,16 @@ class _Usage:
         if old is not None and sum(vals[:4]) < sum(old[1][:4]):
             return  # a streamed snapshot only grows
         self.calls[key] = (model, vals)
-        for m, sign, vs in ((old[0], -1, old[1]) if old else (model, 0, vals), (model, 1, vals)):
-            acc = self.by_model.setdefault(m, [0, 0, 0, 0, 0])
-            for i, v in enumerate(vs):
-                acc[i] += sign * v
-                self.sums[i] += sign * v
+        if old is not None:
+            self._add(old[0], old[1], -1)
+        self._add(model, vals, 1)
+
+    def _add(self, model, vals, sign):
+        """Keep the running sums per model and in all (a replaced call is taken out first)."""
+        acc = self.by_model.setdefault(model, [0, 0, 0, 0, 0])
+        for i, v in enumerate(vals):
+            acc[i] += sign * v
+            self.sums[i] += sign * v
 
     def feed(self, line):
         try:
@@ -1255,10 +1263,7 @@ def op_events(req, out):
             data = f.read(limit)
     except FileNotFoundError:
         size, data = 0, b""
-    if len(data) == limit and b"\n" in data or not data.endswith(b"\n") and b"\n" in data:
-        data = data[: data.rfind(b"\n") + 1]
-    elif not data.endswith(b"\n"):
-        data = b""
+    data = data[: data.rfind(b"\n") + 1]  # whole lines only (none yet: nothing)
     _send(out, {"ok": True, "offset": offset, "next": offset + len(data), "size": size}, data)
 
 

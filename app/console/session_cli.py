@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from app.console import agents
+from app.console.cli import _print
 
 _FOLLOW_EVERY_S = 1.0
 
@@ -66,10 +67,6 @@ def cmd_session(args: argparse.Namespace) -> int:
         return 1
 
 
-def _emit(args: argparse.Namespace, doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2 if sys.stdout.isatty() else None) + "\n")
-
-
 def _read_goal(args: argparse.Namespace) -> str:
     if args.goal is not None:
         return str(args.goal)
@@ -106,7 +103,7 @@ def _launch(args: argparse.Namespace) -> int:
             spec.rates = book.rates(args.agent, args.model)
         row = sessions.launch(target, spec, book.prices)
     if args.json:
-        _emit(args, row)
+        _print(args, row, "")
     else:
         first = row.get("first_event")
         seen = f"; first event: {json.dumps(first)[:160]}" if first is not None else ""
@@ -132,7 +129,7 @@ def _list(args: argparse.Namespace) -> int:
         for k in h.killed:
             print(f"tokenclub: a pending kill of {k['id']} on {h.host} is done: {k['status']}", file=sys.stderr)
     if args.json:
-        _emit(args, {"sessions": rows})
+        _print(args, {"sessions": rows}, "")
         return 0
     if not rows:
         print("no sessions; start one with `tokenclub session launch --host NAME --agent AGENT --goal-file FILE`")
@@ -206,7 +203,7 @@ def _kill(args: argparse.Namespace) -> int:
     else:
         done = sessions.kill(_find(args.id, args.host), [args.id])
     if args.json:
-        _emit(args, {"killed": done})
+        _print(args, {"killed": done}, "")
     else:
         if not done:
             print("no live session to kill")
