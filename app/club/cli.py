@@ -62,9 +62,8 @@ def parser() -> argparse.ArgumentParser:
 
     cd = acts.add_parser("card", parents=[common], formatter_class=_formatter,
                          help="a 1200x630 PNG of your day or week to share")
-    when = cd.add_mutually_exclusive_group()
-    when.add_argument("--day", help="the day (default: today), same forms as --since")
-    when.add_argument("--week", action="store_true", help="the 7 days ending today (or --day)")
+    cd.add_argument("--day", help="the day (default: today), same forms as --since")
+    cd.add_argument("--week", action="store_true", help="the 7 days ending on --day (default: today)")
     cd.add_argument("--member", help="a name to print on the card")
     cd.add_argument("--tz", help="time zone of the day boundary")
     cd.add_argument("--out", type=Path, required=True, metavar="FILE.png")

@@ -59,6 +59,10 @@ def test_share_card_day_and_week(qtbot: QtBot, capsys: pytest.CaptureFixture[str
     badge = day_card.pixelColor(1000, 180)
     assert badge.name() in ("#2563eb", "#d97706", "#16a34a")
     assert day_card != week_card
+    # the week ending on a given day, as the help offers
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    ended = card(capsys, burn, tmp_path / "card-week-ended.png", "--day", yesterday, "--week")
+    assert ended != week_card
 
 
 def test_card_numbers(burn: tuple[Path, Path]) -> None:
