@@ -30,6 +30,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "factory-droid": ("factory_droid", "FactoryDroid"),
     "goose": ("goose", "Goose"),
     "hermes-agent": ("hermes_agent", "HermesAgent"),
+    "openclaw": ("openclaw", "OpenClaw"),
+    "grok-build": ("grok_build", "GrokBuild"),
 }
 AGENTS = tuple(REGISTRY)
 

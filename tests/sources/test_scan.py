@@ -15,7 +15,9 @@ from app.sources.base import Marker, ParseResult, Source, searcher
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli
+from app.sources.grok_build import GrokBuild
 from app.sources.kimi_cli import KimiCli
+from app.sources.openclaw import OpenClaw
 from app.sources.pi_agent import PiAgent
 from app.sources.qwen_code import QwenCode
 from tests.logmaker import claude_line, tool_result_line
@@ -28,6 +30,8 @@ JSONL = [
     (QwenCode(), FIXTURES / "qwen"),
     (KimiCli(), EXTRA / "kimi-cli"),
     (PiAgent(), EXTRA / "pi-agent"),
+    (OpenClaw(), EXTRA / "openclaw"),
+    (GrokBuild(), EXTRA / "grok-build"),
 ]
 
 
