@@ -85,5 +85,3 @@ class Anthropic(Provider):
                     model = model_name(self.id, r.get("model"), warnings, quiet=True)
                     add_cost(rows, day, model, num(r.get("amount")) / 100)  # cents
         return Fetched(sorted(rows.values()), sorted(set(warnings)))
-
-

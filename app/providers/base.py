@@ -4,8 +4,10 @@ Every request goes through :meth:`Http.get_json`: a timeout, ``429`` answered by
 ``Retry-After`` (or exponential backoff) and ``5xx`` retried, both a bounded number of
 times; ``401``/``403`` turned into a message that names the kind of key the endpoint
 needs; an HTML page, malformed or truncated JSON, or a timeout turned into a message
-naming the provider and the reason. No message, exception or log line carries the key:
-it travels only in a request header, never in a URL.
+naming the provider and the reason. The key travels only in a request header, never in a
+URL; and since providers and gateways echo what they were sent, every error's text passes
+through :func:`app.core.redact.redact` with the key in use when the error is made: no
+message, exception or log line carries the key or anything shaped like one.
 """
 
 from __future__ import annotations
@@ -18,21 +20,54 @@ from typing import Any, NamedTuple
 
 import httpx
 
+from app.core.redact import redact
+
 TIMEOUT_S = 20.0
 MAX_ATTEMPTS = 5  # per request: the first try and up to four retries
 MAX_WAIT_S = 60.0  # the longest a single Retry-After is honoured
 MAX_TOTAL_WAIT_S = 120.0  # the longest one request waits across its retries
 MAX_PAGES = 200  # a paging loop that never ends is a server bug: stop and say so
+MESSAGE_LIMIT = 600  # characters in one error message (the provider's own words get at most 300 of them)
+
+# why a call failed, as stored beside its message (``provider_sync.error_kind``)
+REFUSED = "refused"  # 401/403 and other 4xx, a redirect not followed, an error code in a 200 answer
+RATE_LIMITED = "rate-limited"
+SERVER_ERROR = "server error"
+NETWORK = "network"  # unreachable, or no answer in time
+MALFORMED = "malformed answer"  # HTML, bad JSON, not the documented shape, endless paging
+CANCELLED = "cancelled"
+
+
+def kind_of_status(status: int | None) -> str:
+    if status == 429:
+        return RATE_LIMITED
+    if status is not None and status >= 500:
+        return SERVER_ERROR
+    return REFUSED if status is not None else MALFORMED
 
 
 class ProviderError(RuntimeError):
-    """A provider call failed; ``str()`` names the provider and the reason (never the key)."""
+    """A provider call failed; ``str()`` names the provider and the reason, redacted and bounded.
 
-    def __init__(self, provider: str, reason: str, status: int | None = None) -> None:
-        super().__init__(f"{provider}: {reason}")
+    Args:
+        kind: why, one of the kinds above (default: from ``status``, else a malformed answer).
+        secrets: the key in use (and its header values): removed from the reason with
+            anything shaped like a key, whatever else the reason holds.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        reason: str,
+        status: int | None = None,
+        kind: str | None = None,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
         self.provider = provider
-        self.reason = reason
+        self.reason = redact(reason, secrets, MESSAGE_LIMIT, runs=False)  # its own words went through said()
         self.status = status
+        self.kind = kind or kind_of_status(status)
+        super().__init__(f"{provider}: {self.reason}")
 
 
 class KeyRefused(ProviderError):
@@ -41,6 +76,9 @@ class KeyRefused(ProviderError):
 
 class Cancelled(ProviderError):
     """The app is quitting: the request was abandoned (nothing of it is written)."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(provider, "cancelled (TokenClub is quitting); nothing was written", kind=CANCELLED)
 
 
 class NoUsageEndpoint(ProviderError):
@@ -120,6 +158,9 @@ class Http:
         self.base_url = base_url.rstrip("/")
         self.sleep = sleep
         self.cancel = cancel
+        # what must never come back in a message: each header value, and a bearer's token alone
+        values = [v for v in headers.values() if v]
+        self.secrets = tuple(values + [v.split(None, 1)[1] for v in values if " " in v.strip()])
         self.client = httpx.Client(
             headers={**headers, "user-agent": "tokenclub", "accept": "application/json"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
@@ -150,43 +191,43 @@ class Http:
         """
         url = self.base_url + path
         waited = 0.0
-        last = ""
+        last, last_kind = "", NETWORK
         for attempt in range(MAX_ATTEMPTS):
             if self.cancel is not None and self.cancel.is_set():
-                raise Cancelled(self.provider, "cancelled (TokenClub is quitting); nothing was written")
+                raise Cancelled(self.provider)
             self.requests += 1
             try:
                 resp = self.client.get(url, params=params)
             except httpx.TimeoutException:
-                last = f"no answer within {self.client.timeout.read:g} s (timeout)"
+                last, last_kind = f"no answer within {self.client.timeout.read:g} s (timeout)", NETWORK
                 wait = self._backoff(attempt)
             except httpx.HTTPError as exc:
                 # the exception's text names the URL at most (never headers): keep only its class
-                raise ProviderError(self.provider, f"cannot reach {self.base_url} ({type(exc).__name__})") from None
+                raise self.error(f"cannot reach {self.base_url} ({type(exc).__name__})", kind=NETWORK) from None
             else:
                 status = resp.status_code
                 if status in (401, 403):
-                    detail = _error_detail(resp)
-                    raise KeyRefused(
-                        self.provider,
+                    detail = self.said(resp)
+                    raise self.error(
                         f"the key was refused ({status}{': ' + detail if detail else ''}); "
                         f"this endpoint needs {needs}. Check that the key is not revoked and is of that kind",
                         status,
+                        KeyRefused,
                     )
                 if status == 429 or status >= 500:
                     last = f"HTTP {status}" + (" (rate limited)" if status == 429 else " (server error)")
+                    last_kind = kind_of_status(status)
                     asked = _retry_after(resp) if status == 429 else None
                     wait = self._backoff(attempt) if asked is None else asked
                 elif 300 <= status < 400:
-                    raise ProviderError(
-                        self.provider,
+                    raise self.error(
                         f"HTTP {status}: redirected elsewhere, not followed (the key would go along); "
                         "check the base URL",
                         status,
                     )
                 elif status >= 400:
-                    detail = _error_detail(resp)
-                    raise ProviderError(self.provider, f"HTTP {status}{': ' + detail if detail else ''}", status)
+                    detail = self.said(resp)
+                    raise self.error(f"HTTP {status}{': ' + detail if detail else ''}", status)
                 else:
                     return _decode(self.provider, resp)
             wait = min(wait, MAX_WAIT_S)
@@ -194,10 +235,20 @@ class Http:
                 break
             waited += wait
             if self.cancel is not None and self.cancel.wait(wait):
-                raise Cancelled(self.provider, "cancelled (TokenClub is quitting); nothing was written")
+                raise Cancelled(self.provider)
             if self.cancel is None:
                 self.sleep(wait)
-        raise ProviderError(self.provider, f"gave up after {self.requests} tries: {last}")
+        raise self.error(f"gave up after {self.requests} tries: {last}", kind=last_kind)
+
+    def error(
+        self, reason: str, status: int | None = None, cls: type[ProviderError] | None = None, kind: str | None = None
+    ) -> ProviderError:
+        """A ``cls`` (ProviderError) for this provider whose message holds neither this session's key nor its shape."""
+        return (cls or ProviderError)(self.provider, reason, status, kind, self.secrets)
+
+    def said(self, resp: httpx.Response) -> str:
+        """The provider's own error message, redacted and short, when it sent one as JSON."""
+        return redact(_error_detail(resp), self.secrets)
 
     @staticmethod
     def _backoff(attempt: int) -> float:
@@ -238,7 +289,7 @@ def _decode(provider: str, resp: httpx.Response) -> Any:
 
 
 def _error_detail(resp: httpx.Response) -> str:
-    """The provider's own error message, short, when it sent one as JSON."""
+    """The provider's own error message, raw (:meth:`Http.said` redacts it), when it sent one as JSON."""
     if _looks_html(resp):
         return "an HTML error page"
     try:
@@ -249,7 +300,7 @@ def _error_detail(resp: httpx.Response) -> str:
     msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
     if msg is None and isinstance(doc, dict):
         msg = doc.get("message")
-    return str(msg)[:200] if msg else ""
+    return str(msg) if msg else ""
 
 
 def need(provider: str, doc: Any, key: str, kind: type | tuple[type, ...] = (list,)) -> Any:

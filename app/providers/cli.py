@@ -95,7 +95,12 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     ls = ks.add_parser("list", parents=[common], formatter_class=_formatter, help="the keys, masked")
     ls.add_argument("provider", nargs="?", metavar="PROVIDER")
     test = ks.add_parser(
-        "test", parents=[common], formatter_class=_formatter, help="call each key's cheapest read-only endpoint"
+        "test",
+        parents=[common],
+        formatter_class=_formatter,
+        help="call each key's cheapest read-only endpoint",
+        description="Call each key's cheapest read-only endpoint and say whether it answered. Exit status: 0 when "
+        "every key tested passed, 1 when any failed (each failure's kind and reason are in the output).",
     )
     test.add_argument("provider", nargs="?", metavar="PROVIDER")
     test.add_argument("--label")
@@ -121,7 +126,13 @@ def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentP
 
     ps = parser.add_subparsers(dest="provider_action", metavar="ACTION", required=True)
     sy = ps.add_parser(
-        "sync", parents=[common], formatter_class=_formatter, help="fetch usage and balances into the index"
+        "sync",
+        parents=[common],
+        formatter_class=_formatter,
+        help="fetch usage and balances into the index",
+        description="Fetch each key's usage and balance into the index. Exit status: 0 when every fetch succeeded "
+        "or was skipped (no endpoint, or the usage endpoints need an admin key), 1 when any failed (that key keeps "
+        "the data it had; the failure's kind and reason are in the output and in provider list).",
     )
     sy.add_argument("provider", nargs="?", choices=IDS, metavar="PROVIDER")
     sy.add_argument("--label")
@@ -227,19 +238,22 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 def _keys_test(args: argparse.Namespace) -> int:
     from app.providers import get, keys
-    from app.providers.sync import fault_message
+    from app.providers.sync import fault_kind, fault_message
 
     chosen = keys.select(args.provider, args.label)
     if not chosen:
         return _fail("no such key" if args.provider else "no keys yet: tokenclub keys add PROVIDER")
     rows = []
     for info in chosen:
+        secret, kind = "", ""
         try:
-            message = get(info.provider).test(keys.get_secret(info))
+            secret = keys.get_secret(info)
+            message = get(info.provider).test(secret)
             ok = True
             keys.touch(info)
         except Exception as exc:
-            message, ok = fault_message(info, exc), False
+            message, kind, ok = fault_message(info, exc, secret), fault_kind(exc), False
+        del secret
         rows.append(
             {
                 "provider": info.provider,
@@ -248,6 +262,7 @@ def _keys_test(args: argparse.Namespace) -> int:
                 "mask": info.mask,
                 "ok": ok,
                 "result": message,
+                "error_kind": kind,
             }
         )
     _out(args, {"keys": rows}, rows, ["provider", "label", "kind", "mask", "ok", "result"])
@@ -365,7 +380,7 @@ def _provider_list(args: argparse.Namespace) -> int:
         cls = provider_class(pid)
         offers = [w for w, on in (("usage+cost", cls.has_usage), ("balance", cls.has_balance)) if on]
         mine = cfg.find(pid)
-        errors = [s["last_error"] for (p, _), s in state.items() if p == pid and s["last_error"]]
+        errors = [s for (p, _), s in state.items() if p == pid and s["last_error"]]
         rows.append(
             {
                 "provider": pid,
@@ -374,7 +389,8 @@ def _provider_list(args: argparse.Namespace) -> int:
                 "base_url": cfg.base_urls.get(pid, cls.default_base_url),
                 "keys": len(mine),
                 "needs": cls.admin_name if cls.has_usage and cls.admin_prefixes else "",
-                "last_error": errors[0] if errors else "",
+                "last_error": errors[0]["last_error"] if errors else "",
+                "last_error_kind": (errors[0]["error_kind"] or "") if errors else "",
                 "note": "" if cls.has_usage or cls.has_balance else cls.no_usage_reason,
             }
         )

@@ -5,7 +5,8 @@ The international platform (api.moonshot.ai) bills in USD, the Chinese one (api.
 
 from __future__ import annotations
 
-from app.providers.base import Balance, Provider, ProviderError, need, num
+from app.core.redact import redact
+from app.providers.base import REFUSED, Balance, Provider, ProviderError, need, num
 
 
 class Moonshot(Provider):
@@ -19,7 +20,8 @@ class Moonshot(Provider):
         with self.http(key) as http:
             doc = http.get_json("/users/me/balance", needs="a valid Moonshot API key")
         if isinstance(doc, dict) and doc.get("code") not in (0, None):
-            raise ProviderError(self.id, f"error code {doc.get('code')}: {str(doc.get('message', ''))[:200]}")
+            said = redact(doc.get("message", ""), http.secrets)
+            raise http.error(f"error code {redact(doc.get('code'), http.secrets, 40)}: {said}", kind=REFUSED)
         data = need(self.id, doc, "data", dict)
         if "available_balance" not in data:
             raise ProviderError(self.id, "unexpected answer: no available_balance")

@@ -7,7 +7,8 @@ api.siliconflow.cn bills in CNY, api.siliconflow.com in USD.
 
 from __future__ import annotations
 
-from app.providers.base import Balance, Provider, ProviderError, need, num
+from app.core.redact import redact
+from app.providers.base import REFUSED, Balance, Provider, ProviderError, need, num
 
 
 class SiliconFlow(Provider):
@@ -21,7 +22,8 @@ class SiliconFlow(Provider):
         with self.http(key) as http:
             doc = http.get_json("/user/info", needs="a valid SiliconFlow API key")
         if isinstance(doc, dict) and doc.get("code") not in (20000, None):
-            raise ProviderError(self.id, f"error code {doc.get('code')}: {str(doc.get('message', ''))[:200]}")
+            said = redact(doc.get("message", ""), http.secrets)
+            raise http.error(f"error code {redact(doc.get('code'), http.secrets, 40)}: {said}", kind=REFUSED)
         data = need(self.id, doc, "data", dict)
         if "totalBalance" not in data:
             raise ProviderError(self.id, "unexpected answer: no totalBalance")

@@ -2,8 +2,10 @@
 
 The first sync of a key fetches the last ``days`` days; later ones start from its oldest
 provisional day (the last ``PROVISIONAL_DAYS`` UTC days are not final at the provider) or
-the day after the last one covered. A failure is recorded with its message and keeps the
-data the key had.
+the day after the last one covered. A failure keeps the data the key had and is recorded as
+its kind (refused, rate-limited, server error, network, malformed answer, keyring, …) and a
+redacted, bounded message: never the provider's body, never the key. Stored messages are
+redacted again when read (an index written by an older TokenClub may hold a leaked key).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from threading import Event
 from typing import Any, NamedTuple
 
+from app.core.redact import redact
 from app.providers import IDS, config, get
-from app.providers.base import NoUsageEndpoint, ProviderError
+from app.providers.base import MESSAGE_LIMIT, NoUsageEndpoint, ProviderError
 from app.providers.config import KeyInfo
 from app.providers.store import Tx, ensure
 
@@ -32,6 +35,7 @@ class Result(NamedTuple):
     message: str
     rows: int = 0
     warnings: tuple[str, ...] = ()
+    kind: str = ""  # why it failed (see fault_kind); empty when it did not
 
 
 def today_utc() -> date:
@@ -44,16 +48,36 @@ def _secret(info: KeyInfo) -> str:
     return keys.get_secret(info)
 
 
-def fault_message(info: KeyInfo, exc: BaseException) -> str:
-    """A message for ``exc`` that names the provider and never holds the key."""
-    if isinstance(exc, ProviderError):
-        return str(exc)
+KEYRING = "keyring"
+UNEXPECTED = "error"
+
+
+def _vault_error(exc: BaseException) -> bool:
     from app.core.secrets import InsecureKeyring, KeyringLockedError
     from app.providers.keys import VaultError
 
-    if isinstance(exc, InsecureKeyring | KeyringLockedError | VaultError):
-        return f"{info.provider}: {exc}"
-    return f"{info.provider}: unexpected {type(exc).__name__}"  # the text of an unknown error could hold anything
+    return isinstance(exc, InsecureKeyring | KeyringLockedError | VaultError)
+
+
+def fault_message(info: KeyInfo, exc: BaseException, secret: str = "") -> str:
+    """A message for ``exc`` that names the provider and holds neither ``secret`` (the key in use) nor a key's shape.
+
+    The errors made the messages redacted already; this is the last look before they are shown or stored.
+    """
+    if isinstance(exc, ProviderError):
+        text = str(exc)
+    elif _vault_error(exc):
+        text = f"{info.provider}: {exc}"
+    else:
+        text = f"{info.provider}: unexpected {type(exc).__name__}"  # the text of an unknown error could hold anything
+    return redact(text, (secret,), MESSAGE_LIMIT, runs=False)
+
+
+def fault_kind(exc: BaseException) -> str:
+    """Why ``exc`` happened, as stored: a ProviderError's kind, ``keyring``, or ``error``."""
+    if isinstance(exc, ProviderError):
+        return exc.kind
+    return KEYRING if _vault_error(exc) else UNEXPECTED
 
 
 def window(conn: sqlite3.Connection, info: KeyInfo, today: date, days: int | None) -> tuple[date, date]:
@@ -75,13 +99,19 @@ def window(conn: sqlite3.Connection, info: KeyInfo, today: date, days: int | Non
     return max(since, today - timedelta(days=MAX_DAYS - 1)), today
 
 
-def _note(conn: sqlite3.Connection, info: KeyInfo, error: str | None, covered: tuple[str, str] | None = None) -> None:
+def _note(
+    conn: sqlite3.Connection,
+    info: KeyInfo,
+    error: str | None,
+    covered: tuple[str, str] | None = None,
+    kind: str | None = None,
+) -> None:
     now = int(time.time())
     conn.execute(
-        "INSERT INTO provider_sync(provider, label, last_attempt, last_error) VALUES (?,?,?,?)"
+        "INSERT INTO provider_sync(provider, label, last_attempt, last_error, error_kind) VALUES (?,?,?,?,?)"
         " ON CONFLICT(provider, label) DO UPDATE SET last_attempt = excluded.last_attempt,"
-        " last_error = excluded.last_error",
-        (info.provider, info.label, now, error),
+        " last_error = excluded.last_error, error_kind = excluded.error_kind",
+        (info.provider, info.label, now, error and redact(error, (), MESSAGE_LIMIT), kind if error else None),
     )
     if covered is not None:
         conn.execute(
@@ -102,16 +132,15 @@ def sync_usage(
     today = today or today_utc()
     ensure(conn)
     since, until = window(conn, info, today, days)
+    key = ""
     try:
         provider = get(info.provider, cancel=cancel)
-        fetched = provider.usage(secret(info), since, until)
+        key = secret(info)
+        fetched = provider.usage(key, since, until)
     except NoUsageEndpoint as exc:
         return Result(info.name, "usage", True, str(exc))
     except Exception as exc:  # every fault keeps what the key had
-        message = fault_message(info, exc)
-        with Tx(conn):
-            _note(conn, info, message)
-        return Result(info.name, "usage", False, message)
+        return _failed(conn, info, "usage", exc, key)
     first_provisional = (today - timedelta(days=PROVISIONAL_DAYS - 1)).isoformat()
     now = int(time.time())
     lo, hi = since.isoformat(), until.isoformat()
@@ -149,23 +178,31 @@ def sync_usage(
         True,
         f"{info.provider}: {len(fetched.rows)} day×model rows, {lo} to {hi}",
         len(fetched.rows),
-        tuple(fetched.warnings),
+        tuple(redact(w, (key,), runs=False) for w in fetched.warnings),  # they may quote what the provider sent
     )
+
+
+def _failed(conn: sqlite3.Connection, info: KeyInfo, what: str, exc: BaseException, key: str) -> Result:
+    """Record the fault (its kind and redacted message) and say so; the key's data stays as it was."""
+    message, kind = fault_message(info, exc, key), fault_kind(exc)
+    with Tx(conn):
+        _note(conn, info, message, kind=kind)
+    return Result(info.name, what, False, message, kind=kind)
 
 
 def sync_balance(
     conn: sqlite3.Connection, info: KeyInfo, secret: Callable[[KeyInfo], str] = _secret, cancel: Event | None = None
 ) -> Result:
     ensure(conn)
+    key = ""
     try:
-        balances = get(info.provider, cancel=cancel).balance(secret(info))
+        provider = get(info.provider, cancel=cancel)
+        key = secret(info)
+        balances = provider.balance(key)
     except NoUsageEndpoint as exc:
         return Result(info.name, "balance", True, str(exc))
     except Exception as exc:
-        message = fault_message(info, exc)
-        with Tx(conn):
-            _note(conn, info, message)
-        return Result(info.name, "balance", False, message)
+        return _failed(conn, info, "balance", exc, key)
     now = int(time.time())
     with Tx(conn):
         conn.execute("DELETE FROM provider_balances WHERE provider = ? AND label = ?", (info.provider, info.label))
@@ -258,6 +295,7 @@ def balances(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def status(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Each key's sync state; its last error redacted again on the way out (whoever wrote it)."""
     ensure(conn)
     return [
         {
@@ -267,10 +305,11 @@ def status(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "covered_to": t,
             "last_ok": ok,
             "last_attempt": at,
-            "last_error": err,
+            "last_error": redact(err, (), MESSAGE_LIMIT) if err else err,
+            "error_kind": kind if err else None,
         }
-        for p, lab, f, t, ok, at, err in conn.execute(
-            "SELECT provider, label, covered_from, covered_to, last_ok, last_attempt, last_error FROM provider_sync"
-            " ORDER BY provider, label"
+        for p, lab, f, t, ok, at, err, kind in conn.execute(
+            "SELECT provider, label, covered_from, covered_to, last_ok, last_attempt, last_error, error_kind"
+            " FROM provider_sync ORDER BY provider, label"
         )
     ]
