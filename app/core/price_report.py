@@ -1,4 +1,8 @@
-"""``tokenclub prices``: where prices come from, what the user's overrides add, and what has no price."""
+"""``tokenclub prices``: where prices come from, what the user's overrides add, and what has no price.
+
+A model is priced by the user's overrides first, then genai-prices, then the table shipped
+with TokenClub (for default models genai-prices has no price for); ``models`` names which.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ def build(conn: sqlite3.Connection, overrides_path: Path) -> dict[str, Any]:
     data = price_table.data_file()
     source = pricing.Pricer(conn, None).source()
     overrides = pricing.load_overrides(overrides_path)
+    pricer = pricing.Pricer(conn, overrides_path)
     seen = [m for (m,) in conn.execute("SELECT DISTINCT model FROM events WHERE model IS NOT NULL ORDER BY model")]
     unpriced = [
         {"model": model, "agents": sorted(agents.split(",")), "calls": calls, "tokens": tokens}
@@ -46,6 +51,20 @@ def build(conn: sqlite3.Connection, overrides_path: Path) -> dict[str, Any]:
                 for o in overrides
             ],
         },
+        "own_table": {
+            "file": str(pricing.OWN_PRICES),
+            "models": [
+                {
+                    "model": model,
+                    **{pricing.PRICE_KEYS[bucket]: rate[0] for bucket, rate in sorted(own.rates.items())},
+                    "tiers_above": sorted({above for rate in own.rates.values() for above, _ in rate[1]}),
+                    "source": own.source,
+                    "recorded": own.recorded,
+                }
+                for model, own in sorted(pricing.own_prices().items())
+            ],
+        },
+        "models": [{"model": model, "priced_by": pricer.origin(model)} for model in seen],
         "unpriced_models": unpriced,
     }
 
@@ -65,6 +84,12 @@ def text(doc: dict[str, Any]) -> str:
         rates = ", ".join(f"{k} {v:g}" for k, v in o.items() if k.endswith("_mtok"))
         priced = ", ".join(o["prices_seen"]) or "no model seen yet"
         lines.append(f"  {o['pattern']}: {rates} (USD per million tokens); prices {priced}")
+    own = [m for m in doc["models"] if (m["priced_by"] or {}).get("source") == pricing.OWN_SOURCE]
+    if own:
+        lines.append(f"priced from the {pricing.OWN_SOURCE} {doc['own_table']['file']} (genai-prices has no price):")
+        for m in own:
+            by = m["priced_by"]
+            lines.append(f"  {m['model']}: {by['url']} (recorded {by['recorded']})")
     if doc["unpriced_models"]:
         lines.append("unpriced models seen (costs leave them out; add them to the overrides file):")
         for u in doc["unpriced_models"]:

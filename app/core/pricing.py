@@ -40,7 +40,12 @@ Compiled = list[tuple[int, "Tiers"]]
 
 
 class PriceError(ValueError):
-    """The overrides file is unreadable or malformed."""
+    """The overrides file (or the shipped own table) is unreadable or malformed."""
+
+
+# Prices for default models genai-prices lacks, each with its provider's page and the day copied.
+OWN_PRICES = Path(__file__).resolve().parents[1] / "resources" / "prices.toml"
+OWN_SOURCE = "tokenclub table"
 
 
 def _rate(value: Any) -> Rate:
@@ -133,6 +138,76 @@ def load_overrides(path: Path | None) -> list[Override]:
     return found
 
 
+class OwnPrice:
+    """A model's price from the shipped table: its schedule, the provider's page and the day copied."""
+
+    __slots__ = ("rates", "source", "recorded")
+
+    def __init__(self, rates: Rates, source: str, recorded: str) -> None:
+        self.rates = rates
+        self.source = source
+        self.recorded = recorded
+
+
+def load_own_prices(path: Path) -> dict[str, OwnPrice]:
+    """``[models."<name>"]`` tables of ``*_mtok`` prices, optional ``tiers`` (``above`` N prompt tokens),
+    ``source`` (the provider's pricing page) and ``recorded`` (the day copied)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PriceError(f"{path}: {exc}") from exc
+    known = {v: k for k, v in PRICE_KEYS.items()}
+    found: dict[str, OwnPrice] = {}
+    for model, table in (doc.get("models") or {}).items():
+        where = f"{path}: models.{model}"
+        if not isinstance(table, dict) or not isinstance(table.get("source"), str):
+            raise PriceError(f"{where}: a table with a source")
+        if not isinstance(table.get("recorded"), str):
+            raise PriceError(f"{where}: no recorded date")
+        tiers = table.get("tiers") or []
+        if not isinstance(tiers, list) or not all(isinstance(t, dict) for t in tiers):
+            raise PriceError(f"{where}.tiers: a list of tables")
+        rates: Rates = {}
+        for key, bucket in known.items():
+            base = _own_price(table, key, where)
+            if base is None:
+                continue
+            steps = []
+            for tier in tiers:
+                above, price = tier.get("above"), _own_price(tier, key, where)
+                if not isinstance(above, int) or above <= 0 or price is None:
+                    raise PriceError(f"{where}.tiers: each tier needs above > 0 and {key}")
+                steps.append((above, price))
+            rates[bucket] = (base, tuple(sorted(steps)))
+        if "inp" not in rates or "out" not in rates:
+            raise PriceError(f"{where}: input_mtok and output_mtok are needed")
+        found[model.lower()] = OwnPrice(rates, table["source"], table["recorded"])
+    return found
+
+
+def _own_price(table: dict[str, Any], key: str, where: str) -> float | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise PriceError(f"{where}.{key}: not a non-negative number")
+    return float(value)
+
+
+_own: list[dict[str, OwnPrice]] = []
+
+
+def own_prices() -> dict[str, OwnPrice]:
+    """The shipped table, read once per process (only for a model genai-prices has no price for)."""
+    if not _own:
+        _own.append(load_own_prices(OWN_PRICES))
+    return _own[0]
+
+
 def price_fingerprint(overrides_path: Path | None) -> str:
     """Changes when the price data or the overrides change, so stored costs are recomputed.
 
@@ -144,12 +219,16 @@ def price_fingerprint(overrides_path: Path | None) -> str:
     if data is not None:
         st = os.stat(data)
         version = f"{st.st_size}-{st.st_mtime_ns}"
+    own = "none"
+    with contextlib.suppress(OSError):
+        st = os.stat(OWN_PRICES)
+        own = f"{st.st_size}-{st.st_mtime_ns}"
     digest = ""
     if overrides_path is not None and overrides_path.exists():
         import hashlib  # loads OpenSSL: only when there is a file
 
         digest = hashlib.sha256(overrides_path.read_bytes()).hexdigest()[:16]
-    return f"genai-prices {version}; overrides {digest or 'none'}"
+    return f"genai-prices {version}; own {own}; overrides {digest or 'none'}"
 
 
 _NO_MODEL = object()
@@ -229,12 +308,35 @@ class Pricer:
         return schedule
 
     def _resolve(self, model: str) -> Schedule | None:
+        """The user's overrides first, then genai-prices, then the shipped table for what it lacks."""
+        override = self.override_for(model)
+        if override is not None:
+            return [(0, override.rates)]
+        schedule = _from_genai_prices(model)
+        if schedule is not None:
+            return schedule
+        own = own_prices().get(model.lower())
+        return None if own is None else [(0, own.rates)]
+
+    def override_for(self, model: str) -> Override | None:
         import fnmatch
 
         for override in self.overrides:
             if fnmatch.fnmatchcase(model.lower(), override.pattern.lower()):
-                return [(0, override.rates)]
-        return _from_genai_prices(model)
+                return override
+        return None
+
+    def origin(self, model: str) -> dict[str, Any] | None:
+        """Which source prices ``model`` (as ``_resolve`` picks it), or None when none does."""
+        override = self.override_for(model)
+        if override is not None:
+            return {"source": "overrides", "pattern": override.pattern}
+        if _from_genai_prices(model) is not None:
+            return {"source": "genai-prices"}
+        own = own_prices().get(model.lower())
+        if own is None:
+            return None
+        return {"source": OWN_SOURCE, "url": own.source, "recorded": own.recorded}
 
     def source(self) -> dict[str, Any]:
         table = price_table.load()

@@ -248,7 +248,11 @@ def test_common_models_are_priced_without_loading_the_price_data(tmp_path: Path)
     def run() -> dict[str, Any]:
         env = {**os.environ, "TOKENCLUB_CACHE": str(tmp_path / "cache")}
         out = subprocess.run(
-            [sys.executable, "-c", _TABLE_CHECK], capture_output=True, text=True, check=True, env=env,
+            [sys.executable, "-c", _TABLE_CHECK],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
             cwd=Path(__file__).parents[2],
         ).stdout
         return json.loads(out)  # type: ignore[no-any-return]
@@ -265,3 +269,90 @@ def test_common_models_are_priced_without_loading_the_price_data(tmp_path: Path)
 
     assert got["source"]["name"] == f"genai-prices {metadata.version('genai-prices')} (bundled, offline)"
     assert got["source"]["data_date"] == pricing._newest_past(pricing.data_dates())  # as read from the data file
+
+
+def test_qwen_coder_plus_is_priced_from_the_shipped_table_by_tier(pricer: Pricer) -> None:
+    """genai-prices has no qwen3-coder-plus; the shipped table prices it, per request, by its input tier."""
+    assert pricing.genai_prices_schedule("qwen3-coder-plus") is None
+    # 30k-token prompt (<= 32k): 10k in at $1, 20k cache reads at $0.1, 1k out at $5 per million
+    assert pricer.cost(event("qwen3-coder-plus", 10_000, 0, 20_000, 1_000)) == pytest.approx(0.017, rel=1e-12)
+    # 40k-token prompt (32k-128k tier): in $1.8, cache read $0.18, out $9
+    assert pricer.cost(event("qwen3-coder-plus", 20_000, 0, 20_000, 1_000)) == pytest.approx(0.0486, rel=1e-12)
+    # cache writes at 125% of input: 4k * $1.25
+    assert pricer.cost(event("qwen3-coder-plus", 0, 4_000, 0, 0)) == pytest.approx(0.005, rel=1e-12)
+    assert pricer.origin("qwen3-coder-plus") == {
+        "source": "tokenclub table",
+        "url": "https://www.alibabacloud.com/help/en/model-studio/models",
+        "recorded": "2026-12-07",
+    }
+
+
+def test_genai_prices_first_overrides_above_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "own.toml"
+    own.write_text(
+        '[models."gpt-5-mini"]\nsource = "https://example.invalid/p"\nrecorded = "2026-12-07"\n'
+        "input_mtok = 99.0\noutput_mtok = 99.0\n"
+    )
+    monkeypatch.setattr(pricing, "OWN_PRICES", own)
+    monkeypatch.setattr(pricing, "_own", [])
+    pricer = Pricer(connect(tmp_path / "i.sqlite"), None)
+    assert pricer.origin("gpt-5-mini") == {"source": "genai-prices"}
+    assert pricer.cost(event("gpt-5-mini", 1_000_000, 0, 0, 0)) == pytest.approx(0.25)  # genai-prices', not 99
+    overrides = tmp_path / "prices.toml"
+    overrides.write_text('[models."qwen3-*"]\ninput_mtok = 7.0\noutput_mtok = 7.0\n')
+    over = Pricer(connect(tmp_path / "j.sqlite"), overrides)
+    assert over.origin("qwen3-coder-flash") == {"source": "overrides", "pattern": "qwen3-*"}
+    assert over.cost(event("qwen3-coder-flash", 1_000_000, 0, 0, 0)) == pytest.approx(7.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[models."m"]\nrecorded = "2026-12-07"\ninput_mtok = 1\noutput_mtok = 1\n', "with a source"),
+        ('[models."m"]\nsource = "u"\ninput_mtok = 1\noutput_mtok = 1\n', "no recorded date"),
+        ('[models."m"]\nsource = "u"\nrecorded = "d"\ninput_mtok = 1\n', "output_mtok are needed"),
+        ('[models."m"]\nsource = "u"\nrecorded = "d"\ninput_mtok = 1\noutput_mtok = true\n', "non-negative"),
+        (
+            '[models."m"]\nsource = "u"\nrecorded = "d"\ninput_mtok = 1\noutput_mtok = 1\n'
+            "tiers = [{ input_mtok = 2 }]\n",
+            "above > 0",
+        ),
+    ],
+)
+def test_a_malformed_own_table_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "own.toml"
+    path.write_text(text)
+    with pytest.raises(PriceError, match=message):
+        pricing.load_own_prices(path)
+
+
+def test_the_shipped_table_loads_and_names_its_sources() -> None:
+    table = pricing.load_own_prices(pricing.OWN_PRICES)
+    assert {"qwen3-coder-plus", "qwen3-coder-flash"} <= set(table)
+    for own in table.values():
+        assert own.source.startswith("https://") and own.recorded
+        assert own.rates["inp"][1] and [a for a, _ in own.rates["inp"][1]] == [32_000, 128_000, 256_000]
+
+
+def test_prices_json_names_the_source_of_each_model(tmp_path: Path) -> None:
+    from app.core import price_report
+
+    home = tmp_path / "home"
+    d = home / ".claude/projects/p"
+    d.mkdir(parents=True)
+    (d / "s.jsonl").write_bytes(
+        claude_line("m1", "2026-11-20T10:00:00Z", model="qwen3-coder-plus", inp=10_000, out=1_000)
+        + claude_line("m2", "2026-11-20T10:00:01Z")
+        + claude_line("m3", "2026-11-20T10:00:02Z", model="house-model-9")
+    )
+    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
+    index.refresh(Env.under(home))
+    doc = price_report.build(index.conn, tmp_path / "none.toml")
+    by = {m["model"]: m["priced_by"] for m in doc["models"]}
+    assert by["qwen3-coder-plus"]["source"] == "tokenclub table"
+    assert by["house-model-9"] is None
+    assert [u["model"] for u in doc["unpriced_models"]] == ["house-model-9"]
+    assert {m["model"] for m in doc["own_table"]["models"]} >= {"qwen3-coder-plus"}
+    daily = reports.daily(index.conn, reports.Filter())
+    assert daily["unpriced_models"] == ["house-model-9"]
+    assert "qwen3-coder-plus: https://www.alibabacloud.com/" in price_report.text(doc)
