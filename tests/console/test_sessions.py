@@ -3,11 +3,13 @@
 Stand-in agents (tests/console/standin_agent.py) sit on the host's PATH in ~/.local/bin and
 stream each agent's format; directives in the goal (their stdin) make them burn, hang, flood,
 exit at once or leave a detached grandchild. "On the host" is this machine, so the tests look
-for a run's processes in /proc, by the marker every process of a run carries.
+for a run's processes in /proc, by the marker every process of a run carries and by the host's
+home (a folder of this test session): the runs of anyone else on this machine are never touched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,30 +35,36 @@ NAMES = ("claude", "codex", "gemini", "opencode", "qwen")
 CALL = 100 + 50 + 1000 + 20  # the stand-ins' tokens per call (in, cw, cr, out)
 
 
-def run_processes(rid: str | None = None) -> list[int]:
-    """Live processes on the host that belong to the run ``rid`` (or to any run)."""
-    needle = b"TOKENCLUB_RUN=" + (rid.encode() + b":" if rid else b"")
+def run_processes(home: Path, rid: str | None = None) -> list[int]:
+    """Live processes of the runs started on the host whose home is ``home`` or lies under it: of
+    the run ``rid``, or of any. Only this suite's runs have such a home (the ssh sessions' HOME),
+    so the runs of another suite or of a real agent on this machine are never counted nor signalled.
+    """
+    marker = b"TOKENCLUB_RUN=" + (rid.encode() + b":" if rid else b"")
+    root = b"HOME=" + str(home).encode()
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            env = Path(f"/proc/{name}/environ").read_bytes()
+            env = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
             state = Path(f"/proc/{name}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != b"Z" and any(v.startswith(needle) for v in env.split(b"\0")):
+        ours = any(v == root or v.startswith(root + b"/") for v in env)
+        if state != b"Z" and ours and any(v.startswith(marker) for v in env):
             found.append(int(name))
     return found
 
 
 @pytest.fixture(autouse=True)
-def _no_run_outlives_its_test() -> Iterator[None]:
+def _no_run_outlives_its_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     yield
     for t in host_registry.load().values():
         ssh.stop_master(t)
-    for pid in run_processes():  # a failed test must not leave agents burning
-        os.kill(pid, signal.SIGKILL)
+    for pid in run_processes(tmp_path_factory.getbasetemp()):  # a failed test must not leave agents burning
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @dataclass
@@ -110,7 +118,7 @@ def sessions(box: Box) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in doc["sessions"]}
 
 
-def wait_for(box: Box, rid: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+def wait_for(box: Box, rid: str, ok: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     row: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -141,10 +149,10 @@ def test_launch_run_tokens_kill_and_nothing_left_on_the_host(box: Box) -> None:
     assert burning["tokens"] == {"in": 100 * calls, "cw": 50 * calls, "cr": 1000 * calls, "out": 20 * calls,
                                  "total": CALL * calls}  # fmt: skip
     assert burning["cost_usd"] is not None and burning["cost_usd"] > 0
-    assert len(run_processes(rid)) >= 2  # the agent and its detached grandchild
+    assert len(run_processes(box.host, rid)) >= 2  # the agent and its detached grandchild
     killed = kill(box, rid)
     assert killed == {"id": rid, "host": "box", "status": "killed", "reason": "killed on request", "remaining": 0}
-    assert run_processes(rid) == []
+    assert run_processes(box.host, rid) == []
     assert sessions(box)[rid]["status"] == "killed"
 
 
@@ -172,7 +180,7 @@ def test_the_goal_is_never_an_argument_on_either_machine(box: Box, tmp_path: Pat
 
 def test_a_silent_agent_is_stalled_then_killed(box: Box) -> None:
     rid = launch(box, "STANDIN mode=hang", "--stall-minutes", "0.05")["id"]
-    row = wait_for(box, rid, lambda r: r["status"] == "stalled", timeout=20)
+    row = wait_for(box, rid, lambda r: r["status"] == "stalled")
     assert row["reason"].startswith("no event and no CPU for"), row
     assert kill(box, rid)["remaining"] == 0
 
@@ -181,7 +189,7 @@ def test_an_agent_blocked_on_a_question_is_waiting_for_input(box: Box) -> None:
     fifo = box.host / "question"
     os.mkfifo(fifo)
     rid = launch(box, f"STANDIN mode=wait-input fifo={fifo}")["id"]
-    row = wait_for(box, rid, lambda r: r["status"] == "waiting-input", timeout=20)
+    row = wait_for(box, rid, lambda r: r["status"] == "waiting-input")
     assert row["reason"] == f"blocked reading {fifo}"
     assert kill(box, rid)["remaining"] == 0
 
@@ -193,7 +201,7 @@ def test_token_budget_kills_the_run(box: Box, agent: str) -> None:
     assert row["status"] == "over-budget", row
     assert row["reason"].startswith("used ") and row["reason"].endswith("of a 6000 token budget")
     assert 6000 <= row["tokens"]["total"] <= 6000 + 40 * CALL  # stopped within about a second's burn
-    assert row["remaining"] == 0 and run_processes(rid) == []
+    assert row["remaining"] == 0 and run_processes(box.host, rid) == []
 
 
 def test_dollar_budget_kills_the_run(box: Box) -> None:
@@ -264,7 +272,7 @@ def test_a_run_that_cannot_work_says_why(box: Box, agent: str, goal: str, status
 
 def test_a_flood_of_output_is_drained_and_counted(box: Box) -> None:
     rid = launch(box, "STANDIN mode=flood steps=2", agent="qwen-code")["id"]
-    row = wait_for(box, rid, ended, timeout=60)
+    row = wait_for(box, rid, ended)
     assert row["status"] == "finished", row
     assert row["tokens"]["total"] == 2 * CALL
     assert row["events"] > 200_000
@@ -313,7 +321,7 @@ def test_runs_are_found_again_and_a_kill_while_the_host_is_down_is_carried_out(
         server.stop()
         pending = json.loads(tokenclub("session", "kill", rid, "--json", home=workstation, check=False).stdout)
         assert pending["killed"][0]["status"] == "kill-pending", pending
-        assert run_processes(rid)  # still burning: the host was not reached
+        assert run_processes(b.host, rid)  # still burning: the host was not reached
         listed = tokenclub("session", "list", "--json", home=workstation)
         stale = json.loads(listed.stdout)["sessions"]
         assert [r["status"] for r in stale] == ["running"] and stale[0]["stale"] is True
@@ -322,7 +330,7 @@ def test_runs_are_found_again_and_a_kill_while_the_host_is_down_is_carried_out(
         after = tokenclub("session", "list", "--json", home=workstation)
         assert f"a pending kill of {rid} on box is done: killed" in after.stderr, after.stderr
         assert json.loads(after.stdout)["sessions"][0]["status"] == "killed"
-        assert run_processes(rid) == []
+        assert run_processes(b.host, rid) == []
     finally:
         server.stop()
 
@@ -330,7 +338,7 @@ def test_runs_are_found_again_and_a_kill_while_the_host_is_down_is_carried_out(
 def test_a_grandchild_left_behind_by_a_finished_agent_is_stopped(box: Box) -> None:
     row = wait_for(box, launch(box, "STANDIN steps=2 grandchild=1")["id"], ended)
     assert (row["status"], row["remaining"]) == ("finished", 0), row
-    assert run_processes(row["id"]) == []
+    assert run_processes(box.host, row["id"]) == []
 
 
 def test_a_supervisor_killed_on_the_host_is_a_crash_not_a_stuck_run(box: Box) -> None:
@@ -338,9 +346,9 @@ def test_a_supervisor_killed_on_the_host_is_a_crash_not_a_stuck_run(box: Box) ->
     supervisor = [int(p) for p in os.listdir("/proc") if p.isdigit() and f"--supervise\0{rid}".encode() in _cmdline(p)]
     assert len(supervisor) == 1
     os.kill(supervisor[0], signal.SIGKILL)
-    row = wait_for(box, rid, ended, timeout=20)
+    row = wait_for(box, rid, ended)
     assert row["status"] == "crashed" and row["reason"].startswith("the supervisor is gone"), row
-    assert row["remaining"] == 0 and run_processes(rid) == []
+    assert row["remaining"] == 0 and run_processes(box.host, rid) == []
 
 
 def _cmdline(pid: str) -> bytes:
