@@ -112,7 +112,7 @@ def pull_hosts(index: Any, args: argparse.Namespace, report: Any, agents: Any = 
                 report.events_read += refreshed.events_read
                 report.rows_changed += refreshed.rows_changed
         if not rep.ok:
-            entry["error"] = rep.error
+            entry["error"], entry["kind"] = rep.error, rep.kind
             print(f"tokenclub: warning: host {rep.name}: {rep.error}", file=sys.stderr)
         if not args.quiet:
             for w in rep.warnings:

@@ -266,7 +266,7 @@ def _runs_root():
 
 
 def _run_dir(rid):
-    if not rid or "/" in rid or rid.startswith("."):
+    if not isinstance(rid, str) or not rid or "/" in rid or "\0" in rid or rid.startswith("."):
         raise ValueError(f"bad run id {rid!r}")
     return os.path.join(_runs_root(), rid)
 
@@ -1281,7 +1281,11 @@ def op_kill(req, out):
     asked = names if req.get("all") else list(req.get("ids") or [])
     runs, results = [], []
     for rid in asked:
-        d = os.path.join(root, rid)
+        try:
+            d = _run_dir(rid)  # an id, never a path: "../x" or "/x" would reach outside the runs
+        except (TypeError, ValueError) as exc:
+            results.append({"id": str(rid)[:80], "status": "unknown", "remaining": None, "reason": str(exc)[:200]})
+            continue
         spec = _read_json(os.path.join(d, "spec.json"))
         state = _read_json(os.path.join(d, "state.json"))
         if spec is None or state is None:

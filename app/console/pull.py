@@ -28,12 +28,14 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from app.console import confine
 from app.console.ssh import HostError, Session, Target
 from app.core import paths
 from app.sources.env import Env
@@ -106,14 +108,17 @@ def remote_roots(info: dict[str, Any], agents: Iterable[str] | None = None) -> d
 def roots_summary(session: Session, info: dict[str, Any]) -> dict[str, Any]:
     """Per agent: its roots on the host, files and bytes under them (for ``host check``)."""
     out: dict[str, Any] = {}
+    info = confine.check_info(info, env_names())
     for agent, roots in remote_roots(info).items():
-        scan = session.request({"op": "scan", "roots": roots})
-        files = scan["files"]
+        scan = session.request({"op": "scan", "roots": confine.check_roots(roots)})
+        files, errors = confine.check_scan(scan, roots)
+        missing = scan.get("missing")
+        missing = missing if isinstance(missing, list) else []
         out[agent] = {
-            "roots": [{"path": r, "exists": r not in scan["missing"]} for r in roots],
+            "roots": [{"path": r, "exists": r not in missing} for r in roots],
             "files": len(files),
-            "bytes": sum(f[1] for f in files),
-            "unreadable": scan["errors"],
+            "bytes": sum(f[0] for f in files.values()),
+            "unreadable": errors,
         }
     return out
 
@@ -145,7 +150,10 @@ def _load_state(name: str) -> dict[str, list[int]]:
         data: dict[str, list[int]] = json.loads((host_dir(name) / "state.json").read_text())
     except (FileNotFoundError, ValueError):
         return {}
-    return {p: v for p, v in data.items() if isinstance(v, list) and len(v) == 6}
+    if not isinstance(data, dict):
+        return {}
+    # a path that is not clean (a state written before paths were checked) is dropped, never acted on
+    return {p: v for p, v in data.items() if isinstance(v, list) and len(v) == 6 and confine.path_problem(p) is None}
 
 
 class _Cache:
@@ -216,7 +224,7 @@ def pull(
     try:
         cache = _Cache(target.name)
         with Session(target, hello={"op": "info", "env": cache.env_names()}, on_start=on_start) as session:
-            info = session.info
+            info = confine.check_info(session.info, cache.env_names())
             report.info = info
             _pull(session, target.name, db, info, agents, report, cache)
             report.bytes_wire = session.bytes_in
@@ -240,10 +248,12 @@ def _pull(
     cache: _Cache,
 ) -> None:
     agents = sorted(agents) if agents is not None else None
-    scan = session.request({"op": "scan", "roots": cache.roots(info, agents)})
-    for path, why in scan["errors"]:
+    roots = confine.check_roots(cache.roots(info, agents))
+    scan = session.request({"op": "scan", "roots": roots})
+    listed, errors = confine.check_scan(scan, roots)  # nothing below runs unless every path is clean
+    for path, why in errors:
         report.warnings.append(f"host {name}: cannot read {path}: {why}")
-    remote = {f[0]: f[1:] for f in scan["files"] if not f[0].endswith(SKIP_SUFFIXES)}
+    remote = {p: v for p, v in listed.items() if not p.endswith(SKIP_SUFFIXES)}
     state = _load_state(name)
     if remote.keys() == state.keys() and all(state[p][:3] == r[:3] for p, r in remote.items()):
         return  # nothing changed on the host since the last pull: the sources are not even loaded
@@ -251,11 +261,11 @@ def _pull(
 
     base = str(mirror_root(name))
     mirror_root(name).mkdir(parents=True, exist_ok=True)
+    mirror = confine.Mirror(mirror_root(name))
 
     # the mirror holds every remote file (placeholders) and nothing else
     for rpath in [p for p in state if p not in remote]:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(base + rpath)
+        mirror.remove(rpath)
         del state[rpath]
         report.changed = True
     for rpath, (size, mtime_ns, ino, _dev) in remote.items():
@@ -263,10 +273,7 @@ def _pull(
             if not state[rpath][5]:
                 state[rpath][:3] = [size, mtime_ns, ino]  # a placeholder follows the host's file
             continue
-        local = base + rpath
-        if not os.path.exists(local):
-            os.makedirs(os.path.dirname(local), exist_ok=True)
-            open(local, "wb").close()
+        if mirror.create_empty(rpath):
             report.changed = True
         state[rpath] = [size, mtime_ns, ino, 0, 0, 0]  # see _load_state
 
@@ -279,7 +286,7 @@ def _pull(
             continue
         for root in source.roots(menv):
             for local in source.files(root):
-                if not local.startswith(base):
+                if not local.startswith(base + "/") or local[len(base) :] not in remote:
                     continue
                 whole = source.is_whole(local)
                 extra = [
@@ -303,7 +310,7 @@ def _pull(
             full.extend(m for m in members if not state[m][5] or state[m][:3] != remote[m][:3] or m == main)
             continue
         try:
-            mst = os.stat(base + main)
+            mst = os.lstat(mirror.path(main))
         except FileNotFoundError:
             full.append(main)
             continue
@@ -312,8 +319,13 @@ def _pull(
             continue
         append.append((main, row[0], row[2]))
 
-    retry = _fetch_append(session, base, append, remote, state, report)
-    _fetch_full(session, name, base, sorted(set(full) | set(retry)), remote, state, report)
+    retry = _fetch_append(session, mirror, append, remote, state, report)
+    # a database's consistent copy holds what its -wal has too
+    sizes = {
+        p: v[0] + (listed[p + "-wal"][0] if p.endswith(DB_SUFFIXES) and p + "-wal" in listed else 0)
+        for p, v in remote.items()
+    }
+    _fetch_full(session, name, mirror, sorted(set(full) | set(retry)), remote, sizes, state, report)
     _save_state(name, state)
 
 
@@ -358,9 +370,10 @@ class _Serial:
 def _fetch_full(
     session: Session,
     name: str,
-    base: str,
+    mirror: confine.Mirror,
     todo: list[str],
     remote: dict[str, list[int]],
+    sizes: dict[str, int],
     state: dict[str, list[int]],
     report: PullReport,
 ) -> None:
@@ -390,8 +403,7 @@ def _fetch_full(
         current.pop("f").close()
         mtime = remote[rpath][1]
         os.utime(tmp, ns=(mtime, mtime))
-        os.makedirs(os.path.dirname(base + rpath), exist_ok=True)
-        os.replace(tmp, base + rpath)
+        mirror.put(tmp, rpath)
         state[rpath] = [remote[rpath][0], mtime, remote[rpath][2], 0, current["n"], 1]
 
     serial = _Serial()
@@ -400,7 +412,8 @@ def _fetch_full(
             if not batch:
                 continue
             tmp = ""
-            for header, data in session.stream({"op": op, "files": [{"path": p} for p in batch]}):
+            frames = session.stream({"op": op, "files": [{"path": p} for p in batch]})
+            for header, data in confine.checked_reads(frames, batch, [sizes[p] for p in batch]):
                 rpath = batch[header["i"]]
                 if "error" in header:
                     report.warnings.append(f"host {name}: cannot read {rpath}: {header['error']}")
@@ -428,7 +441,7 @@ def _fetch_full(
 
 def _fetch_append(
     session: Session,
-    base: str,
+    mirror: confine.Mirror,
     todo: list[tuple[str, int, bytes | None]],
     remote: dict[str, list[int]],
     state: dict[str, list[int]],
@@ -446,8 +459,8 @@ def _fetch_append(
     req = {"op": "read", "files": [{"path": p, "offset": s} for (p, _, _), s in zip(todo, starts, strict=True)]}
     current: dict[str, Any] = {}
 
-    def start(path: str, pos: int) -> None:
-        f = open(path, "r+b")  # noqa: SIM115 - closed by drop or done
+    def start(rpath: str, pos: int) -> None:
+        f = os.fdopen(mirror.open_rw(rpath), "r+b")  # closed by drop or done
         f.seek(pos)
         current["f"], current["pos"] = f, pos
 
@@ -461,15 +474,20 @@ def _fetch_append(
     def done(rpath: str) -> None:
         f = current.pop("f")
         f.truncate(current["pos"])  # the size last (a shrink was fetched whole; this only trims a stale tail)
-        f.close()
+        f.flush()
         mtime = remote[rpath][1]
-        os.utime(base + rpath, ns=(mtime, mtime))
+        os.utime(f.fileno(), ns=(mtime, mtime))
+        f.close()
         state[rpath] = [remote[rpath][0], mtime, remote[rpath][2], state[rpath][3], current["pos"], 1]
 
     serial = _Serial()
     try:
         opened = checked = bad = False
-        for header, data in session.stream(req):
+        names = [p for p, _, _ in todo]
+        frames = session.stream(req)
+        for header, data in confine.checked_reads(
+            frames, names, [remote[p][0] - s for p, s in zip(names, starts, strict=True)]
+        ):
             i = header["i"]
             rpath, offset, tail = todo[i]
             if "error" in header:
@@ -482,7 +500,7 @@ def _fetch_append(
             if header.get("done"):
                 if not bad:
                     if not opened:
-                        serial.put(start, base + rpath, starts[i])
+                        serial.put(start, rpath, starts[i])
                     serial.put(done, rpath)
                     report.files_fetched += 1
                     report.changed = True
@@ -498,7 +516,7 @@ def _fetch_append(
                     retry.append(rpath)
                     continue
             if not opened:
-                serial.put(start, base + rpath, starts[i])
+                serial.put(start, rpath, starts[i])
                 opened = True
             serial.put(write, data)
             report.bytes_raw += len(data)
@@ -531,13 +549,16 @@ def _punch(path: str, length: int) -> bool:
             _fallocate = False
     if not _fallocate:
         return False
-    st = os.stat(path)
-    fd = os.open(path, os.O_WRONLY)
     try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
         ok = _fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, 0, length) == 0
+        os.utime(fd, ns=(st.st_atime_ns, st.st_mtime_ns))
     finally:
         os.close(fd)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     return bool(ok)
 
 
@@ -561,10 +582,16 @@ def drop_consumed(name: str, db: Path) -> int:
         if held is None or error is not None or local in companions:
             continue
         try:
-            st = os.stat(local)
+            st = os.lstat(local)
         except FileNotFoundError:
             continue
-        if st.st_ino != ino or st.st_size != held[4] or st.st_mtime_ns != held[1] or st.st_size != size:
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_ino != ino
+            or st.st_size != held[4]
+            or st.st_mtime_ns != held[1]
+            or st.st_size != size
+        ):
             continue  # the index has not read this version yet
         # (a whole file with companions has their sizes in its stored size: it was skipped above)
         whole = any(w(local) for w in whole_of)
@@ -581,7 +608,7 @@ def mirror_usage(name: str) -> tuple[int, int]:
     apparent = disk = 0
     for top, _dirs, files in os.walk(mirror_root(name)):
         for f in files:
-            st = os.stat(os.path.join(top, f))
+            st = os.lstat(os.path.join(top, f))
             apparent += st.st_size
             disk += st.st_blocks * 512
     return apparent, disk

@@ -10,6 +10,13 @@ alias ``tokenclub-<NAME>``, and one ControlMaster per host kept open for
 The helper (``app/console/helper.py``) is copied to ``~/.cache/tokenclub/helper-<sha>.py``
 on the host when missing (uploaded to a temporary name, then renamed) and run with the
 host's ``python3``; requests and answers travel on its stdin and stdout.
+
+The host is not trusted (it runs agents on untrusted input): an answer's header line is read
+with a limit (``LINE_MAX``, or ``LINE_MAX_BIG`` for the verbs that list many things), a frame's
+length must be an integer in ``0..PAYLOAD_MAX`` (the helper's 4 MiB block plus zlib's worst
+growth), a one-frame request takes exactly one frame, and a compressed block is inflated to at
+most the raw size its header states. A breach kills that host's ssh at once and is a
+``HostError`` of kind ``protocol`` naming it; ``confine`` checks what the answers mean.
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ CONNECT_TIMEOUT_S = 10
 PERSIST_S = int(os.environ.get("TOKENCLUB_SSH_PERSIST", "60"))
 HELPER = Path(__file__).with_name("helper.py")
 _FP = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
+LINE_MAX = 1 << 20  # a header line
+LINE_MAX_BIG = 16 << 20  # the header line of a scan (up to confine.MAX_SCAN_FILES files) or of a run list
+_BIG = ("scan", "runs")
+RAW_MAX = 4 << 20  # the helper's block (its CHUNK)
+PAYLOAD_MAX = RAW_MAX + (RAW_MAX >> 10) + 1024  # zlib's worst case adds under 0.1 %
 
 
 class HostError(RuntimeError):
@@ -306,7 +318,11 @@ class Session:
             try:
                 self.info: dict[str, Any] = self.request(hello or {"op": "info"})
                 return
-            except HostError:
+            except HostError as exc:
+                if exc.kind == "protocol":  # the helper answered, wrongly: its reason, not ssh's exit
+                    self.violation(str(exc))
+                    self.close()
+                    raise
                 code = self._finish()
                 err = self._stderr()
                 if code == _MISSING and attempt == 0:
@@ -355,44 +371,81 @@ class Session:
         except (BrokenPipeError, OSError) as exc:
             raise HostError(f"connection lost ({exc})", "unreachable") from exc
 
-    def frames(self) -> Iterator[tuple[dict[str, Any], bytes]]:
-        """Answer frames until the closing one (``ok``) or an error."""
+    def violation(self, reason: str) -> HostError:
+        """A breach of the protocol: the host's ssh is killed (whatever it still sends is not read)."""
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        return HostError(reason, "protocol")
+
+    def frame(self, line_max: int = LINE_MAX) -> tuple[dict[str, Any], bytes]:
+        """One frame: its header (a JSON object on one line of at most ``line_max`` bytes) and its bytes."""
         out: IO[bytes] = self.out
-        while True:
-            line = out.readline()
-            if not line:
-                raise HostError("connection lost mid-answer", "unreachable")
-            self.bytes_in += len(line)
-            try:
-                header = json.loads(line)
-            except ValueError as exc:
-                raise HostError(f"the helper answered garbage: {line[:80]!r}", "protocol") from exc
-            n = header.get("n", 0)
-            payload = out.read(n) if n else b""
-            if len(payload) != n:
-                raise HostError("connection lost mid-transfer", "unreachable")
-            self.bytes_in += n
-            yield header, payload
-            if "ok" in header:
-                if not header["ok"]:
-                    raise HostError(f"the helper failed: {header.get('error')}", "protocol")
-                return
+        line = out.readline(line_max + 1)
+        if not line.endswith(b"\n"):
+            if len(line) > line_max:
+                raise self.violation(f"a header line longer than {line_max >> 20} MiB")
+            raise HostError("connection lost mid-answer", "unreachable")
+        self.bytes_in += len(line)
+        try:
+            header = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise self.violation(f"the helper answered garbage: {line[:80]!r}") from exc
+        if not isinstance(header, dict):
+            raise self.violation(f"a frame header that is not an object: {line[:80]!r}")
+        n = header.get("n", 0)
+        if type(n) is not int or not 0 <= n <= PAYLOAD_MAX:
+            raise self.violation(f"a frame length {shown(n)} (not an integer in 0..{PAYLOAD_MAX})")
+        payload = out.read(n) if n else b""
+        if len(payload) != n:
+            raise HostError("connection lost mid-transfer", "unreachable")
+        self.bytes_in += n
+        if "ok" in header and header["ok"] is not True:
+            raise HostError(f"the helper failed: {str(header.get('error'))[:300]}", "protocol")
+        return header, payload
 
     def request(self, req: dict[str, Any]) -> dict[str, Any]:
         """A request with a one-frame answer (its bytes, if any, in ``last_payload``)."""
         self.send(req)
-        last: dict[str, Any] = {}
-        for header, payload in self.frames():
-            last, self.last_payload = header, payload
-        return last
+        header, self.last_payload = self.frame(LINE_MAX_BIG if req.get("op") in _BIG else LINE_MAX)
+        if "ok" not in header:
+            raise self.violation(f"a {req.get('op')} answer in more than one frame")
+        return header
 
     def stream(self, req: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bytes]]:
-        """``read`` / ``backup`` answers, payloads decompressed."""
+        """``read`` / ``backup`` answers, payloads decompressed (each to exactly its stated raw size)."""
         req.setdefault("level", zlib_level(self.target))
         self.send(req)
         z = req["level"]
-        for header, payload in self.frames():
+        while True:
+            header, payload = self.frame()
             if "ok" in header:
                 return
+            if "raw" not in header:
+                if payload:
+                    raise self.violation(f"bytes after a frame that carries none: {shown(header)}")
+                yield header, payload
+                continue
+            raw = header["raw"]
+            if type(raw) is not int or not 0 < raw <= RAW_MAX:
+                raise self.violation(f"a frame's raw size {shown(raw)} (not an integer in 1..{RAW_MAX})")
             self.data_in += len(payload)
-            yield header, (zlib.decompress(payload) if z and payload else payload)
+            data = self._inflate(payload, raw) if z else payload
+            if len(data) != raw:
+                raise self.violation(f"a frame of {len(data)} bytes that says {raw}")
+            yield header, data
+
+    def _inflate(self, payload: bytes, raw: int) -> bytes:
+        """One zlib stream, inflated to at most ``raw`` bytes (a small payload can expand a thousandfold)."""
+        z = zlib.decompressobj()
+        try:
+            data = z.decompress(payload, raw)
+        except zlib.error as exc:
+            raise self.violation(f"a frame that does not inflate ({exc})") from None
+        if z.unconsumed_tail or z.unused_data or not z.eof:
+            raise self.violation(f"a frame that inflates past its stated {raw} bytes, or not to an end")
+        return data
+
+
+def shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "…"
