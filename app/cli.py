@@ -10,12 +10,13 @@ import argparse
 import contextlib
 import io
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from app import __version__
 from app.club import cli as club_cli
@@ -23,7 +24,7 @@ from app.console import cli as console_cli
 from app.console import session_cli
 from app.core import memo, paths
 from app.core.filters import Filter
-from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
+from app.core.index import Index, IndexBusy, IndexUnavailable, Progress, RefreshReport, explain
 from app.core.pricing import PriceError
 from app.core.settings import Settings
 from app.core.settings import load as load_settings
@@ -32,10 +33,15 @@ from app.providers import cli as providers_cli
 from app.sources import all_sources
 from app.sources.env import Env
 
-if TYPE_CHECKING:
-    import sqlite3
-
 WAIT_S = 10.0
+REFRESH_INCOMPLETE = 3
+REFRESH_STATUS = (
+    "exit status: 0 when everything was read (skipped lines are warnings, not failures); 1 when the index could"
+    " not be opened or written, or stayed locked past --wait (nothing is printed on stdout); 2 for a usage error;"
+    f" {REFRESH_INCOMPLETE} when the index was updated but a log file on this machine, or a dedicated machine,"
+    " could not be read"
+    " (each a warning on stderr, and listed in --json's failures)"
+)
 REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today", "reconcile")
 
 
@@ -107,7 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--no-refresh", action="store_true", help="list the index as it is")
 
     sub.add_parser(
-        "refresh", parents=[common], help="index whatever is new, and say what was read", formatter_class=_formatter
+        "refresh",
+        parents=[common],
+        help="index whatever is new, and say what was read",
+        description="Index whatever is new in the agents' logs (and the dedicated machines'), and say what was read.",
+        epilog=REFRESH_STATUS,
+        formatter_class=_formatter,
     )
     prices = sub.add_parser(
         "prices",
@@ -167,8 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ZoneError) as exc:
         print(f"tokenclub: {exc}", file=sys.stderr)
         return 2
-    except (IndexBusy, NotAnIndex, PriceError, OSError) as exc:
+    except (IndexBusy, IndexUnavailable, PriceError, OSError) as exc:
         print(f"tokenclub: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # met while reading (a damaged page) or writing (a full disk)
+        failure = explain(getattr(args, "db", None) or paths.default_db(), exc)
+        if failure is None:
+            raise
+        print(f"tokenclub: {failure}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(
@@ -400,9 +417,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if text is None:
                     text = _report_text(args, *_build(kind, conn, flt, milestones))
                     memo.remember(conn, kind, memo_key, text)
-            finally:
-                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            warning = memo.commit(conn)  # a memo that cannot be written costs a warning, never the report
             sys.stdout.write(text)
+            if warning and not args.quiet:
+                print(f"tokenclub: warning: {warning}", file=sys.stderr)
             _say_if_empty(args, conn)
             return 0
         builders: dict[str, Callable[[], Built]] = {
@@ -627,7 +649,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         index.close()
     if report is None:
         return 1
-    doc = {
+    hosts = getattr(report, "hosts", None)  # set when dedicated machines were pulled
+    failures = [*report.failures, *({"host": h["host"], "error": h["error"]} for h in hosts or () if not h["ok"])]
+    doc: dict[str, Any] = {
         "files_seen": report.files_seen,
         "files_read": report.files_read,
         "bytes_read": report.bytes_read,
@@ -635,10 +659,12 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         "rows_changed": report.rows_changed,
         "seconds": round(report.seconds, 3),
         "warnings": len(report.warnings),
+        "failures": len(failures),
     }
-    hosts = getattr(report, "hosts", None)  # set when dedicated machines were pulled
-    if hosts is not None and args.json:
-        doc["hosts"] = hosts
+    if args.json:
+        doc["failures"] = failures
+        if hosts is not None:
+            doc["hosts"] = hosts
     sys.stdout.write(_render(args, doc, [doc], [c for c in doc if c != "hosts"]))
     if hosts and not args.json and not args.csv and not args.quiet:
         for h in hosts:
@@ -647,7 +673,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
                 f"host {h['host']}: {state}; {h['files_fetched']} files, {h['bytes_fetched']:,} bytes fetched "
                 f"({h['bytes_transferred']:,} over ssh), {h.get('events_read', 0)} calls read"
             )
-    return 0
+    return REFRESH_INCOMPLETE if failures else 0
 
 
 def cmd_prices(args: argparse.Namespace) -> int:

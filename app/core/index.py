@@ -41,7 +41,25 @@ class IndexBusy(RuntimeError):
     """Another process holds the index's write lock for longer than the busy timeout."""
 
 
-class NotAnIndex(RuntimeError):
+class IndexUnavailable(RuntimeError):
+    """The index cannot be opened, written or migrated; ``str()`` is one line: the path, the cause, what to do.
+
+    ``kind`` is one of ``KINDS``; ``rebuildable`` says moving the file aside and reading the logs
+    again would help (a damaged file, or one that is not this version's index).
+    """
+
+    KINDS = ("folder", "read-only", "denied", "not-index", "newer", "full", "damaged", "unopenable")
+
+    def __init__(self, path: Path, kind: str, cause: str, advice: str) -> None:
+        self.path, self.kind, self.cause, self.advice = path, kind, cause, advice
+        super().__init__(f"index {path}: {cause}; {advice}")
+
+    @property
+    def rebuildable(self) -> bool:
+        return self.kind in ("not-index", "newer", "damaged")
+
+
+class NotAnIndex(IndexUnavailable):
     """The file at the index path is not a TokenClub index (it is left untouched)."""
 
 
@@ -72,6 +90,7 @@ class RefreshReport:
         self.events_read = 0
         self.rows_changed = 0
         self.warnings: list[str] = []
+        self.failures: list[dict[str, str]] = []  # files that could not be read: {"file", "error"}
         self.interrupted = False
         self.seconds = 0.0
 
@@ -111,40 +130,164 @@ class _Done:
 
 
 def connect(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
-    """A connection to the index at ``path`` with the schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    """A connection to the index at ``path`` with the schema up to date.
+
+    Raises:
+        IndexBusy: another process kept the write lock past ``timeout``.
+        IndexUnavailable: the file cannot be opened, written or migrated, or is not a TokenClub index.
+    """
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexUnavailable(path, *_os_cause(exc, f"its folder {path.parent} cannot be created")) from exc
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: the unique-key index is written at random
-        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        _check_owner(conn, path, version)
+        if version != SCHEMA_VERSION:
             # a new file only (an existing one keeps its pages): 16 KiB pages make a first load's commit
             # and checkpoint a quarter of the writes of 4 KiB ones
             conn.execute("PRAGMA page_size = 16384")
             conn.execute("PRAGMA journal_mode = WAL")
-            _migrate(conn)
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        raise _busy(path, timeout, exc) from exc
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise NotAnIndex(f"{path} is not a TokenClub index ({exc}); it was left untouched") from exc
+            _migrate(conn, path)
+    except (sqlite3.Error, IndexUnavailable) as exc:
+        if conn is not None:
+            conn.close()
+        failure = explain(path, exc, timeout)
+        if failure is None:
+            raise
+        raise failure from exc
     return conn
 
 
-def _busy(path: Path, timeout: float, exc: sqlite3.OperationalError) -> Exception:
-    if "locked" in str(exc) or "busy" in str(exc):
-        return IndexBusy(f"index {path} is locked by another process (waited {timeout:g} s); nothing was changed")
-    return exc
+_TABLES = ("events", "files", "meta")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_LEFT_ALONE = "it was left untouched; give --db a TokenClub index, or a new file"
+_ELSEWHERE = "give --db (or TOKENCLUB_HOME) a place you can write"
+_REBUILD = (
+    "move it aside (keep it: it holds history your agents may have deleted since) and run `tokenclub refresh`"
+    " to rebuild from the logs; the desktop app offers to do this"
+)
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _check_owner(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse an SQLite file that another program or a newer TokenClub wrote, before changing anything in it."""
+    if version > SCHEMA_VERSION:
+        raise NotAnIndex(
+            path,
+            "newer",
+            f"a newer TokenClub wrote it (schema {version}; this version knows up to {SCHEMA_VERSION})",
+            "upgrade TokenClub; the file was left untouched",
+        )
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if (names or version) and not set(_TABLES) <= names:
+        raise NotAnIndex(
+            path, "not-index", "not a TokenClub index (an SQLite file without TokenClub's tables)", _LEFT_ALONE
+        )
+
+
+def explain(path: Path, exc: BaseException, timeout: float | None = None) -> IndexBusy | IndexUnavailable | None:
+    """What an SQLite or OS error on the index at ``path`` means for the user (None: not the index's fault)."""
+    if isinstance(exc, IndexBusy | IndexUnavailable):
+        return exc
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        waited = f" (waited {timeout:g} s)" if timeout is not None else ""
+        return IndexBusy(f"index {path} is locked by another process{waited}; nothing was changed")
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        return IndexUnavailable(path, "full", f"the disk is full ({text})", _FREE_SPACE)
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return IndexUnavailable(path, "damaged", f"the file is damaged ({text})", _REBUILD)
+    found = _on_disk(path)
+    if found is not None:
+        return IndexUnavailable(path, *found)
+    if name.startswith("SQLITE_NOTADB") or "not a database" in text:
+        return NotAnIndex(path, "not-index", "not a TokenClub index (not an SQLite file)", _LEFT_ALONE)
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR", "SQLITE_AUTH")):
+        return IndexUnavailable(
+            path, "unopenable", f"it cannot be opened or written ({text})", f"check the disk, or {_ELSEWHERE}"
+        )
+    return None
+
+
+_FREE_SPACE = "free some space on that disk and run again (nothing was lost; `report --no-refresh` still reads it)"
+
+
+def _on_disk(path: Path) -> tuple[str, str, str] | None:
+    """Why the file system refuses the index (a folder, not SQLite, read-only, denied, full), if it does."""
+    if path.is_dir():
+        return "folder", "it is a folder, not a file", f"give --db a file, such as {path / 'index.sqlite'}"
+    try:
+        with open(path, "rb") as f:
+            header: bytes | None = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        header = None
+    except OSError as exc:
+        return _os_cause(exc, "it cannot be read")
+    if header and header != _SQLITE_MAGIC:
+        return "not-index", "not a TokenClub index (not an SQLite file)", _LEFT_ALONE
+    if header is not None:
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except OSError as exc:
+            return _os_cause(exc, "it cannot be written")
+    probe = path.parent / f".{path.name}-probe-{os.getpid()}"  # SQLite creates -wal and -shm beside the index
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as exc:
+        return _os_cause(exc, f"no file can be created in its folder {path.parent}")
+    with contextlib.suppress(OSError):
+        st = os.statvfs(path.parent)
+        if st.f_bavail * st.f_frsize < 1 << 20:
+            return "full", f"the disk is full (less than 1 MiB free in {path.parent})", _FREE_SPACE
+    return None
+
+
+def _os_cause(exc: OSError, what: str) -> tuple[str, str, str]:
+    """``(kind, cause, advice)`` of an OS refusal: read-only, permission denied, disk full, or what the OS said."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.EROFS:
+        return "read-only", f"{what}: the file system is read-only", f"make it writable, or {_ELSEWHERE}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "denied", f"{what}: permission denied", f"check its owner and permissions, or {_ELSEWHERE}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "full", f"{what}: {reason}", _FREE_SPACE
+    return "unopenable", f"{what}: {reason}", _ELSEWHERE
+
+
+def move_aside(path: Path, now: float | None = None) -> Path:
+    """Rename the index and its ``-wal``/``-shm`` to ``<name>.broken-<UTC time>``: kept, never deleted.
+
+    The logs rebuild most of it, but calls from logs that agents deleted since are only in the old file.
+    Returns the new path of the index.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    n = 1
+    while any(os.path.lexists(f"{target}{end}") for end in ("", "-wal", "-shm")):
+        n += 1
+        target = path.with_name(f"{path.name}.broken-{stamp}-{n}")
+    for end in ("-wal", "-shm", ""):  # the index last: a failure before it leaves it where it was
+        if os.path.lexists(f"{path}{end}"):
+            os.rename(f"{path}{end}", f"{target}{end}")
+    return target
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # read under the lock: one migrates
-        if version > SCHEMA_VERSION:
-            raise NotAnIndex(f"index schema {version} is newer than this TokenClub understands ({SCHEMA_VERSION})")
+        _check_owner(conn, path, version)
         fresh = version == 0 and conn.execute("SELECT 1 FROM sqlite_master").fetchone() is None
         if fresh and FRESH_VERSION == SCHEMA_VERSION:
             for sql in fresh_schema():
@@ -424,10 +567,14 @@ class Index:
             self._check_prices()
             if results is not None:
                 self._run(jobs, report, progress, cancel, workers, results)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise _busy(self.path, self.timeout, exc) from exc
+                with contextlib.suppress(sqlite3.Error):  # a full disk may have rolled it back already
+                    self.conn.execute("ROLLBACK")
+            failure = explain(self.path, exc, self.timeout)
+            if failure is None:
+                raise
+            raise failure from exc
         finally:
             if results is not None:
                 results.close()
@@ -580,6 +727,8 @@ class Index:
         job = done.job
         if done.error is not None:
             report.warnings.append(f"{job.path}: {done.error}")
+            if not done.error.startswith("vanished"):  # a file deleted since the walk lost nothing
+                report.failures.append({"file": job.path, "error": done.error})
             self.conn.execute(
                 "INSERT INTO files(path, agent, error) VALUES (?, ?, ?)"
                 " ON CONFLICT(path) DO UPDATE SET error = excluded.error",

@@ -50,6 +50,25 @@ def unless_busy(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute(f"PRAGMA busy_timeout = {int(wait)}")
 
 
+def commit(conn: sqlite3.Connection) -> str | None:
+    """End the transaction a memo was stored in: a memo that cannot be written is dropped, never the report.
+
+    Returns a warning when the write failed for a reason the user should hear of (a full disk, an I/O
+    error, a damaged file), None when it was stored or only refused (locked, stale, read-only).
+    """
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY")):
+            return None
+        return f"the report was not remembered for the next run ({exc})"
+    return None
+
+
 def forget(conn: sqlite3.Connection) -> None:
     """Drop every memo (inside the transaction that changes what reports read)."""
     conn.execute("DELETE FROM meta WHERE k GLOB ?", (_PREFIX + "*",))

@@ -18,7 +18,7 @@ from app import __version__
 from app.core import paths
 from app.core import settings as settings_store
 from app.core.dashboard import DEFAULT_RANGE
-from app.core.index import Progress, RefreshReport
+from app.core.index import IndexUnavailable, Progress, RefreshReport, move_aside
 from app.core.notices import TierNotices
 from app.core.settings import Settings
 from app.core.watch import Watcher, watch_roots
@@ -45,10 +45,12 @@ class Controller(QObject):
     Signals:
         view_changed(object): a new :class:`View` for the worker (settings or range changed).
         dashboard_wanted(bool): the dashboard became visible (True) or hidden.
+        reopen_wanted(): open the index again (moved aside, or its cause fixed).
     """
 
     view_changed = Signal(object)
     dashboard_wanted = Signal(bool)
+    reopen_wanted = Signal()
 
     def __init__(self, app: QApplication, db: Path, env: Env, tray_available: bool | None = None) -> None:
         super().__init__()
@@ -64,6 +66,7 @@ class Controller(QObject):
         self.window: Any = None  # the dashboard, built when first shown
         self.settings_dialog: Any = None
         self.about: Any = None  # the About box, kept while shown
+        self.recovery: Any = None  # the window shown when the index cannot be opened
         self.today: dict[str, Any] | None = None
         self.last_report: RefreshReport | None = None
         self.last_failure: str | None = None
@@ -79,6 +82,8 @@ class Controller(QObject):
         self.worker.progress.connect(self._on_progress)
         self.worker.refreshed.connect(self._on_refreshed)
         self.worker.failed.connect(self._on_failed)
+        self.worker.unavailable.connect(self._on_unavailable)
+        self.reopen_wanted.connect(self.worker.start)
         self.view_changed.connect(self.worker.set_view)
         self.dashboard_wanted.connect(self.worker.want_dashboard)
 
@@ -293,6 +298,37 @@ class Controller(QObject):
                 self.window.statusBar().showMessage(CANCELLED)
         if self.tray is not None:
             self.tray.end_progress()  # not a redraw per refresh: only when progress took the tooltip
+
+    def _on_unavailable(self, problem: IndexUnavailable) -> None:
+        """The index cannot be opened or written: a window says why and offers a way out (not one more balloon)."""
+        from app.gui.recovery import RecoveryWindow
+
+        if self.recovery is None:
+            self.recovery = RecoveryWindow()
+            self.recovery.move_aside_requested.connect(self.move_index_aside)
+            self.recovery.retry_requested.connect(self.reopen_index)
+            self.recovery.quit_requested.connect(self.quit)
+        self.recovery.show_problem(problem)
+        self.recovery.show()
+        self.recovery.raise_()
+        self.recovery.activateWindow()
+        print(f"tokenclub: {problem}", file=sys.stderr)
+
+    def move_index_aside(self) -> None:
+        """Rename the index (kept, never deleted) and build a new one from the logs, showing the progress."""
+        try:
+            kept = move_aside(self.db)  # the worker closed its connection before it said the index was unusable
+        except OSError as exc:
+            self.recovery.show_error(f"It could not be moved aside: {exc.strerror or exc}. Nothing was changed.")
+            return
+        self.recovery.hide()
+        self.show_dashboard()
+        self.window.statusBar().showMessage(f"The old index was kept as {kept}; rebuilding from the logs.")
+        self.reopen_wanted.emit()
+
+    def reopen_index(self) -> None:
+        self.recovery.hide()
+        self.reopen_wanted.emit()
 
     def _on_failed(self, message: str) -> None:
         # a lock held by a long `tokenclub refresh` fails every refresh the watcher asks for: say it once

@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from app.core import dashboard, reports
-from app.core.index import Index, IndexBusy, NotAnIndex, Progress, RefreshReport
+from app.core.index import Index, IndexBusy, IndexUnavailable, Progress, RefreshReport, explain
 from app.core.settings import Settings
 from app.sources.base import Env
 
@@ -50,6 +50,8 @@ class IndexWorker(QObject):
             current range, when asked and, while wanted, after every refresh that changed the index.
         failed(str): a refresh or a report failed; the message says why. Nothing was lost.
         hosts(object): after each pull of the dedicated machines, one ``{"host", "ok", "error"}`` per host.
+        unavailable(object): the index cannot be opened or written (an ``IndexUnavailable``); it is closed
+            until ``start`` is called again.
     """
 
     progress = Signal(object)
@@ -58,6 +60,7 @@ class IndexWorker(QObject):
     dashboard = Signal(object)
     failed = Signal(str)
     hosts = Signal(object)
+    unavailable = Signal(object)
     _kick = Signal()
 
     def __init__(self, db: Path, env: Env, overrides: Path, view: View) -> None:
@@ -107,12 +110,20 @@ class IndexWorker(QObject):
     @Slot()
     def start(self) -> None:
         """Open the index, show what it already holds, then read what is new."""
+        if self._index is not None:
+            return
         try:
             self._index = Index(self.db, overrides=self.overrides)
-        except (IndexBusy, NotAnIndex, OSError) as exc:
+        except IndexUnavailable as exc:
+            self.unavailable.emit(exc)
+            return
+        except (IndexBusy, OSError) as exc:
             self.failed.emit(str(exc))
             return
         self._emit_today()
+        if self._hosts_timer is not None:  # opened again after the index was moved aside
+            self.request_refresh()
+            return
         self._hosts_timer = QTimer(self)  # lives on this thread: a pull never runs on the GUI thread
         self._hosts_timer.setSingleShot(True)
         self._hosts_timer.timeout.connect(self.pull_hosts)
@@ -185,6 +196,9 @@ class IndexWorker(QObject):
         settings = self._view.settings
         try:
             report = index.refresh(self.env, settings.enabled_agents(), progress=self._on_progress, cancel=self._cancel)
+        except IndexUnavailable as exc:  # a full disk, a damaged page
+            self._close_unavailable(exc)
+            return
         except (IndexBusy, OSError) as exc:
             self.failed.emit(f"refresh failed: {exc}")
             return
@@ -215,6 +229,15 @@ class IndexWorker(QObject):
         if wanted:
             self._emit_dashboard()
 
+    def _close_unavailable(self, exc: Exception) -> bool:
+        """Close the index and say so when ``exc`` means it cannot be used (damaged, full disk)."""
+        problem = explain(self.db, exc)
+        if not isinstance(problem, IndexUnavailable):
+            return False
+        self.stop()
+        self.unavailable.emit(problem)
+        return True
+
     @Slot()
     def stop(self) -> None:
         if self._index is not None:
@@ -233,6 +256,8 @@ class IndexWorker(QObject):
         try:
             doc = dashboard.today_doc(self._index.conn, settings.zone(), settings.milestones, settings.enabled_agents())
         except Exception as exc:  # a report must never take the app down
+            if self._close_unavailable(exc):
+                return
             self.failed.emit(f"today's numbers could not be read: {exc}")
             return
         self.today.emit(doc)

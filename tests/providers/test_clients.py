@@ -213,16 +213,30 @@ def test_cancel_ends_a_retry_wait_at_once(api: FakeApi) -> None:
     from app.providers.base import Cancelled
 
     api.route("/user/balance", Reply({"error": "slow down"}, 429, {"retry-after": "30"}))
-    cancel = threading.Event()
-    timer = threading.Timer(0.2, cancel.set)
-    timer.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(Cancelled, match="^deepseek: cancelled"):
-            get("deepseek", api.url, cancel=cancel).balance(FAKE_KEYS["deepseek"])
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 5 and len(api.requests) == 1
+    waiting = threading.Event()
+
+    class Cancel(threading.Event):
+        """The app's quit signal; tells the test when the client starts its retry wait on it."""
+
+        def wait(self, timeout: float | None = None) -> bool:
+            waiting.set()
+            return super().wait(timeout)
+
+    cancel = Cancel()
+    cancelled_at: list[float] = []
+
+    def quit_once_waiting() -> None:  # the cancel comes while the 30 s retry wait runs, whatever the load
+        if waiting.wait(60):
+            cancelled_at.append(time.monotonic())
+            cancel.set()
+
+    quitter = threading.Thread(target=quit_once_waiting, daemon=True)
+    quitter.start()
+    with pytest.raises(Cancelled, match="^deepseek: cancelled"):
+        get("deepseek", api.url, cancel=cancel).balance(FAKE_KEYS["deepseek"])
+    ended = time.monotonic()
+    quitter.join(60)
+    assert cancelled_at and ended - cancelled_at[0] < 10 and len(api.requests) == 1
 
 
 def test_a_redirect_is_not_followed(api: FakeApi) -> None:
