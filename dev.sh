@@ -28,8 +28,41 @@ system_packages() {
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     echo "installing system packages:$missing"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    wait_for_apt
+    $sudo apt-get -o DPkg::Lock::Timeout="$APT_WAIT_S" update -qq
+    wait_for_apt
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$APT_WAIT_S" \
+        install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# apt and dpkg hold fcntl locks while they work (an unattended upgrade, another install): wait for
+# them, saying so, instead of failing; apt-get itself then waits out a lock taken in between.
+APT_LOCKS="/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock"
+APT_WAIT_S=600
+
+# The process holding one of those locks (/proc/locks lists fcntl locks by inode), or a failure.
+apt_lock_holder() {
+    for f in $APT_LOCKS; do
+        ino=$(stat -c %i "$f" 2>/dev/null) || continue
+        pid=$(awk -v ino="$ino" '$2 != "->" { n = split($6, id, ":"); if (id[n] == ino) { print $5; exit } }' \
+            /proc/locks 2>/dev/null) || pid=""
+        [ -n "$pid" ] && echo "$pid" && return 0
+    done
+    return 1
+}
+
+wait_for_apt() {
+    waited=0
+    while pid=$(apt_lock_holder); do
+        if [ "$waited" -ge "$APT_WAIT_S" ]; then
+            echo "the apt lock is still held after $APT_WAIT_S s (process $pid); run this again once it is done" >&2
+            exit 1
+        fi
+        [ "$waited" = 0 ] && echo "waiting for the apt lock held by another process" \
+            "($pid $(cat "/proc/$pid/comm" 2>/dev/null || true))…" >&2
+        sleep 2
+        waited=$((waited + 2))
+    done
 }
 
 LOCK=requirements/lock.txt
