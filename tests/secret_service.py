@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 PASSWORD = b"tokenclub-test-keyring"
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 60.0
 
 
 class SecretService:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-START_TIMEOUT_S = 10.0
+START_TIMEOUT_S = 60.0
 
 
 class NoDisplay(RuntimeError):

@@ -25,7 +25,7 @@ ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 60_000
 AS_OF = date(2026, 11, 30)
 
 # (name, typical fresh tokens a day, cache reads a day, days active in the last 30, out of)

@@ -89,7 +89,7 @@ class Server:
             stderr=open(self.base / "sshd.log", "ab"),  # noqa: SIM115 - the child keeps it
             start_new_session=True,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a ceiling: a loaded machine starts it late
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
                 return self

@@ -222,7 +222,7 @@ def test_kill_9_of_the_parent_alone_leaves_no_worker(tmp_path: Path) -> None:
     time.sleep(0.8)
     proc.kill()
     proc.wait()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a ceiling, not a pace: a loaded machine is slow
     while time.monotonic() < deadline:
         if subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).returncode != 0:
             break

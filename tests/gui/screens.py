@@ -24,7 +24,7 @@ from app.gui.app import Controller
 from app.gui.theme import apply_theme
 from app.sources.base import Env
 
-TIMEOUT_S = 30.0
+TIMEOUT_S = 60.0
 SETTLE_S = 0.6  # a repaint and the tray host's redraw
 
 
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
         QCursor.setPos(icon.center() if icon.isValid() else corner)
         settle(app)
         QToolTip.showText(QCursor.pos(), tray.icon.toolTip(), app.widgetAt(QCursor.pos()))
-        wait_until(app, QToolTip.isVisible, "the tray's tooltip", timeout=10)
+        wait_until(app, QToolTip.isVisible, "the tray's tooltip")
         saved.append(grab(app, out, "tray-tooltip"))
         QToolTip.hideText()
         tray.menu.popup(corner)

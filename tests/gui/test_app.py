@@ -20,7 +20,7 @@ from app.gui.instance import SingleInstance, forward_show, server_name
 from app.sources.base import Env
 from tests.logmaker import claude_line
 
-WAIT_MS = 15_000
+WAIT_MS = 60_000  # a ceiling for the index worker, never a pace: a loaded machine is slow
 
 
 def _now() -> str:

@@ -75,20 +75,20 @@ def test_hosts_page_shows_the_fingerprint_then_adds_checks_and_removes(
         page.port.setValue(server.port)
         page.identity.setText(str(server.user_key))
         page.fetch.click()
-        qtbot.waitUntil(lambda: page.keys.count() > 0, timeout=15_000)
+        qtbot.waitUntil(lambda: page.keys.count() > 0, timeout=60_000)
         assert page.keys.currentData() == server.fingerprint and server.fingerprint in page.keys.currentText()
         page.allow.setChecked(True)
-        with qtbot.waitSignal(page.changed, timeout=15_000):
+        with qtbot.waitSignal(page.changed, timeout=60_000):
             page.add_button.click()
-        qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=5_000)
+        qtbot.waitUntil(lambda: page.table.rowCount() == 1, timeout=60_000)
         assert page.table.item(0, 2).text() == server.fingerprint  # type: ignore[union-attr]
         page.table.setCurrentCell(0, 0)
         page._check_selected()
-        qtbot.waitUntil(lambda: "reachable, round trip" in page.status.toPlainText(), timeout=15_000)
+        qtbot.waitUntil(lambda: "reachable, round trip" in page.status.toPlainText(), timeout=60_000)
         monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-        with qtbot.waitSignal(page.changed, timeout=15_000):
+        with qtbot.waitSignal(page.changed, timeout=60_000):
             page._remove_selected()
-        qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=5_000)
+        qtbot.waitUntil(lambda: page.table.rowCount() == 0, timeout=60_000)
         assert hosts.load() == {}
     finally:
         page.hide()

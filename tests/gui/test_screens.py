@@ -25,7 +25,7 @@ from tests.xdisplay import docked, tools_missing, virtual_display
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "screens"
 RUN_TIMEOUT_S = 120
-DOCK_TIMEOUT_S = 30
+DOCK_TIMEOUT_S = 60
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb and trayer are Linux tools")
 

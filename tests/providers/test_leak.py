@@ -161,7 +161,7 @@ def _open_every_page(qtbot: object, db: Path) -> list[str]:
     try:
         page = providers.show_page()
         qtbot.addWidget(page)  # type: ignore[attr-defined]
-        qtbot.waitUntil(lambda: bool(tray.balances), timeout=10_000)  # type: ignore[attr-defined]
+        qtbot.waitUntil(lambda: bool(tray.balances), timeout=60_000)  # type: ignore[attr-defined]
         tray.show_today({"total": 0, "in": 0, "cw": 0, "cr": 0, "out": 0, "rsn": 0, "cost_usd": 0.0})
         dialog = providers.show_keys()
         assert isinstance(dialog, KeysDialog) and dialog.table.rowCount() >= 5
