@@ -93,7 +93,7 @@ def redact(text: object, secrets: Iterable[str] = (), limit: int = LIMIT, *, run
             provider sent; a message TokenClub wrote itself around it (naming the provider, which a
             test key may spell out) is checked for the secrets' whole forms only.
     """
-    line = _strip_controls(str(text)[:MAX_INPUT])
+    line = _SHAPES.sub(_mark, _strip_controls(str(text)[:MAX_INPUT]))  # a whole base64 blob before its parts
     usable = [s for s in secrets if s and len(s) >= MIN_RUN]
     if usable:
         covered = _cover(line, usable, runs)
@@ -104,7 +104,6 @@ def redact(text: object, secrets: Iterable[str] = (), limit: int = LIMIT, *, run
             elif i == 0 or not covered[i - 1]:
                 out.append(MARK)
         line = "".join(out)
-    line = _SHAPES.sub(_mark, line)
     line = " ".join(line.split())
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
