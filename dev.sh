@@ -28,15 +28,13 @@ system_packages() {
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     echo "installing system packages:$missing"
-    wait_for_apt
-    $sudo apt-get -o DPkg::Lock::Timeout="$APT_WAIT_S" update -qq
-    wait_for_apt
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout="$APT_WAIT_S" \
-        install -y -qq --no-install-recommends $missing >/dev/null
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
 # apt and dpkg hold fcntl locks while they work (an unattended upgrade, another install): wait for
-# them, saying so, instead of failing; apt-get itself then waits out a lock taken in between.
+# them, saying so, instead of failing. apt-get waits out a dpkg lock taken in between itself, but
+# not the package lists' lock (update): a try that failed while a lock is held is made again.
 APT_LOCKS="/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock"
 APT_WAIT_S=600
 
@@ -62,6 +60,19 @@ wait_for_apt() {
             "($pid $(cat "/proc/$pid/comm" 2>/dev/null || true))…" >&2
         sleep 2
         waited=$((waited + 2))
+    done
+}
+
+apt_get() {
+    tries=0
+    while :; do
+        wait_for_apt
+        code=0
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_WAIT_S" "$@" || code=$?
+        tries=$((tries + 1))
+        if [ "$code" = 0 ] || [ "$tries" -ge 5 ] || ! apt_lock_holder >/dev/null; then
+            return "$code"
+        fi
     done
 }
 
