@@ -278,16 +278,30 @@ def _poll(target: Target, prices: Prices | None) -> HostRuns:
             if pending:
                 req: dict[str, Any] = {"op": "kill", "grace_s": KILL_GRACE_S}
                 req.update({"all": True} if "*" in pending else {"ids": [i for i in pending if i != "*"]})
-                killed = s.request(req)["killed"]
+                killed = _listed(s.request(req), "killed")
                 _set_pending(target.name, [])
                 answer = s.request({"op": "runs"})
             else:
                 answer = s.info
+            runs, ids = _listed(answer, "runs"), _listed(answer, "ids")
     except HostError as exc:
         rows = [session_row(target.name, st, prices) | {"stale": True} for st in cached(target.name).values()]
         return HostRuns(target.name, rows, str(exc))
-    _remember(target.name, answer["runs"], ids=answer["ids"])
-    return HostRuns(target.name, [session_row(target.name, st, prices) for st in answer["runs"]], killed=killed)
+    _remember(target.name, runs, ids=ids)
+    return HostRuns(target.name, [session_row(target.name, st, prices) for st in runs], killed=killed)
+
+
+def _listed(answer: dict[str, Any], key: str) -> list[Any]:
+    """``answer[key]`` as the host sent it: a list of ids, or of objects with a string ``id`` (run states,
+    kill results); anything else is a protocol error, never a traceback."""
+    items = answer.get(key)
+    if not isinstance(items, list) or not all(
+        isinstance(x, str) if key == "ids" else isinstance(x, dict) and isinstance(x.get("id"), str) for x in items
+    ):
+        raise HostError(
+            f"a {key} answer that is not a list of {'ids' if key == 'ids' else 'objects with an id'}", "protocol"
+        )
+    return items
 
 
 def list_runs(targets: Iterable[Target], prices: Prices | None = None) -> list[HostRuns]:
@@ -304,7 +318,10 @@ def events(target: Target, rid: str, offset: int, limit: int = 1 << 20) -> tuple
     with Session(target, timeout=60, hello={"op": "events", "id": rid, "offset": offset, "limit": limit}) as s:
         head = s.info
         data = s.last_payload
-    return data, int(head["next"]), int(head["size"])
+    nxt, size = head.get("next"), head.get("size")
+    if type(nxt) is not int or type(size) is not int or nxt < 0 or size < 0 or len(data) > limit:
+        raise HostError(f"an events answer with next {nxt!r:.40} and size {size!r:.40}", "protocol")
+    return data, nxt, size
 
 
 def kill(target: Target, ids: list[str] | None) -> list[dict[str, Any]]:
@@ -317,7 +334,7 @@ def kill(target: Target, ids: list[str] | None) -> list[dict[str, Any]]:
     req.update({"all": True} if ids is None else {"ids": ids})
     try:
         with Session(target, timeout=KILL_GRACE_S + 60, hello=req) as s:
-            killed = list(s.info["killed"])
+            killed = _listed(s.info, "killed")
     except HostError as exc:
         _set_pending(target.name, sorted(set(pending_kills().get(target.name, [])) | set(wanted)))
         return [

@@ -13,6 +13,7 @@ listed in ``failures``; the local report stands), as for an unreachable host.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -38,7 +39,7 @@ HOSTILE = r"""
 # -- a compromised host: the verbs above, answering as ~/.attack says ---------------------------
 import io as _io
 
-_real = {"info": op_info, "scan": op_scan, "read": op_read}
+_real = {"info": op_info, "scan": op_scan, "read": op_read, "runs": op_runs}
 
 
 def _attack():
@@ -53,6 +54,13 @@ def _real_answer(verb, req):
     buf = _io.BytesIO()
     _real[verb](req, buf)
     return json.loads(buf.getvalue().split(b"\n", 1)[0])
+
+
+def op_runs(req, out):
+    if _attack().get("mode") == "runs":
+        _send(out, {"ok": True, "runs": [1, "x"], "ids": []})
+    else:
+        _real["runs"](req, out)
 
 
 def _forever(out, frame):
@@ -281,3 +289,29 @@ def test_the_frame_bound_holds_the_helpers_block() -> None:
     from app.console import helper
 
     assert helper.CHUNK == ssh.RAW_MAX
+
+
+def test_a_malformed_run_list_is_a_named_warning(sshd: Server, host_home: Path, workstation: Path) -> None:
+    hostile(sshd, workstation, {"mode": "runs"})
+    done = tokenclub("session", "list", "--json", home=workstation, check=False)
+    assert "host h1: a runs answer that is not a list of objects with an id" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_session_kill_refuses_an_id_that_is_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.console import helper
+
+    state = tmp_path / "state"
+    victim = state / "tokenclub" / "victim"  # beside the runs, shaped like a live run
+    victim.mkdir(parents=True)
+    (victim / "spec.json").write_text(json.dumps({"nonce": "n"}))
+    (victim / "state.json").write_text(json.dumps({"status": "running"}))
+    (state / "tokenclub" / "runs").mkdir()
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    out = io.BytesIO()
+    helper.op_kill({"op": "kill", "ids": ["../victim", str(victim), "..", 5], "grace_s": 0}, out)
+    killed = json.loads(out.getvalue())["killed"]
+    assert [k["status"] for k in killed] == ["unknown"] * 4, killed
+    assert all("bad run id" in k["reason"] for k in killed), killed
+    assert not (victim / "kill").exists()
+    assert json.loads((victim / "state.json").read_text()) == {"status": "running"}
