@@ -977,18 +977,33 @@ def _read(job: _Job) -> _Done:
         tail = _tail(path, result.offset)
     from hashlib import blake2b  # hashlib loads OpenSSL: only readers need it
 
+    from app.sources.base import COUNT_BITS
+
     # keys become signed 64-bit hashes (a small, fast unique index); the index's rule (a higher
     # prio replaces, a tie keeps the first) is applied within the file first
     kept: dict[int, tuple[Any, ...]] = {}
     one: dict[str, str] = {}  # one object per distinct model, session and project: the results pickle them once
     from_bytes, same = int.from_bytes, one.setdefault
+    skips, bits = result.skips, COUNT_BITS
     for key, prio, agent, ts, model, session, project, inp, cw, cr, out, rsn, cw1h in result.events:
+        try:  # what a source hands over is checked here too, so no parser's bug can stop a refresh: counts
+            # in 0..MAX_COUNT (one OR and a shift), the time and the order ints that SQLite holds
+            bad = (inp | cw | cr | out | rsn | cw1h) >> bits or (ts >> 63) not in _INT64 or (prio >> 63) not in _INT64
+        except TypeError:  # a float, a string, None
+            bad = True
+        if bad:
+            skips[BAD_EVENT] = skips.get(BAD_EVENT, 0) + 1
+            continue
         k = from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
         held = kept.get(k)
         if held is None or prio > held[1]:
             kept[k] = (k, prio, agent, ts, same(model, model), same(session, session), same(project, project),
                        inp, cw, cr, out, rsn, cw1h)  # fmt: skip
-    return _Done(job, list(kept.values()), result.offset, result.state, result.skips, tail, None)
+    return _Done(job, list(kept.values()), result.offset, result.state, skips, tail, None)
+
+
+BAD_EVENT = "event out of range"  # a count outside 0..MAX_COUNT, or a time or order SQLite cannot hold
+_INT64 = (0, -1)  # ``x >> 63`` of an int SQLite can hold
 
 
 def _preload_for_readers() -> None:

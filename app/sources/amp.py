@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, read_json, walk
+from app.sources.base import Env, ParseResult, Source, count, iso_ms, read_json, walk
 
 
 class Amp(Source):
@@ -43,10 +43,10 @@ class Amp(Source):
         messages = [(i, m) for i, m in enumerate(doc.get("messages") or ()) if isinstance(m, dict)]
         usage_of = {m.get("messageId"): m["usage"] for _, m in messages if isinstance(m.get("usage"), dict)}
 
-        def add(item_id: Any, record: dict[str, Any], tokens: tuple[int, int], cache: dict[str, Any]) -> None:
+        def add(item_id: Any, record: dict[str, Any], tokens: tuple[Any, Any], cache: dict[str, Any]) -> None:
             """``record`` has the call's time and model; ``cache`` is the message usage with its cache counts."""
-            inp, out = tokens
-            cw, cr = num(cache.get("cacheCreationInputTokens")), num(cache.get("cacheReadInputTokens"))
+            inp, out = count(tokens[0]), count(tokens[1])
+            cw, cr = count(cache.get("cacheCreationInputTokens")), count(cache.get("cacheReadInputTokens"))
             if inp + out + cw + cr == 0:
                 return
             ts = iso_ms(record.get("timestamp") or cache.get("timestamp"))
@@ -80,12 +80,12 @@ class Amp(Source):
                     counts = {}
                 cache = usage_of.get(event.get("toMessageId"), {})
                 item_id = event.get("id") or f"ledger-{i}"
-                add(item_id, event, (num(counts.get("input")), num(counts.get("output"))), cache)
+                result.record(add, item_id, event, (counts.get("input"), counts.get("output")), cache)
             return result
         for i, message in messages:
             usage = message.get("usage")
             if message.get("role") == "assistant" and isinstance(usage, dict):
-                tokens = (num(usage.get("inputTokens")), num(usage.get("outputTokens")))
+                tokens = (usage.get("inputTokens"), usage.get("outputTokens"))
                 message_id = message.get("messageId")
-                add(f"msg-{i}" if message_id is None else message_id, usage, tokens, usage)
+                result.record(add, f"msg-{i}" if message_id is None else message_id, usage, tokens, usage)
         return result

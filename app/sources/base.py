@@ -43,6 +43,13 @@ class ParseResult:
     def skip(self, reason: str, n: int = 1) -> None:
         self.skips[reason] = self.skips.get(reason, 0) + n
 
+    def record(self, read: Callable[..., None], *args: Any) -> None:
+        """``read(*args)`` for one record of a document: a :class:`BadCount` there skips that record."""
+        try:
+            read(*args)
+        except BadCount as exc:
+            self.skip(str(exc))
+
 
 class Source(ABC):
     """One agent's logs.
@@ -277,10 +284,13 @@ def _scan_block(
         try:
             obj = loads(view[line_start:line_end])
         except JSONDecodeError:
-            result.skip("malformed JSON")
+            result.skip(_undecodable(buf[line_start:line_end]))
         else:
             if type(obj) is dict:
-                on_line(obj, base + line_start)
+                try:
+                    on_line(obj, base + line_start)
+                except BadCount as exc:  # the line's record is dropped, and said so
+                    result.skip(str(exc))
             else:
                 result.skip("not a JSON object")
         start = line_end + 1
@@ -298,6 +308,15 @@ def _scan_block(
                 hits[i] = find(literals[i], start)
 
 
+def _undecodable(text: bytes, what: str = "line") -> str:
+    """Why ``text`` did not decode: binary garbage (not UTF-8) or broken JSON."""
+    try:
+        text.decode()
+    except UnicodeDecodeError:
+        return f"undecodable {what} (not UTF-8)"
+    return "malformed JSON"
+
+
 def read_json(path: Path, result: ParseResult) -> Any | None:
     """A whole JSON document, or None (counted in ``result.skips``) when it does not decode."""
     import orjson
@@ -307,7 +326,7 @@ def read_json(path: Path, result: ParseResult) -> Any | None:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        result.skip("malformed JSON")
+        result.skip(_undecodable(data, "file"))
         return None
 
 
@@ -324,22 +343,68 @@ def iso_ms(value: Any) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
+# The largest usage count believed: far above any real request (a 2M-token context is 2**21, a long
+# Codex thread's running total about 2**34), below 2**53 (the largest integer a JSON number written
+# by a JavaScript agent holds exactly), and low enough that 2**21 events at the ceiling are needed
+# before a sum of four counts overflows SQLite's 64-bit integers. A count above it is a damaged or
+# hostile line, never usage: counting it would overflow the index and stop every refresh.
+COUNT_BITS = 40
+MAX_COUNT = (1 << COUNT_BITS) - 1  # ``(a | b | ...) >> COUNT_BITS == 0``: all of them in 0..MAX_COUNT
+MAX_JSON_INT = (1 << 53) - 1  # any millisecond time for the next 280,000 years
+
+OUT_OF_RANGE = "usage count out of range"  # negative, or above MAX_COUNT, or infinite
+NOT_A_NUMBER = "usage count not a number"  # a string, a bool, a list, an object, NaN
+NOT_WHOLE = "usage count not a whole number"  # 12.5
+CACHED_ABOVE_INPUT = "cached count above input"  # an input that includes the cache, smaller than it
+
+
+class BadCount(ValueError):
+    """A usage count that cannot be counted: the record holding it is skipped under ``str(exc)``.
+
+    Raised by :func:`count`; :func:`scan_stream` and :meth:`ParseResult.record` turn it into a skip.
+    """
+
+
 _INT_ONLY = {int}
 
 
 def counts(values: list[Any]) -> list[int]:
-    """``num`` of each value; the common case (all non-negative ints) checked in one go."""
-    if values and set(map(type, values)) == _INT_ONLY and min(values) >= 0:
+    """``count`` of each value; the common case (all ints in range) checked in one go."""
+    if values and set(map(type, values)) == _INT_ONLY and min(values) >= 0 and max(values) <= MAX_COUNT:
         return values
-    return [num(v) for v in values]
+    return [count(v) for v in values]
+
+
+def count(value: Any) -> int:
+    """A token count: null or missing is 0; anything else not in 0..MAX_COUNT raises :class:`BadCount`."""
+    kind = type(value)
+    if kind is int:
+        if 0 <= value <= MAX_COUNT:
+            return value
+        raise BadCount(OUT_OF_RANGE)
+    if value is None:
+        return 0
+    if kind is float:
+        if value != value:
+            raise BadCount(NOT_A_NUMBER)
+        if not 0 <= value <= MAX_COUNT:
+            raise BadCount(OUT_OF_RANGE)
+        if not value.is_integer():
+            raise BadCount(NOT_WHOLE)
+        return int(value)
+    raise BadCount(NOT_A_NUMBER)
+
+
+def fresh(total: int, cached: int) -> int:
+    """``total - cached`` where ``total`` includes the cached part: a smaller total is a damaged record."""
+    if cached > total:
+        raise BadCount(CACHED_ABOVE_INPUT)
+    return total - cached
 
 
 def num(value: Any) -> int:
-    """A token count: null, missing, negative or non-numeric counts as 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value if value > 0 else 0
-    if isinstance(value, float) and value > 0:
-        return int(value)
+    """A number that is not a token count (a timestamp, an order): anything but an int or a float
+    in 0..MAX_JSON_INT counts as 0, that is as missing."""
+    if type(value) is int or type(value) is float:
+        return int(value) if 0 < value <= MAX_JSON_INT else 0
     return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk_paths
+from app.sources.base import COUNT_BITS, Env, ParseResult, Source, count, iso_ms, needle, scan_jsonl, walk_paths
 
 USAGE = needle(b'"usage":')
 
@@ -76,19 +76,20 @@ class ClaudeCode(Source):
             out = get("output_tokens", 0)
             cr = get("cache_read_input_tokens", 0)
             cw = get("cache_creation_input_tokens", 0)
-            # the common case checked at once: plain non-negative ints (a negative one makes the OR negative)
+            # the common case checked at once: plain ints in 0..MAX_COUNT (a negative or larger one
+            # leaves bits above COUNT_BITS in the OR); anything else is counted or refused one by one
             if (
                 not (type(inp) is int and type(out) is int and type(cr) is int and type(cw) is int)
-                or (inp | out | cr | cw) < 0
+                or (inp | out | cr | cw) >> COUNT_BITS
             ):
-                inp, out, cr, cw = num(inp), num(out), num(cr), num(cw)
+                inp, out, cr, cw = count(inp), count(out), count(cr), count(cw)
             cw1h = 0
             split = get("cache_creation")
             if type(split) is dict:
                 cw5m = split.get("ephemeral_5m_input_tokens", 0)
                 cw1h = split.get("ephemeral_1h_input_tokens", 0)
-                if not (type(cw5m) is int and type(cw1h) is int) or (cw5m | cw1h) < 0:
-                    cw5m, cw1h = num(cw5m), num(cw1h)
+                if not (type(cw5m) is int and type(cw1h) is int) or (cw5m | cw1h) >> COUNT_BITS:
+                    cw5m, cw1h = count(cw5m), count(cw1h)
                 if cw5m + cw1h:
                     cw = cw5m + cw1h
             total = inp + out + cr + cw

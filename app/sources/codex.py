@@ -22,7 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, Marker, ParseResult, Source, counts, iso_ms, scan_jsonl, scan_stream, walk_paths
+from app.sources.base import (
+    Env,
+    Marker,
+    ParseResult,
+    Source,
+    counts,
+    fresh,
+    iso_ms,
+    scan_jsonl,
+    scan_stream,
+    walk_paths,
+)
 
 FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
 TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record
@@ -172,7 +183,7 @@ class _Thread:
                 self.s["model"] or FALLBACK_MODEL,
                 thread,
                 self.s["project"],
-                max(inp_all - cached - cw, 0),
+                max(fresh(inp_all, cached) - cw, 0),  # input includes the cache read
                 cw,
                 cached,
                 out,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl
+from app.sources.base import BadCount, Env, ParseResult, Source, count, iso_ms, needle, scan_jsonl
 
 MARKER = needle(b'"session.shutdown"', b'"session.start"')
 STATE_DIRS = ("session-state", "history-session-state")
@@ -70,8 +70,13 @@ class CopilotCli(Source):
                 if not isinstance(usage, dict):
                     result.skip("model metrics without usage")
                     continue
-                gross, out = num(usage.get("inputTokens")), num(usage.get("outputTokens"))
-                cr, cw = num(usage.get("cacheReadTokens")), num(usage.get("cacheWriteTokens"))
+                try:  # one model's counts: a bad one skips that model's entry, not the others'
+                    gross, out = count(usage.get("inputTokens")), count(usage.get("outputTokens"))
+                    cr, cw = count(usage.get("cacheReadTokens")), count(usage.get("cacheWriteTokens"))
+                    rsn = count(usage.get("reasoningTokens"))
+                except BadCount as exc:
+                    result.skip(str(exc))
+                    continue
                 if gross + out + cr + cw == 0:
                     continue
                 result.events.append(
@@ -87,7 +92,7 @@ class CopilotCli(Source):
                         cw=cw,
                         cr=cr,
                         out=out,
-                        rsn=min(num(usage.get("reasoningTokens")), out),
+                        rsn=min(rsn, out),
                     )
                 )
 

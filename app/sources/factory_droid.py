@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, num, read_json, walk
+from app.sources.base import Env, ParseResult, Source, count, iso_ms, read_json, walk
 
 SUFFIX = ".settings.json"
 
@@ -47,13 +47,17 @@ class FactoryDroid(Source):
             if not isinstance(doc, dict):
                 result.skip("not a settings object")
             return result  # a session that has not called a model yet
-        inp, out = num(usage.get("inputTokens")), num(usage.get("outputTokens"))
-        cw, cr = num(usage.get("cacheCreationTokens")), num(usage.get("cacheReadTokens"))
-        rsn = num(usage.get("thinkingTokens"))
+        result.record(self._add, result, path, doc, usage)  # the file's one record
+        return result
+
+    def _add(self, result: ParseResult, path: Path, doc: dict[str, Any], usage: dict[str, Any]) -> None:
+        inp, out = count(usage.get("inputTokens")), count(usage.get("outputTokens"))
+        cw, cr = count(usage.get("cacheCreationTokens")), count(usage.get("cacheReadTokens"))
+        rsn = count(usage.get("thinkingTokens"))
         if inp + out + cw + cr + rsn == 0:
-            out = num(usage.get("totalTokens"))
+            out = count(usage.get("totalTokens"))
         if inp + out + cw + cr + rsn == 0:
-            return result
+            return
         written = path.stat().st_mtime_ns // 1_000_000
         ts = max(written, iso_ms(doc.get("providerLockTimestamp")) or 0)
         session = path.name[: -len(SUFFIX)]
@@ -73,4 +77,3 @@ class FactoryDroid(Source):
                 rsn=rsn,
             )
         )
-        return result

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, read_json, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, count, fresh, iso_ms, needle, read_json, scan_jsonl, walk
 
 MARKER = needle(b'"sessionId"', b'"tokens"')
 
@@ -54,10 +54,10 @@ class GeminiCli(Source):
             msg_id = message.get("id")
             if not isinstance(tokens, dict) or not isinstance(msg_id, str):
                 return
-            cached = num(tokens.get("cached"))
-            thoughts = num(tokens.get("thoughts"))
-            inp = max(num(tokens.get("input")) - cached, 0) + num(tokens.get("tool"))
-            out = num(tokens.get("output")) + thoughts
+            cached = count(tokens.get("cached"))
+            thoughts = count(tokens.get("thoughts"))
+            inp = fresh(count(tokens.get("input")), cached) + count(tokens.get("tool"))
+            out = count(tokens.get("output")) + thoughts
             if inp + out + cached == 0:
                 return
             ts = iso_ms(message.get("timestamp"))
@@ -89,7 +89,7 @@ class GeminiCli(Source):
                     state["session"] = doc["sessionId"]
                 mtime_ms = path.stat().st_mtime_ns // 1_000_000
                 for message in doc.get("messages") or ():
-                    add(message, mtime_ms)
+                    result.record(add, message, mtime_ms)
             return result
 
         def on_line(obj: dict[str, Any], at: int) -> None:
@@ -98,7 +98,7 @@ class GeminiCli(Source):
             elif isinstance(obj.get("$set"), dict):
                 # a checkpoint that replaces the message list: its messages are current versions too
                 for message in obj["$set"].get("messages") or ():
-                    add(message, JSONL_FLOOR + at)
+                    result.record(add, message, JSONL_FLOOR + at)
             elif isinstance(obj.get("sessionId"), str):
                 state["session"] = obj["sessionId"]
 

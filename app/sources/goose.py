@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, iso_ms, num
+from app.sources.base import Env, ParseResult, count, iso_ms
 from app.sources.sqlite_ro import SessionsDb
 
 
@@ -57,8 +57,8 @@ class Goose(SessionsDb):
     def add(self, result: ParseResult, row: dict[str, Any]) -> None:
         accumulated = row["accumulated_input_tokens"] is not None or row["accumulated_output_tokens"] is not None
         prefix = "accumulated_" if accumulated else ""
-        inp, out = num(row[prefix + "input_tokens"]), num(row[prefix + "output_tokens"])
-        rsn = max(num(row[prefix + "total_tokens"]) - inp - out, 0)
+        inp, out = count(row[prefix + "input_tokens"]), count(row[prefix + "output_tokens"])
+        rsn = max(count(row[prefix + "total_tokens"]) - inp - out, 0)
         if inp + out + rsn == 0:
             return
         ts = _moment(row["updated_at"]) or _moment(row["created_at"])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, num
+from app.sources.base import Env, ParseResult, count
 from app.sources.sqlite_ro import SessionsDb, columns
 
 FIELDS = (
@@ -53,8 +53,8 @@ class HermesAgent(SessionsDb):
             yield dict(zip((*FIELDS, "last_message"), row, strict=True))
 
     def add(self, result: ParseResult, row: dict[str, Any]) -> None:
-        inp, out = num(row["input_tokens"]), num(row["output_tokens"])
-        cr, cw = num(row["cache_read_tokens"]), num(row["cache_write_tokens"])
+        inp, out = count(row["input_tokens"]), count(row["output_tokens"])
+        cr, cw = count(row["cache_read_tokens"]), count(row["cache_write_tokens"])
         if inp + out + cr + cw == 0:
             return
         last = max(_seconds(row[c]) for c in ("last_activity_at", "ended_at", "last_message"))
@@ -75,7 +75,7 @@ class HermesAgent(SessionsDb):
                 cw=cw,
                 cr=cr,
                 out=out,
-                rsn=min(num(row["reasoning_tokens"]), out),
+                rsn=min(count(row["reasoning_tokens"]), out),
             )
         )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, needle, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, count, needle, scan_jsonl, walk
 
 MARKER = needle(b'"StatusUpdate"')
 
@@ -48,12 +48,12 @@ class KimiCli(Source):
             if not isinstance(payload, dict) or not isinstance(payload.get("token_usage"), dict):
                 return
             usage = payload["token_usage"]
-            inp, out = num(usage.get("input_other")), num(usage.get("output"))
-            cr, cw = num(usage.get("input_cache_read")), num(usage.get("input_cache_creation"))
+            inp, out = count(usage.get("input_other")), count(usage.get("output"))
+            cr, cw = count(usage.get("input_cache_read")), count(usage.get("input_cache_creation"))
             if inp + out + cr + cw == 0:
                 return
             seconds = obj.get("timestamp")
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds < 1e11:
                 result.skip("usage line without timestamp")
                 return
             msg_id = payload.get("message_id")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, num, read_json
+from app.sources.base import Env, ParseResult, Source, count, num, read_json
 
 DB_FLOOR = 1 << 50  # above any epoch ms: a database row beats a legacy JSON copy
 BUSY_TIMEOUT_S = 5.0  # the agent may be writing; wait for its lock rather than fail
@@ -72,7 +72,7 @@ class OpenCode(Source):
                 prio = num(times.get("completed")) or num(times.get("created"))
                 msg_id = str(data.get("id") or path.stem)
                 session = str(data.get("sessionID") or path.parent.name)
-                self._add(result, msg_id, session, data, prio, "")
+                result.record(self._add, result, msg_id, session, data, prio, "")
             return result
         result.offset = path.stat().st_size
         try:
@@ -88,7 +88,9 @@ class OpenCode(Source):
                     result.skip("malformed JSON")
                     continue
                 if isinstance(data, dict):
-                    self._add(result, str(msg_id), str(session), data, DB_FLOOR + num(updated), directory or "")
+                    result.record(
+                        self._add, result, str(msg_id), str(session), data, DB_FLOOR + num(updated), directory or ""
+                    )
         except sqlite3.Error as exc:
             result.skip(f"unreadable database: {exc}")
         finally:
@@ -104,8 +106,8 @@ class OpenCode(Source):
         if not isinstance(tokens, dict):
             return
         cache = _dict(tokens.get("cache"))
-        inp, out = num(tokens.get("input")), num(tokens.get("output"))
-        cr, cw = num(cache.get("read")), num(cache.get("write"))
+        inp, out = count(tokens.get("input")), count(tokens.get("output"))
+        cr, cw = count(cache.get("read")), count(cache.get("write"))
         if inp + out + cr + cw == 0:
             return  # aborted or errored, or a snapshot taken before the usage arrived
         times = _dict(data.get("time"))
@@ -127,7 +129,7 @@ class OpenCode(Source):
                 cw=cw,
                 cr=cr,
                 out=out,
-                rsn=num(tokens.get("reasoning")),
+                rsn=count(tokens.get("reasoning")),
             )
         )
 

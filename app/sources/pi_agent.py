@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, iso_ms, needle, num, scan_jsonl, walk
+from app.sources.base import Env, ParseResult, Source, count, iso_ms, needle, num, scan_jsonl, walk
 
 MARKER = needle(b'"usage"', b'"session"')
 
@@ -55,8 +55,8 @@ class PiAgent(Source):
             usage = message.get("usage")
             if not isinstance(usage, dict):
                 return
-            inp, out = num(usage.get("input")), num(usage.get("output"))
-            cr, cw = num(usage.get("cacheRead")), num(usage.get("cacheWrite"))
+            inp, out = count(usage.get("input")), count(usage.get("output"))
+            cr, cw = count(usage.get("cacheRead")), count(usage.get("cacheWrite"))
             if inp + out + cr + cw == 0:
                 return
             ts = iso_ms(obj.get("timestamp")) or num(message.get("timestamp"))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, Marker, ParseResult, Source, iso_ms, needle, num, read_json, scan_jsonl
+from app.sources.base import Env, Marker, ParseResult, Source, count, fresh, iso_ms, needle, read_json, scan_jsonl
 
 MARKER = needle(b'"usageMetadata"')
 LEGACY_TOKENS = b'"tokens"'  # a Gemini-shaped message, only looked for under tmp/
@@ -71,14 +71,14 @@ class QwenCode(Source):
             usage = obj.get("usageMetadata")
             if obj.get("type") != "assistant" or not isinstance(usage, dict):
                 return
-            prompt = num(usage.get("promptTokenCount"))
-            cached = num(usage.get("cachedContentTokenCount"))
-            candidates = num(usage.get("candidatesTokenCount"))
-            thoughts = num(usage.get("thoughtsTokenCount"))
+            prompt = count(usage.get("promptTokenCount"))
+            cached = count(usage.get("cachedContentTokenCount"))
+            candidates = count(usage.get("candidatesTokenCount"))
+            thoughts = count(usage.get("thoughtsTokenCount"))
             # a total without the thoughts means they are already inside the candidates
-            inside = num(usage.get("totalTokenCount")) == prompt + candidates
+            inside = count(usage.get("totalTokenCount")) == prompt + candidates
             out = candidates if inside else candidates + thoughts
-            inp = max(prompt - cached, 0)
+            inp = fresh(prompt, cached)
             if inp + cached + out == 0:
                 return
             ts = iso_ms(obj.get("timestamp"))
@@ -109,11 +109,15 @@ class QwenCode(Source):
             tokens, msg_id = obj.get("tokens"), obj.get("id")
             if not isinstance(tokens, dict) or not isinstance(msg_id, str):
                 return
-            prompt, output = num(tokens.get("input")), num(tokens.get("output"))
-            cached, thoughts, tool = num(tokens.get("cached")), num(tokens.get("thoughts")), num(tokens.get("tool"))
-            inp = max(prompt - cached, 0) + tool
+            prompt, output = count(tokens.get("input")), count(tokens.get("output"))
+            cached, thoughts, tool = (
+                count(tokens.get("cached")),
+                count(tokens.get("thoughts")),
+                count(tokens.get("tool")),
+            )
+            inp = fresh(prompt, cached) + tool
             # Gemini's total adds the thoughts; an OpenAI-compatible back end's has them inside the output
-            out = output if num(tokens.get("total")) == prompt + output + tool else output + thoughts
+            out = output if count(tokens.get("total")) == prompt + output + tool else output + thoughts
             if inp + cached + out == 0:
                 return
             ts = iso_ms(obj.get("timestamp"))
@@ -146,7 +150,7 @@ class QwenCode(Source):
                 mtime_ms = path.stat().st_mtime_ns // 1_000_000
                 messages = doc.get("messages")
                 for message in messages if isinstance(messages, list) else ():
-                    on_legacy(message, mtime_ms)
+                    result.record(on_legacy, message, mtime_ms)
             return result
         if legacy:
             marker = Marker(*MARKER.literals, LEGACY_TOKENS, once=SESSION_ID, wanted=lambda: "session" not in state)

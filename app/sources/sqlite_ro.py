@@ -56,7 +56,7 @@ class SessionsDb(Source):
                 result.skip("no sessions table")
                 return result
             for row in self.rows(conn, have):
-                self.add(result, row)
+                result.record(self.add, result, row)
         except sqlite3.Error as exc:
             result.skip(f"unreadable database: {exc}")
         finally:

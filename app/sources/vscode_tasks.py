@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, num, read_json
+from app.sources.base import BadCount, Env, ParseResult, Source, count, num, read_json
 
 EDITORS = ("Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf", "Positron", "Antigravity")
 REMOTE = (".vscode-server", ".vscode-server-insiders")
@@ -92,8 +92,12 @@ class VscodeTasks(Source):
             if not isinstance(info, dict):
                 result.skip("api_req_started without JSON text")
                 continue
-            tokens_in, out = num(info.get("tokensIn")), num(info.get("tokensOut"))
-            cw, cr = num(info.get("cacheWrites")), num(info.get("cacheReads"))
+            try:
+                tokens_in, out = count(info.get("tokensIn")), count(info.get("tokensOut"))
+                cw, cr = count(info.get("cacheWrites")), count(info.get("cacheReads"))
+            except BadCount as exc:  # that call skipped, the task's others counted
+                result.skip(str(exc))
+                continue
             if tokens_in + out + cw + cr == 0:
                 continue  # the placeholder said before the call
             ts = num(message.get("ts"))
