@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             tokenclub(
                 ["host", "add", "bench", "--ssh", "root@127.0.0.1", "--port", str(server.port), "--identity", str(key),
                  "--accept-host-key", fingerprint(server.host_key.with_suffix(".pub")), "--allow-this-machine",
-                 "--json"],
+                 "--claude-sandbox", "--json"],
                 env,
             )  # fmt: skip
             to_running: list[float] = []

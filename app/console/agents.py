@@ -37,10 +37,52 @@ AGENTS: dict[str, Invocation] = {
     "qwen-code": Invocation(("qwen", "--output-format", "stream-json", "--yolo"), "claude", input_includes_cache=True),
 }
 CHOICES = (*AGENTS, "custom")
+# the agents whose stream names the model before any usage; the others' model comes from --model,
+# the CLI's config on the host, or (once running) its session log
+MODEL_IN_STREAM = ("claude-code", "qwen-code", "custom")
+# Gemini CLI's auto modes route each call to one of these (its models.ts)
+_GEMINI_25 = ("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite")
+GEMINI_AUTO = {
+    "auto": _GEMINI_25,
+    "auto-gemini-2.5": _GEMINI_25,
+    "auto-gemini-3": ("gemini-3-pro-preview", "gemini-3-flash-preview", "gemini-2.5-flash-lite"),
+}
+ROOT_CLAUDE = (
+    "Claude Code refuses to skip permissions (--dangerously-skip-permissions) when it runs as root, "
+    "and {host} logs in as root. Log in as another user (`tokenclub host add` with --ssh USER@HOST), or, "
+    "if {host} is a sandbox you may trash, `tokenclub host set {host} --claude-sandbox` (its runs then get "
+    "IS_SANDBOX=1, Claude Code's own switch for sandboxes)"
+)
 
 
 class AgentError(ValueError):
     """An agent or a custom command that cannot be run as asked."""
+
+    exit_code = 1
+
+
+class Refused(AgentError):
+    """A launch refused before anything starts, with how to fix it (exit 2, as for a usage error)."""
+
+    exit_code = 2
+
+
+def priced_models(agent: str, model: str | None) -> tuple[str, ...]:
+    """The names a run's calls are counted and priced under: OpenCode's ``provider/`` prefix off; for a
+    Gemini CLI auto mode, each model it may route to."""
+    if not model:
+        return ()
+    if agent == "gemini-cli" and model in GEMINI_AUTO:
+        return GEMINI_AUTO[model]
+    if agent == "opencode" and "/" in model:
+        return (model.partition("/")[2],)
+    return (model,)
+
+
+def run_model(agent: str, model: str | None) -> str | None:
+    """The model the host counts calls under until the agent names one (None when routed per call)."""
+    models = priced_models(agent, model)
+    return models[0] if len(models) == 1 else None
 
 
 def command(agent: str, model: str | None, template: str | None = None) -> list[str]:

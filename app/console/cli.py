@@ -24,7 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     host = sub.add_parser(
         "host",
         parents=[common],
-        help="dedicated machines over ssh: add, list, check, rekey, remove",
+        help="dedicated machines over ssh: add, list, check, set, rekey, remove",
         formatter_class=_formatter,
     )
     hs = host.add_subparsers(dest="host_action", metavar="ACTION", required=True)
@@ -35,6 +35,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     add.add_argument("--identity", metavar="FILE", help="a private key file (default: your ssh-agent and config)")
     add.add_argument("--accept-host-key", metavar="SHA256:…", help="the host key's fingerprint (ssh-keygen -lf)")
     add.add_argument("--allow-this-machine", action="store_true", help="pair the machine you sit at, on purpose")
+    sandbox_help = "a sandbox you may trash: Claude Code runs with IS_SANDBOX=1 (to skip permissions as root)"
+    add.add_argument("--claude-sandbox", action="store_true", help=sandbox_help)
+    st = hs.add_parser("set", parents=[common], help="change a host's settings")
+    st.add_argument("name")
+    st.add_argument("--claude-sandbox", action=argparse.BooleanOptionalAction, required=True, help=sandbox_help)
     ls = hs.add_parser("list", parents=[common], help="the hosts, where they are and their pinned key")
     del ls
     chk = hs.add_parser("check", parents=[common], help="reachable, OS, Python, disk, agent CLIs, log roots")
@@ -171,6 +176,7 @@ def cmd_host(args: argparse.Namespace) -> int:
             "add": _add,
             "list": _list,
             "check": _check,
+            "set": _set,
             "rekey": _rekey,
             "remove": _remove,
         }[args.host_action](args)
@@ -212,7 +218,7 @@ def _add(args: argparse.Namespace) -> int:
             f"{target.address}:{target.port} offers these host keys; check one on the host "
             f"(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and pass it with --accept-host-key:\n{shown}"
         )
-    info = hosts.add(target, key, args.allow_this_machine)
+    info = hosts.add(target, key, args.allow_this_machine, args.claude_sandbox)
     doc = {
         "host": args.name,
         "ssh": args.ssh,
@@ -281,13 +287,24 @@ def _check(args: argparse.Namespace) -> int:
         f"{'?' if free is None else f'{free / 1e9:.1f} GB'} free"
     )
     for cli, c in sorted((doc.get("clis") or {}).items()):
-        print(f"  {cli}: {c['version'] or '?'} ({c['path']})" if c["path"] else f"  {cli}: not on PATH")
+        print(f"  {cli}: {c['version'] or '?'} ({c['path']})" if c["path"] else f"  {cli}: not installed")
+    if doc.get("claude_root"):
+        print(f"  claude as root: {doc['claude_root']}")
     for agent, a in doc["agents"].items():
         roots = [r["path"] for r in a["roots"] if r["exists"]]
         if roots or a["unreadable"]:
             print(f"  {agent}: {a['files']} files, {a['bytes'] / 1e6:.1f} MB in {', '.join(roots) or '-'}")
         for path, why in a["unreadable"]:
             print(f"    cannot read {path}: {why}")
+    return 0
+
+
+def _set(args: argparse.Namespace) -> int:
+    from app.console import hosts
+
+    hosts.set_claude_sandbox(args.name, args.claude_sandbox)
+    state = "on: Claude Code runs get IS_SANDBOX=1" if args.claude_sandbox else "off"
+    _print(args, {"host": args.name, "claude_sandbox": args.claude_sandbox}, f"{args.name}: claude sandbox {state}\n")
     return 0
 
 

@@ -59,23 +59,9 @@ def op_info(req, out):
     clis = {}
     if req.get("clis"):
         import shutil
-        import subprocess
-    for name in req.get("clis", []):
-        where = shutil.which(name)
-        version = None
-        if where:
-            try:
-                done = subprocess.run(
-                    [where, "--version"],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    timeout=float(req.get("cli_timeout", 5)),
-                )
-                lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
-                version = lines[0][:120] if lines else None
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                version = f"error: {type(exc).__name__}"
+    for name in req.get("clis", [])[:20]:
+        where = shutil.which(str(name), path=_agent_path())  # where a run looks for it
+        version = _cli_version(where, float(req.get("cli_timeout", 5))) if where else None
         clis[name] = {"path": where, "version": version}
     uname = os.uname()
     _send(
@@ -92,8 +78,122 @@ def op_info(req, out):
             "disk_total": total,
             "env": env,
             "clis": clis,
+            "uid": os.getuid(),
         },
     )
+
+
+def _cli_version(path, timeout):
+    """The first line of ``path --version``: at most 4 KiB read, escapes and control characters dropped,
+    120 characters kept; the process group is killed at ``timeout``."""
+    import re
+    import select
+    import signal
+    import subprocess
+    import time
+
+    try:
+        proc = subprocess.Popen(
+            [path, "--version"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PATH=_agent_path()),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return "error: " + (exc.strerror or type(exc).__name__)
+    out, deadline = b"", time.monotonic() + timeout
+    assert proc.stdout is not None
+    try:
+        while len(out) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                break
+            chunk = os.read(proc.stdout.fileno(), 4096 - len(out))
+            if not chunk:
+                break
+            out += chunk
+        if len(out) < 4096:  # it stopped writing: let it exit; a flood is cut at once
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
+    finally:
+        timed_out = proc.poll() is None and len(out) < 4096
+        if proc.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        proc.stdout.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", "replace"))
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    clean = "".join(c for c in line if c.isprintable()).strip()[:120]
+    return clean or (f"error: no answer in {timeout:g} s" if timed_out else None)
+
+
+def _read_small(path, limit=1 << 20):
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit).decode("utf-8", "replace")
+    except OSError:
+        return None
+
+
+def _jsonc(text):
+    """A JSON document that may carry // and /* */ comments and trailing commas (OpenCode's config)."""
+    import re
+
+    if text is None:
+        return None
+    strings_or_comments = r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/'
+    text = re.sub(strings_or_comments, lambda m: m.group(1) or "", text, flags=re.S)
+    text = re.sub(r",(\s*[}\]])", r"\1", text)
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _configured_model(agent, cwd):
+    """(model, where it was found) as the agent CLI would pick it with no --model, or (None, why not)."""
+    import re
+
+    home = os.path.expanduser("~")
+    if agent == "codex":
+        path = os.path.join(os.environ.get("CODEX_HOME") or os.path.join(home, ".codex"), "config.toml")
+        text = _read_small(path) or ""
+        top = re.split(r"(?m)^\s*\[", text, maxsplit=1)[0]  # the top-level keys come before any table
+        found = re.search(r'(?m)^\s*model\s*=\s*"([^"\n]+)"', top)
+        return (found.group(1), path) if found else (None, "no model in " + path)
+    if agent == "gemini-cli":
+        if os.environ.get("GEMINI_MODEL"):
+            return os.environ["GEMINI_MODEL"], "GEMINI_MODEL"
+        path = os.path.join(os.environ.get("GEMINI_CLI_HOME") or home, ".gemini", "settings.json")
+        doc = _jsonc(_read_small(path)) or {}
+        model = doc.get("model")
+        name = model.get("name") if isinstance(model, dict) else model
+        return (name, path) if _model_name(name) else (None, "no model.name in " + path)
+    if agent == "opencode":
+        config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+        work = os.path.expanduser(cwd or "~")
+        candidates = [os.path.join(work, "opencode.jsonc"), os.path.join(work, "opencode.json")]
+        if os.environ.get("OPENCODE_CONFIG"):
+            candidates.append(os.environ["OPENCODE_CONFIG"])
+        names = ("opencode.jsonc", "opencode.json", "config.json")
+        candidates += [os.path.join(config_home, "opencode", n) for n in names]
+        for path in candidates:  # the project's config first, as OpenCode merges them
+            model = (_jsonc(_read_small(path)) or {}).get("model")
+            if _model_name(model):
+                return model, path
+        return None, "no model in the OpenCode configs"
+    return None, "named by the agent once it starts"
+
+
+def op_preflight(req, out):
+    """What a launch must know first: the host's user id and the model the agent would use."""
+    model, source = _configured_model(str(req.get("agent")), req.get("cwd"))
+    model = _model_name(model)
+    _send(out, {"ok": True, "uid": os.getuid(), "model": model, "model_source": source})
 
 
 def _walk(root, files, errors):
@@ -419,31 +519,92 @@ def _set_subreaper():
         return False
 
 
-class _Usage:
-    """Token totals of a run from its agent's stream, one entry per call (repeats of a call replace it)."""
+MAX_COUNT = (1 << 53) - 1  # past this a count is no count (JSON's exact integers end here)
+NOTES_CAP = 20
 
-    def __init__(self, fmt, input_includes_cache):
+
+def _model_name(value):
+    """A model name read from an agent's output or logs, or None (empty, not a string, a placeholder)."""
+    if not isinstance(value, str) or not value.strip() or value.startswith("<"):  # Claude's "<synthetic>"
+        return None
+    return value.strip()[:200]
+
+
+def _usd(amount):
+    """Dollars with at least two significant digits: $0.0123, $0.001, $1.50 (never $0.00 for a small sum)."""
+    import math
+
+    amount = float(amount)
+    if amount <= 0 or not math.isfinite(amount):
+        return "$0.00"
+    places = max(2, 2 - math.floor(math.log10(amount)))
+    text = f"{amount:.{places}f}"
+    while places > 2 and text.endswith("0"):
+        text, places = text[:-1], places - 1
+    return "$" + text
+
+
+class _Usage:
+    """Token totals of a run, one entry per model call: from the agent's stream and, where the stream
+    reports late, from the agent's own session log. A call seen again replaces its entry, never adds to it."""
+
+    def __init__(self, fmt, input_includes_cache, agent=None, model=None):
         self.fmt = fmt
+        self.agent = agent
         self.includes_cache = input_includes_cache
         self.calls = {}  # call key -> (model, [in, cw, cr, out, rsn])
         self.by_model = {}  # type: dict[str, list[int]]
         self.sums = [0, 0, 0, 0, 0]
-        self.model = None
+        self.model = _model_name(model)  # the launch's model until the agent names one
         self.sessions = []
         self.result = None  # {"ok": bool, "text": str} once the agent said it is done
         self.error = None
         self.events = 0
         self.kind = None
-        self._log = None  # Codex, Gemini CLI: [session id, its log file, bytes read]
-        self._messages = {}  # type: dict[str, tuple[int, int, int, int]]
+        self.notes = []  # impossible counts that were ignored, named
+        self._log = None  # [session id, its log file, bytes read]
+        self._messages = {}  # type: dict[str, tuple]
+        self._open = {}  # Claude Code: the calls of the process under way, until its result replaces them
+        self._closed = set()  # call keys a result replaced: a late copy never counts again
+        self._ended = set()  # sessions whose final totals are in: their logs are read no more
+        self._results = 0
 
     def _session(self, sid):
-        if sid and isinstance(sid, str) and sid not in self.sessions:
-            self.sessions.append(sid)
+        if sid and isinstance(sid, str) and sid not in self.sessions and len(self.sessions) < 1000:
+            self.sessions.append(sid[:200])
+
+    def _note(self, text):
+        if text not in self.notes and len(self.notes) < NOTES_CAP:
+            self.notes.append(text)
+
+    def _count(self, d, name):
+        """``d[name]`` as a token count, 0 when absent. An impossible one (negative, not a whole number,
+        past 2**53-1) is ignored with a note: a count read from an agent is never trusted blindly."""
+        v = d.get(name) if isinstance(d, dict) else None
+        if v is None:
+            return 0
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT:
+            return v
+        self._note(f"ignored {str(name)[:40]}={str(v)[:40]} in {self.fmt} output: not a token count")
+        return 0
+
+    def _learn_model(self, value):
+        """The agent named its model: calls counted before under no model move to it."""
+        model = _model_name(value)
+        if model is None:
+            return
+        self.model = model
+        for key, (was, vals) in list(self.calls.items()):
+            if was == "unknown":
+                self._add(was, vals, -1)
+                self.calls[key] = (model, vals)
+                self._add(model, vals, 1)
 
     def _call(self, key, model, inp, cw, cr, out, rsn=0):
-        model = model or self.model or "unknown"
-        vals = [max(0, int(v or 0)) for v in (inp, cw, cr, out, rsn)]
+        if key in self._closed:
+            return
+        model = _model_name(model) or self.model or "unknown"
+        vals = [max(0, v) for v in (inp, cw, cr, out, rsn)]
         old = self.calls.get(key)
         if old is not None and sum(vals[:4]) < sum(old[1][:4]):
             return  # a streamed snapshot only grows
@@ -451,6 +612,13 @@ class _Usage:
         if old is not None:
             self._add(old[0], old[1], -1)
         self._add(model, vals, 1)
+
+    def _drop(self, key):
+        """A call replaced by a total that holds it: out of the sums, and never counted again."""
+        old = self.calls.pop(key, None)
+        if old is not None:
+            self._add(old[0], old[1], -1)
+        self._closed.add(key)
 
     def _add(self, model, vals, sign):
         """Keep the running sums per model and in all (a replaced call is taken out first)."""
@@ -477,19 +645,52 @@ class _Usage:
     def _claude(self, ev, kind):  # Claude Code and Qwen Code: stream-json
         self._session(ev.get("session_id"))
         if kind == "system" and ev.get("model"):
-            self.model = ev["model"]
+            self._learn_model(ev["model"])
         elif kind == "assistant":
-            msg = ev.get("message") or {}
-            u = msg.get("usage")
-            if isinstance(u, dict):
-                self.model = msg.get("model") or self.model
-                cr = u.get("cache_read_input_tokens") or 0
-                inp = (u.get("input_tokens") or 0) - (cr if self.includes_cache else 0)
-                key = msg.get("id") or f"#{self.events}"
-                self._call(key, msg.get("model"), inp, u.get("cache_creation_input_tokens"), cr, u.get("output_tokens"))
+            msg = ev.get("message")
+            if isinstance(msg, dict) and isinstance(msg.get("usage"), dict):
+                self._learn_model(msg.get("model"))
+                self._claude_usage(str(msg.get("id") or f"#{self.events}")[:200], msg.get("model"), msg["usage"])
         elif kind == "result":
             ok = ev.get("subtype") == "success" and not ev.get("is_error")
             self.result = {"ok": ok, "text": str(ev.get("result") or ev.get("subtype") or "")[:500]}
+            self._claude_result(ev)
+
+    def begin(self):
+        """A new agent process: a result replaces only the messages of its own process."""
+        self._open = {}
+
+    def _claude_usage(self, key, model, u):
+        """One message's usage. Claude Code streams a message with the usage of its start (its output
+        still 1 token or so); its session log and the run's result have the final count."""
+        cr = self._count(u, "cache_read_input_tokens")
+        inp = self._count(u, "input_tokens") - (cr if self.includes_cache else 0)
+        cw, out = self._count(u, "cache_creation_input_tokens"), self._count(u, "output_tokens")
+        if key not in self._closed:
+            self._open[key] = None
+        self._call(key, model, inp, cw, cr, out)
+
+    def _claude_result(self, ev):
+        """Claude Code's result holds the process's totals per model (``modelUsage``), background calls
+        included: they replace the messages counted one by one. Qwen Code's results have none: its
+        messages stand."""
+        per_model = ev.get("modelUsage")
+        if not isinstance(per_model, dict) or not per_model:
+            return
+        self._results += 1
+        run = self.sessions[-1] if self.sessions else str(self._results)  # a repeated result replaces itself
+        for key in self._open:
+            self._drop(key)
+        self._open = {}
+        if self.sessions:
+            self._ended.add(self.sessions[-1])
+        for model, u in list(per_model.items())[:50]:
+            if not isinstance(u, dict):
+                continue
+            cr = self._count(u, "cacheReadInputTokens")
+            inp = self._count(u, "inputTokens") - (cr if self.includes_cache else 0)
+            cw, out = self._count(u, "cacheCreationInputTokens"), self._count(u, "outputTokens")
+            self._call(f"result-{run}|{str(model)[:200]}", model, inp, cw, cr, out)
 
     def _codex(self, ev, kind):  # codex exec --json
         if kind == "thread.started":
@@ -506,17 +707,25 @@ class _Usage:
     def _thread_total(self, u):
         """A Codex thread's cumulative usage (input includes the cached part): one call key per thread,
         replaced as it grows, so the stream's end and its log's running totals never add up twice."""
-        cached = u.get("cached_input_tokens") or 0
+        cached = self._count(u, "cached_input_tokens")
         key = "thread-" + (self.sessions[-1] if self.sessions else str(len(self.calls)))
-        inp = (u.get("input_tokens") or 0) - cached
-        self._call(key, None, inp, 0, cached, u.get("output_tokens"), u.get("reasoning_output_tokens"))
+        inp = self._count(u, "input_tokens") - cached
+        out, rsn = self._count(u, "output_tokens"), self._count(u, "reasoning_output_tokens")
+        self._call(key, None, inp, 0, cached, out, rsn)
 
     def live_log(self):
-        """Codex's and Gemini CLI's streams report usage only when the run ends; their own logs have it
-        after every model call. Read what the current session's log has gained since last time."""
-        if not self.sessions or self.fmt not in ("codex", "gemini"):
+        """What the current session's own log has gained since last time: Codex's and Gemini CLI's streams
+        report usage only at the end, Claude Code's only at each message's start; their logs have each
+        call's final count. OpenCode's stream never names the model; its messages do."""
+        if not self.sessions:
             return
         sid = self.sessions[-1]
+        if self.fmt == "opencode":
+            if self.model is None:
+                self._learn_model(_opencode_model(sid))
+            return
+        if sid in self._ended or (self.fmt not in ("codex", "gemini") and self.agent != "claude-code"):
+            return
         if self._log is None or self._log[0] != sid:
             path = self._find_log(sid)
             if path is None:
@@ -530,14 +739,15 @@ class _Usage:
             return
         end = data.rfind(b"\n") + 1
         self._log[2] += end
+        read = {"codex": self._codex_line, "gemini": self._gemini_line, "claude": self._claude_line}[self.fmt]
         for line in data[:end].splitlines():
-            if b'"token_count"' in line or b'"turn_context"' in line or b'"tokens"' in line:
+            if b'"token_count"' in line or b'"turn_context"' in line or b'"tokens"' in line or b'"usage"' in line:
                 try:
                     doc = json.loads(line)
                 except ValueError:
                     continue
                 if isinstance(doc, dict):
-                    (self._codex_line if self.fmt == "codex" else self._gemini_line)(doc, sid)
+                    read(doc, sid)
 
     def _find_log(self, sid):
         import glob
@@ -547,6 +757,9 @@ class _Usage:
             home = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
             days = (time.strftime("%Y/%m/%d", time.localtime(time.time() - d * 86400)) for d in (0, 1))
             patterns = [os.path.join(home, "sessions", day, "rollout-*-" + glob.escape(sid) + ".jsonl") for day in days]
+        elif self.fmt == "claude":
+            home = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+            patterns = [os.path.join(glob.escape(home), "projects", "*", glob.escape(sid) + ".jsonl")]
         else:
             home = os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
             patterns = [os.path.join(home, "tmp", "*", "chats", "session-*-" + glob.escape(sid[:8]) + ".jsonl")]
@@ -556,10 +769,23 @@ class _Usage:
                 return found[0]
         return None
 
+    def _claude_line(self, doc, sid):
+        msg = doc.get("message")
+        if (
+            doc.get("type") == "assistant"
+            and isinstance(msg, dict)
+            and msg.get("id")
+            and isinstance(msg.get("usage"), dict)
+        ):
+            self._learn_model(msg.get("model"))
+            self._claude_usage(str(msg["id"])[:200], msg.get("model"), msg["usage"])
+
     def _codex_line(self, doc, sid):
         payload = doc.get("payload") or {}
-        if payload.get("model"):  # turn_context
-            self.model = payload["model"]
+        if not isinstance(payload, dict):
+            return
+        if doc.get("type") == "turn_context":
+            self._learn_model(payload.get("model"))
         total = (payload.get("info") or {}).get("total_token_usage")
         if isinstance(total, dict):
             self._thread_total(total)
@@ -568,52 +794,68 @@ class _Usage:
         t = doc.get("tokens")
         if not isinstance(t, dict) or not doc.get("id"):
             return
-        if doc.get("model"):
-            self.model = doc["model"]
-        cached, thoughts = t.get("cached") or 0, t.get("thoughts") or 0
+        model = _model_name(doc.get("model")) or self.model or "unknown"
+        cached, thoughts = self._count(t, "cached"), self._count(t, "thoughts")
         # a message is written again when its tokens arrive: the last copy wins
-        self._messages[doc["id"]] = (
-            (t.get("input") or 0) - cached,
+        self._messages[str(doc["id"])[:200]] = (
+            model,
+            self._count(t, "input") - cached,
             cached,
-            (t.get("output") or 0) + thoughts,
+            self._count(t, "output") + thoughts,
             thoughts,
         )
-        inp, cr, out, rsn = (sum(m[i] for m in self._messages.values()) for i in range(4))
-        self._call("session-" + sid, None, inp, 0, cr, out, rsn)
+        for m in {msg[0] for msg in self._messages.values()}:
+            mine = [msg for msg in self._messages.values() if msg[0] == m]
+            inp, cr, out, rsn = (sum(msg[i] for msg in mine) for i in range(1, 5))
+            self._call(f"session-{sid}|{m}", m, inp, 0, cr, out, rsn)
 
     def _gemini(self, ev, kind):  # gemini --output-format stream-json
         self._session(ev.get("session_id"))
-        if kind == "init" and ev.get("model"):
-            self.model = ev["model"]
+        if kind == "init" and not str(ev.get("model") or "").startswith("auto"):  # "auto": routed per call
+            self._learn_model(ev.get("model"))
         elif kind == "result":
-            stats = ev.get("stats") or {}
-            cached = stats.get("cached") or 0
-            self._call(  # the session's total, as its log's running one (which also holds the thoughts)
-                "session-" + (self.sessions[-1] if self.sessions else str(self.events)),
-                None,
-                (stats.get("input_tokens") or 0) - cached,
-                0,
-                cached,
-                stats.get("output_tokens"),
-            )
+            self._gemini_result(ev.get("stats"))
             err = ev.get("error")
             ok = ev.get("status") == "success"
             self.result = {"ok": ok, "text": "" if ok else str((err or {}).get("message") or err or "")[:500]}
         elif kind == "error":
             self.error = str(ev.get("message") or "")[:500]
 
+    def _gemini_result(self, stats):
+        """The session's totals per model (the router's calls too, which no log holds) replace its log's.
+        Their output leaves the thoughts out; their total holds them."""
+        if not isinstance(stats, dict):
+            return
+        sid = self.sessions[-1] if self.sessions else str(self.events)
+        models = stats.get("models")
+        rows = list(models.items())[:50] if isinstance(models, dict) and models else [(None, stats)]
+        for key in [k for k in self.calls if k.startswith(f"session-{sid}|")]:
+            self._drop(key)
+        self._ended.add(sid)
+        for model, s in rows:
+            if not isinstance(s, dict):
+                continue
+            prompt, cached = self._count(s, "input_tokens"), self._count(s, "cached")
+            out, total = self._count(s, "output_tokens"), self._count(s, "total_tokens")
+            thoughts = max(0, total - prompt - out)
+            key = f"result-{sid}|{str(model or '')[:200]}"
+            self._call(key, model, prompt - cached, 0, cached, out + thoughts, thoughts)
+
     def _opencode(self, ev, kind):  # opencode run --format json
         self._session(ev.get("sessionID"))
         part = ev.get("part") or {}
+        if not isinstance(part, dict):
+            return
         if kind == "step_finish":
             t = part.get("tokens") or {}
-            cache = t.get("cache") or {}
+            cache = (t.get("cache") if isinstance(t, dict) else None) or {}
+            inp, out, rsn = self._count(t, "input"), self._count(t, "output"), self._count(t, "reasoning")
+            cw, cr = self._count(cache, "write"), self._count(cache, "read")
+            # newer builds count reasoning apart from output (their total says so); older ones inside it
+            apart = self._count(t, "total") >= inp + out + rsn + cw + cr > inp + out + cw + cr
             model = part.get("modelID") or ev.get("modelID")
-            key = part.get("id") or f"#{self.events}"
-            rsn = t.get("reasoning") or 0
-            self._call(
-                key, model, t.get("input"), cache.get("write"), cache.get("read"), (t.get("output") or 0) + rsn, rsn
-            )
+            key = str(part.get("id") or f"#{self.events}")[:200]
+            self._call(key, model, inp, cw, cr, out + (rsn if apart else 0), rsn)
             self.result = {"ok": True, "text": ""}  # opencode ends a run with its last step
         elif kind == "error":
             err = ev.get("error") or {}
@@ -621,6 +863,45 @@ class _Usage:
 
     def totals(self):
         return self.sums, {m: v for m, v in self.by_model.items() if any(v)}
+
+
+def _opencode_model(sid):
+    """The model of an OpenCode session, from its messages: the database, else the older JSON files."""
+    import glob
+    import sqlite3
+    from urllib.parse import quote
+
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.path.join(data_home, "opencode")
+    docs = []  # type: list[bytes | str]
+    for db in sorted(glob.glob(os.path.join(glob.escape(base), "opencode*.db")))[:4]:
+        try:
+            con = sqlite3.connect("file:" + quote(db) + "?mode=ro", uri=True, timeout=1)
+            try:
+                q = "SELECT data FROM message WHERE session_id = ? ORDER BY rowid DESC LIMIT 20"
+                docs.extend(row[0] for row in con.execute(q, (sid,)))
+            finally:
+                con.close()
+        except sqlite3.Error:
+            continue
+    folder = os.path.join(glob.escape(base), "storage", "message", glob.escape(sid), "*.json")
+    for path in sorted(glob.glob(folder))[-20:]:
+        try:
+            with open(path, "rb") as f:
+                docs.append(f.read(1 << 20))
+        except OSError:
+            continue
+    for raw in docs:
+        try:
+            doc = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(doc, dict):
+            nested = doc.get("model")
+            model = doc.get("modelID") or (nested.get("modelID") if isinstance(nested, dict) else None)
+            if _model_name(model):
+                return str(model)
+    return None
 
 
 def _cost(by_model, rates):
@@ -690,7 +971,12 @@ class _Supervisor:
         self.spec = _read_json(os.path.join(self.dir, "spec.json"))
         self.marker = rid + ":" + self.spec["nonce"]
         self.state = _read_json(os.path.join(self.dir, "state.json")) or {}
-        self.usage = _Usage(self.spec.get("format", "text"), bool(self.spec.get("input_includes_cache")))
+        self.usage = _Usage(
+            self.spec.get("format", "text"),
+            bool(self.spec.get("input_includes_cache")),
+            self.spec.get("agent"),
+            self.spec.get("model"),
+        )
         self.rates = {}
         self._rates_mtime = None
         self.t0 = time.time()
@@ -719,7 +1005,9 @@ class _Supervisor:
             by_model=by_model,
             cost_usd=cost,
             priced_at_dearest=unknown if cost is not None else [],
+            model=self.usage.model,
             sessions=self.usage.sessions,
+            notes=self.usage.notes,
             events=self.usage.events,
             last_event_kind=self.usage.kind,
             events_dropped_bytes=self.dropped,
@@ -749,7 +1037,7 @@ class _Supervisor:
             return f"used {total} tokens of a {b['tokens']} token budget"
         cost = _cost(self.usage.by_model, self.rates)[0] if b.get("usd") else None
         if b.get("usd") and cost is not None and cost >= b["usd"]:
-            return "spent ${:.2f} of a ${:.2f} budget".format(cost, b["usd"])
+            return "spent {} of a {} budget".format(_usd(cost), _usd(b["usd"]))
         if b.get("hours") and time.time() - self.t0 >= b["hours"] * 3600:
             return "ran {:.2f} h of a {:.2f} h budget".format((time.time() - self.t0) / 3600, b["hours"])
         return None
@@ -895,6 +1183,8 @@ class _Supervisor:
         env = dict(os.environ)
         env[RUN_ENV] = self.marker
         env["PATH"] = _agent_path()
+        if self.spec.get("claude_sandbox"):  # the host's own setting: Claude Code may skip permissions as root
+            env["IS_SANDBOX"] = "1"
         return env
 
     def _spawn(self, argv, stdin_path, stdout, stderr, cwd):
@@ -917,12 +1207,14 @@ class _Supervisor:
         argv[0] = exe
         err_path = os.path.join(self.dir, "stderr.log")
         with open(os.path.join(self.dir, "events.jsonl"), "ab") as events, open(err_path, "ab") as err:
+            self.usage.begin()
             proc = self._spawn(argv, goal_path, subprocess.PIPE, err, workdir)
             self.agent = proc
             self.write(pid=proc.pid)
             assert proc.stdout is not None
             self._watch(proc, proc.stdout.fileno(), events, True)
             proc.stdout.close()
+        self.usage.live_log()  # what the agent's log gained after the last tick (Codex's model, its last call)
         return proc.returncode, ""
 
     def _run_check(self, workdir):

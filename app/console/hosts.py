@@ -82,12 +82,36 @@ def any_registered() -> bool:
     return registry_file().exists()
 
 
-def save(hosts: dict[str, Target], pull_every: float | None = None) -> None:
-    every = _raw().get("pull_every_s", PULL_EVERY_S) if pull_every is None else pull_every
+def claude_sandbox(name: str) -> bool:
+    """The host's own setting: Claude Code runs there with IS_SANDBOX=1 (so it may skip permissions as root)."""
+    entry = _raw().get("hosts", {}).get(name)
+    return isinstance(entry, dict) and entry.get("claude_sandbox") is True
+
+
+def set_claude_sandbox(name: str, on: bool) -> None:
+    hosts = load()
+    if name not in hosts:
+        raise HostError(f"no host named {name}")
+    save(hosts, settings={name: {"claude_sandbox": on}})
+
+
+def save(
+    hosts: dict[str, Target], pull_every: float | None = None, settings: dict[str, dict[str, Any]] | None = None
+) -> None:
+    raw = _raw()
+    every = raw.get("pull_every_s", PULL_EVERY_S) if pull_every is None else pull_every
+    kept = {n: e.get("claude_sandbox") for n, e in raw.get("hosts", {}).items() if isinstance(e, dict)}
+    for n, changes in (settings or {}).items():
+        kept[n] = changes.get("claude_sandbox")
     doc = {
         "pull_every_s": every,
         "hosts": {
-            t.name: {"ssh": t.ssh, "port": t.port, **({"identity": t.identity} if t.identity else {})}
+            t.name: {
+                "ssh": t.ssh,
+                "port": t.port,
+                **({"identity": t.identity} if t.identity else {}),
+                **({"claude_sandbox": True} if kept.get(t.name) is True else {}),
+            }
             for t in hosts.values()
         },
     }
@@ -118,7 +142,7 @@ def matching(keys: list[HostKey], fingerprint: str) -> HostKey | None:
     return next((k for k in keys if k.fingerprint == fingerprint), None)
 
 
-def add(target: Target, key: HostKey, allow_this_machine: bool) -> dict[str, Any]:
+def add(target: Target, key: HostKey, allow_this_machine: bool, claude_sandbox: bool = False) -> dict[str, Any]:
     """Pin ``key``, connect, compare machine ids, and register. Returns the host's info."""
     hosts = load()
     if target.name in hosts:
@@ -145,7 +169,7 @@ def add(target: Target, key: HostKey, allow_this_machine: bool) -> dict[str, Any
             "pass --allow-this-machine to dedicate the machine you sit at on purpose"
         )
     hosts[target.name] = target
-    save(hosts)
+    save(hosts, settings={target.name: {"claude_sandbox": claude_sandbox}})
     return info
 
 
@@ -170,7 +194,7 @@ def remove(name: str) -> Target:
 
 def check(target: Target) -> dict[str, Any]:
     """Reachable or why not, round trip, OS, Python, free disk, agent CLIs, log roots with counts and sizes."""
-    from app.console import pull
+    from app.console import agents, pull
 
     doc: dict[str, Any] = {"host": target.name, "ssh": target.ssh, "port": target.port}
     started = time.monotonic()
@@ -181,6 +205,14 @@ def check(target: Target) -> dict[str, Any]:
             session.request({"op": "info"})
             doc["rtt_ms"] = round((time.monotonic() - t0) * 1000, 1)
             info = session.request({"op": "info", "env": pull.env_names(), "clis": sorted(set(CLIS.values()))})
+            sandbox = claude_sandbox(target.name)
+            claude = (info.get("clis") or {}).get("claude") or {}
+            if info.get("uid") == 0 and claude.get("path"):
+                doc["claude_root"] = (
+                    "runs as root with IS_SANDBOX=1 (this host's --claude-sandbox setting)"
+                    if sandbox
+                    else agents.ROOT_CLAUDE.format(host=target.name)
+                )
             doc.update(
                 reachable=True,
                 os=info.get("os"),
@@ -189,6 +221,8 @@ def check(target: Target) -> dict[str, Any]:
                 home=info.get("home"),
                 disk_free_bytes=info.get("disk_free"),
                 clis=info.get("clis"),
+                uid=info.get("uid"),
+                claude_sandbox=sandbox,
             )
             doc["agents"] = pull.roots_summary(session, info)
     except HostError as exc:

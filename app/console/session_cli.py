@@ -62,9 +62,12 @@ def cmd_session(args: argparse.Namespace) -> int:
 
     try:
         return {"launch": _launch, "list": _list, "tail": _tail, "kill": _kill}[args.session_action](args)
-    except (HostError, agents.AgentError) as exc:
+    except HostError as exc:
         print(f"tokenclub: {exc}", file=sys.stderr)
         return 1
+    except agents.AgentError as exc:
+        print(f"tokenclub: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def _read_goal(args: argparse.Namespace) -> str:
@@ -108,6 +111,8 @@ def _launch(args: argparse.Namespace) -> int:
         first = row.get("first_event")
         seen = f"; first event: {json.dumps(first)[:160]}" if first is not None else ""
         print(f"{row['id']} on {row['host']}: {row['status']} ({row['reason']}){seen}")
+        known = f"model {row['model']}" if row.get("model") else "model unknown at launch"
+        print(f"  {known} ({row.get('model_source') or '?'})")
     return 1 if row["status"] in ("failed", "crashed") else 0
 
 
@@ -144,7 +149,7 @@ def _list(args: argparse.Namespace) -> int:
             "status": r["status"] + (" (stale)" if r.get("stale") else ""),
             "iter": r["iterations"],
             "tokens": f"{r['tokens']['total']:,}",
-            "cost": "-" if r["cost_usd"] is None else f"${r['cost_usd']:.2f}",
+            "cost": "-" if r["cost_usd"] is None else sessions.usd(r["cost_usd"]),
             "tok/min": "-" if r["tokens_per_min"] is None else f"{r['tokens_per_min']:,}",
             "reason": (r["reason"] or "")[:60],
         }

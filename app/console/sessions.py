@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -47,6 +48,9 @@ class Launch:
     command: str | None = None  # --agent custom
     format: str | None = None  # --agent custom: how its stdout reports usage
     rates: dict[str, list[float]] = field(default_factory=dict)
+    claude_sandbox: bool = False  # the host's setting: Claude Code runs with IS_SANDBOX=1 (root may skip permissions)
+    resolved_model: str | None = None  # the model as the host's CLI would pick it, for pricing
+    model_source: str = ""  # where resolved_model came from, or why there is none
 
     def check(self) -> None:
         """Refuse what cannot run, before anything reaches the host."""
@@ -65,7 +69,36 @@ class Launch:
             raise agents.AgentError("--stall-minutes must be more than 0")
         if self.format is not None and self.format not in agents.FORMATS:
             raise agents.AgentError(f"--format must be one of {', '.join(agents.FORMATS)}")
-        if self.budget_usd is not None and not self.rates:
+
+    def settle(self, host: str, uid: Any, model: Any, source: Any, prices: Prices | None) -> None:
+        """What the host said before anything starts (its user, the CLI's configured model): refuse
+        Claude Code as root without the host's sandbox setting, and a dollar budget that cannot be priced."""
+        if self.agent == "claude-code" and uid == 0 and not self.claude_sandbox:
+            raise agents.Refused(agents.ROOT_CLAUDE.format(host=host))
+        if self.model:
+            self.resolved_model, self.model_source = self.model, "--model"
+        elif isinstance(model, str) and model:
+            self.resolved_model, self.model_source = model[:200], str(source)[:300]
+        else:
+            self.model_source = str(source or "unknown")[:300]
+        if self.budget_usd is None:
+            return
+        models = agents.priced_models(self.agent, self.resolved_model)
+        if not models and self.agent not in agents.MODEL_IN_STREAM:
+            raise agents.Refused(
+                f"--budget-usd: the model of this {self.agent} run is unknown at launch ({self.model_source}), "
+                "so its spending cannot be priced; pass --model MODEL"
+            )
+        for m in models:
+            found = prices(m) if prices is not None else None
+            if found is not None:
+                self.rates[m] = list(found)
+        if models and not any(m in self.rates for m in models):
+            raise agents.Refused(
+                f"--budget-usd: {', '.join(models)} has no price, so the run's spending cannot be counted; "
+                "pass --model with a priced model (`tokenclub prices` lists them)"
+            )
+        if not self.rates:
             raise agents.AgentError(
                 "--budget-usd needs a price: no model of this agent is priced yet; give --model with a known model"
             )
@@ -76,6 +109,8 @@ class Launch:
             "agent": self.agent,
             "argv": agents.command(self.agent, self.model, self.command),
             "format": agents.stream_format(self.agent, self.format),
+            "model": agents.run_model(self.agent, self.resolved_model),
+            "claude_sandbox": self.claude_sandbox,
             "input_includes_cache": agents.includes_cache(self.agent),
             "goal": self.goal,
             "cwd": self.cwd,
@@ -94,20 +129,33 @@ def new_id() -> str:
 
 
 def launch(target: Target, spec: Launch, prices: Prices | None = None) -> dict[str, Any]:
-    """Start a run on ``target``; its row once the agent's first event (or the reason there is none) is in."""
+    """Start a run on ``target``; its row once the agent's first event (or the reason there is none) is in.
+
+    The host is asked first who logs in and which model the agent's CLI is configured with, so a
+    refusal comes before anything starts.
+    """
+    from app.console import hosts
+
     spec.check()
+    spec.claude_sandbox = spec.claude_sandbox or hosts.claude_sandbox(target.name)
     rid = new_id()
-    try:
-        with Session(target, timeout=LAUNCH_WAIT_S + 30, hello=spec.request(rid)) as s:
-            answer = s.info
-    except HostError as exc:
-        if "lost" not in str(exc):  # refused before the request went out: nothing started
-            raise
-        raise HostError(
-            f"{exc} (run {rid} may have started: `tokenclub session list --host {target.name}` shows it)", exc.kind
-        ) from None
+    probe = {"op": "preflight", "agent": spec.agent, "cwd": spec.cwd}
+    with Session(target, timeout=LAUNCH_WAIT_S + 30, hello=probe) as s:
+        pre = s.info
+        spec.settle(target.name, pre.get("uid"), pre.get("model"), pre.get("model_source"), prices)
+        try:
+            answer = s.request(spec.request(rid))
+        except HostError as exc:
+            if "lost" not in str(exc):  # refused before the request went out: nothing started
+                raise
+            raise HostError(
+                f"{exc} (run {rid} may have started: `tokenclub session list --host {target.name}` shows it)",
+                exc.kind,
+            ) from None
     row = session_row(target.name, answer["state"], prices)
     row["first_event"] = answer.get("first_event")
+    row["model"] = spec.resolved_model
+    row["model_source"] = spec.model_source
     _remember(target.name, [answer["state"]], partial=True)
     return row
 
@@ -151,6 +199,17 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def usd(amount: float) -> str:
+    """Dollars with at least two significant digits: $0.0123, $0.001, $1.50 (a small sum is never $0.00)."""
+    if amount <= 0 or not math.isfinite(amount):
+        return "$0.00"
+    places = max(2, 2 - math.floor(math.log10(amount)))
+    text = f"{amount:.{places}f}"
+    while places > 2 and text.endswith("0"):
+        text, places = text[:-1], places - 1
+    return "$" + text
+
+
 def _cost(by_model: dict[str, list[int]], prices: Prices) -> tuple[float | None, list[str]]:
     """USD of a run's tokens per model at today's base prices; None when no model is priced."""
     cost, unpriced = None, []
@@ -191,6 +250,7 @@ def session_row(
         "unpriced_models": unpriced,
         "tokens_per_min": None if minutes is None else round(tokens["total"] / minutes),
         "models": sorted(state.get("by_model") or {}),
+        "notes": [str(n)[:200] for n in (state.get("notes") or [])[:20]],
         "agent_sessions": state.get("sessions") or [],
         "events": state.get("events", 0),
         "events_size": state.get("events_size", 0),

@@ -196,6 +196,7 @@ def add_host(
         str(server.user_key),
         "--accept-host-key",
         server.fingerprint,
+        "--claude-sandbox",  # the tests' host logs in as root: Claude Code runs there with IS_SANDBOX=1
         *extra,
         home=home,
         check=check,

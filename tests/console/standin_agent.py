@@ -169,7 +169,9 @@ class Claude(Agent):
 
     def _assistant(self, msg: dict[str, Any], **extra: Any) -> None:
         line_id = self._record("assistant", msg, **extra)
-        event = {"type": "assistant", "message": msg, "parent_tool_use_id": None, "session_id": self.session}
+        # the stream's copy carries the usage of the message's start (output 1), its log the final one
+        started = {**msg, "usage": {**msg["usage"], "output_tokens": min(1, msg["usage"]["output_tokens"])}}
+        event = {"type": "assistant", "message": started, "parent_tool_use_id": None, "session_id": self.session}
         emit({**event, "uuid": line_id})
 
     def start(self) -> None:
@@ -749,6 +751,13 @@ AGENTS: dict[str, type[Agent]] = {
     "opencode": OpenCode,
     "qwen": Qwen,
 }
+VERSIONS = {
+    "claude": f"{Claude.version} (Claude Code)",
+    "codex": f"codex-cli {Codex.version}",
+    "gemini": "0.61.0",
+    "opencode": OpenCode.version,
+    "qwen": Qwen.version,
+}
 HEADLESS = {
     "claude": "-p --output-format stream-json --verbose",
     "codex": "exec --json",
@@ -794,6 +803,12 @@ def check_args(args: list[str]) -> str | None:
     if NAME == "claude" and "--verbose" not in flags:
         sys.stderr.write("Error: When using --print, --output-format=stream-json requires --verbose\n")
         sys.exit(1)  # what Claude Code itself does
+    skip = NAME == "claude" and "--dangerously-skip-permissions" in flags
+    if skip and os.getuid() == 0 and os.environ.get("IS_SANDBOX") != "1":  # Claude Code's own check and switch
+        sys.stderr.write(
+            "--dangerously-skip-permissions cannot be used with root/sudo privileges for security reasons\n"
+        )
+        sys.exit(1)
     return values.get("--model") or values.get("-m")
 
 
@@ -837,6 +852,9 @@ def main() -> int:
     if NAME not in AGENTS:
         sys.stderr.write(f"standin: run me as one of {', '.join(AGENTS)}, not {NAME}\n")
         return 2
+    if sys.argv[1:] == ["--version"]:  # each CLI's own answer
+        sys.stdout.write(VERSIONS[NAME] + "\n")
+        return 0
     model = check_args(sys.argv[1:])
     prompt = sys.stdin.read()
     opts = directives(prompt)

@@ -59,7 +59,7 @@ def run(
             [str(exe), *(ARGV[name] if args is None else args)],
             stdin=stdin,
             cwd=tmp_path / "work",
-            env={**clean, "HOME": str(tmp_path / "home"), **(env or {})},
+            env={**clean, "HOME": str(tmp_path / "home"), "IS_SANDBOX": "1", **(env or {})},  # claude may run as root
             capture_output=True,
             text=True,
             timeout=30,
@@ -87,6 +87,12 @@ def stream_usage(name: str, events: list[dict[str, Any]]) -> tuple[int, int, int
         total = sum(ins), sum(cws), sum(crs), sum(outs)
         result = events[-1]
         assert result["type"] == "result" and not result["is_error"] and result["num_turns"] == len(calls)
+        if name == "claude":  # its messages carry the usage of their start (output 1); the result the totals
+            assert total[3] == len(calls)
+            [per_model] = result["modelUsage"].values()
+            keys = ("inputTokens", "cacheCreationInputTokens", "cacheReadInputTokens", "outputTokens")
+            assert total[:3] == tuple(per_model[k] for k in keys[:3])
+            total = tuple(per_model[k] for k in keys)
         assert result["usage"]["output_tokens"] == total[3]
         return total
     if name == "codex":  # one turn per exec: its only turn.completed has the thread's totals

@@ -1,0 +1,113 @@
+"""What a launch knows before it starts, and what a run counts, over the real OpenSSH server on 127.0.0.1.
+
+The host logs in as root (the sshd fixture), as the dedicated machines often do: Claude Code refuses
+to skip permissions there unless the host is marked a sandbox. The stand-in agents sit in the host's
+~/.local/bin, off the non-login PATH, and answer ``--version`` as the real CLIs do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.console.sessions import FINAL
+from tests.console.conftest import Server, add_host, tokenclub
+
+STANDIN = Path(__file__).with_name("standin_agent.py")
+NAMES = ("claude", "codex", "gemini", "opencode", "qwen")
+CALL = 100 + 50 + 1000 + 20  # the stand-ins' tokens per call (in, cw, cr, out)
+
+
+@pytest.fixture
+def box(sshd: Server, host_home: Path, workstation: Path) -> Path:
+    bin_dir = host_home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in NAMES:
+        shutil.copy(STANDIN, bin_dir / name)
+        (bin_dir / name).chmod(0o755)
+    add_host(sshd, "box", workstation, "--allow-this-machine")
+    return workstation
+
+
+def launch(home: Path, agent: str, goal: str, *extra: str) -> Any:
+    argv = ("session", "launch", "--host", "box", "--agent", agent, "--goal", goal, "--json", *extra)
+    return tokenclub(*argv, home=home, check=False)
+
+
+def wait_ended(home: Path, rid: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    row: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        rows = json.loads(tokenclub("session", "list", "--json", home=home).stdout)["sessions"]
+        row = next(r for r in rows if r["id"] == rid)
+        if row["status"] in FINAL:
+            return row
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; last row: {row}")
+
+
+def check(home: Path) -> dict[str, Any]:
+    return json.loads(tokenclub("host", "check", "box", "--json", home=home).stdout)  # type: ignore[no-any-return]
+
+
+def test_host_check_finds_the_clis_where_runs_do_and_names_their_versions(box: Path, host_home: Path) -> None:
+    clis = check(box)["clis"]
+    bin_dir = host_home / ".local" / "bin"
+    assert clis["claude"] == {"path": str(bin_dir / "claude"), "version": "2.0.76 (Claude Code)"}
+    assert clis["codex"] == {"path": str(bin_dir / "codex"), "version": "codex-cli 0.63.0"}
+    assert clis["gemini"]["version"] == "0.61.0" and clis["qwen"]["version"] == "0.18.1"
+    assert clis["amp"] == {"path": None, "version": None}
+    text = tokenclub("host", "check", "box", home=box).stdout
+    assert f"claude: 2.0.76 (Claude Code) ({bin_dir / 'claude'})" in text and "amp: not installed" in text
+
+
+def test_claude_as_root_needs_the_hosts_sandbox_setting(box: Path) -> None:
+    assert check(box)["claude_root"].startswith("runs as root with IS_SANDBOX=1")
+    tokenclub("host", "set", "box", "--no-claude-sandbox", home=box)
+    said = check(box)["claude_root"]
+    assert "refuses to skip permissions" in said and "tokenclub host set box --claude-sandbox" in said
+    refused = launch(box, "claude-code", "STANDIN steps=1")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "Claude Code refuses to skip permissions" in refused.stderr and "logs in as root" in refused.stderr
+    assert json.loads(tokenclub("session", "list", "--json", home=box).stdout)["sessions"] == []
+    launch(box, "codex", "STANDIN steps=1").check_returncode()  # the other agents are not concerned
+    tokenclub("host", "set", "box", "--claude-sandbox", home=box)
+    row = json.loads(launch(box, "claude-code", "STANDIN steps=2").stdout)
+    done = wait_ended(box, row["id"])  # the stand-in, like Claude Code, refuses root without IS_SANDBOX=1
+    assert done["status"] == "finished" and done["tokens"]["total"] == 2 * CALL, done
+
+
+def test_a_dollar_budget_needs_a_model_known_at_launch(box: Path, host_home: Path) -> None:
+    refused = launch(box, "codex", "STANDIN steps=1", "--budget-usd", "1")
+    assert refused.returncode == 2, refused.stderr
+    assert "model of this codex run is unknown at launch" in refused.stderr and "pass --model" in refused.stderr
+    (host_home / ".codex").mkdir()
+    (host_home / ".codex" / "config.toml").write_text('model = "gpt-5-codex"\n')
+    started = launch(box, "codex", "STANDIN mode=burn delay=0.02", "--budget-usd", "0.001")
+    assert started.returncode == 0, started.stderr
+    row = json.loads(started.stdout)
+    assert row["model"] == "gpt-5-codex" and row["model_source"] == str(host_home / ".codex" / "config.toml")
+    done = wait_ended(box, row["id"])
+    assert done["status"] == "over-budget", done
+    assert re.fullmatch(r"spent \$0\.0\d{1,5} of a \$0\.001 budget", done["reason"]), done["reason"]
+    assert done["models"] == ["gpt-5-codex"] and done["cost_usd"] is not None and done["cost_usd"] >= 0.001
+
+
+def test_a_run_whose_model_is_unknown_at_launch_says_so_and_is_priced_once_named(box: Path) -> None:
+    started = launch(box, "opencode", "STANDIN steps=2")
+    assert started.returncode == 0, started.stderr
+    row = json.loads(started.stdout)
+    assert row["model"] is None and row["model_source"] == "no model in the OpenCode configs"
+    text = tokenclub(
+        "session", "launch", "--host", "box", "--agent", "opencode", "--goal", "STANDIN steps=1", home=box
+    ).stdout
+    assert "model unknown at launch (no model in the OpenCode configs)" in text
+    done = wait_ended(box, row["id"])
+    assert done["status"] == "finished" and done["tokens"]["total"] == 2 * CALL, done
+    assert done["models"] == ["claude-sonnet-4-5"] and done["cost_usd"] is not None, done  # from its messages
