@@ -15,6 +15,7 @@ Totals: 110 + 110643 + 21852 + 960 = 133565.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -94,3 +95,120 @@ def test_discovery_under_a_legacy_home(tmp_path: Path) -> None:
     shutil.copytree(EXTRA / "openclaw", tmp_path / ".clawdbot")
     found = [p for root in OpenClaw().roots(Env.under(tmp_path)) for p in OpenClaw().discover(root)]
     assert per_day_model(parse_all(OpenClaw(), found)) == EXPECTED
+
+
+# The events the real OpenClaw 2026.9.6 stored in its agent database for three calls to a local
+# model server (one fresh session, one session run twice); the server recorded, per call,
+# in / cw / cr / out: 1017/307/5031/43, 1034/314/5062/46, 1051/321/5093/49 (docs/formats-new-agents.md §1.6).
+DB_EVENTS = EXTRA / "openclaw-db" / "transcript_events.jsonl"
+DB_EXPECTED = {("2026-12-07", "mock-model"): (3102, 138, 942, 15186, 0)}
+
+
+def lay_out_database(path: Path, compress_seq: int | None = None, drop: str = "") -> None:
+    """An agent database with the fixture's events (the real table's columns; one event zstd-compressed)."""
+    import sqlite3
+
+    import zstandard
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE transcript_events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, event_json TEXT,"
+        " created_at INTEGER NOT NULL, event_zstd BLOB, event_utf8_bytes INTEGER, navigation_json TEXT,"
+        " PRIMARY KEY (session_id, seq))"
+    )
+    for line in DB_EVENTS.read_text().splitlines():
+        row = json.loads(line)
+        if row["session_id"] == drop:
+            continue
+        text = json.dumps(row["event"], separators=(",", ":"))
+        packed = row["seq"] == compress_seq and row["session_id"] == "drive-s1"
+        conn.execute(
+            "INSERT INTO transcript_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                row["session_id"],
+                row["seq"],
+                None if packed else text,
+                row["created_at"],
+                zstandard.ZstdCompressor().compress(text.encode()) if packed else None,
+                len(text.encode()) if packed else None,
+                "{}" if packed else None,
+            ),
+        )
+    conn.commit()
+    conn.close()
+
+
+def test_agent_database_matches_the_calls_the_server_recorded(tmp_path: Path) -> None:
+    db = tmp_path / ".openclaw" / "agents" / "main" / "agent" / "openclaw-agent.sqlite"
+    lay_out_database(db, compress_seq=8)  # the third call stored compressed
+    source = OpenClaw()
+    [root] = source.roots(Env(tmp_path, {"OPENCLAW_STATE_DIR": str(tmp_path / ".openclaw")}))
+    assert list(source.discover(root)) == [db]
+    assert source.is_whole(db) and source.companions(db) == (db.with_name("openclaw-agent.sqlite-wal"),)
+    result = source.parse(db, 0, {})
+    assert result.skips == {}
+    calls = sorted((e.inp, e.cw, e.cr, e.out) for e in result.events)
+    assert calls == [(1017, 307, 5031, 43), (1034, 314, 5062, 46), (1051, 321, 5093, 49)]
+    assert {(e.session, e.project) for e in result.events} == {
+        ("eb2f4223-4f71-4c19-b822-8539214910cd", "/tmp/ochome1/ws"),
+        ("drive-s1", "/tmp/ochome1/ws"),
+    }
+    assert per_day_model(result.events) == DB_EXPECTED
+
+
+def test_imported_jsonl_history_counts_once_with_the_database(tmp_path: Path) -> None:
+    """An upgrade imports a session's JSONL into the database and keeps the file: one call, one count."""
+    db = tmp_path / "agents" / "main" / "agent" / "openclaw-agent.sqlite"
+    lay_out_database(db)
+    kept = tmp_path / "agents" / "main" / "sessions" / "drive-s1.jsonl.deleted.2026-12-07T03-00-00.000Z"
+    kept.parent.mkdir(parents=True)
+    kept.write_text(
+        "".join(
+            json.dumps(json.loads(line)["event"]) + "\n"
+            for line in DB_EVENTS.read_text().splitlines()
+            if json.loads(line)["session_id"] == "drive-s1"
+        )
+    )
+    found = sorted(OpenClaw().discover(tmp_path / "agents"))
+    assert found == [db, kept]
+    assert per_day_model(parse_all(OpenClaw(), found)) == DB_EXPECTED
+
+
+def test_damaged_database_rows_are_skipped_and_said(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "openclaw-agent.sqlite"
+    lay_out_database(db)
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO transcript_events VALUES ('x', 1, NULL, 1, ?, 10, '{}')", (b"not zstd",))
+    conn.execute("INSERT INTO transcript_events VALUES ('x', 2, '{\"usage\": ', 1, NULL, NULL, NULL)")
+    conn.commit()
+    conn.close()
+    result = OpenClaw().parse(db, 0, {})
+    assert result.skips == {"undecodable event (zstd)": 1, "malformed JSON": 1}
+    assert per_day_model(result.events) == DB_EXPECTED
+    empty = tmp_path / "e" / "openclaw-agent.sqlite"
+    empty.parent.mkdir()
+    sqlite3.connect(empty).close()
+    assert OpenClaw().parse(empty, 0, {}).skips == {"no transcript_events table": 1}
+
+
+def test_a_deleted_sessions_published_archive_is_read(tmp_path: Path) -> None:
+    """Deleting a session drops its rows from the database and publishes ``<id>.jsonl.deleted.<time>.zst``."""
+    import zstandard
+
+    gone = "eb2f4223-4f71-4c19-b822-8539214910cd"
+    db = tmp_path / "agents" / "main" / "agent" / "openclaw-agent.sqlite"
+    lay_out_database(db, drop=gone)
+    lines = [json.loads(line) for line in DB_EVENTS.read_text().splitlines()]
+    text = "".join(json.dumps(r["event"]) + "\n" for r in lines if r["session_id"] == gone)
+    archive = tmp_path / "agents" / "main" / "sessions" / f"{gone}.jsonl.deleted.2026-12-07T04-00-00.000Z.zst"
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
+    found = sorted(OpenClaw().discover(tmp_path / "agents"))
+    assert found == [db, archive] and OpenClaw().is_whole(archive)
+    result = OpenClaw().parse(archive, 0, {})
+    assert result.offset == archive.stat().st_size
+    assert [(e.session, e.project, e.inp) for e in result.events] == [(gone, "/tmp/ochome1/ws", 1017)]
+    assert per_day_model(parse_all(OpenClaw(), found)) == DB_EXPECTED
