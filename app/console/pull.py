@@ -234,6 +234,8 @@ def pull(
         report.error, report.kind = str(exc), exc.kind
     except OSError as exc:  # our side: a full disk, an unwritable data folder
         report.error, report.kind = f"cannot write the mirror: {exc}", "local"
+    except (KeyError, IndexError, TypeError, ValueError) as exc:  # an answer confine did not foresee
+        report.error, report.kind = f"an answer that could not be used ({type(exc).__name__}: {exc})"[:300], "protocol"
     report.seconds = time.monotonic() - started
     return report
 
