@@ -32,6 +32,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "hermes-agent": ("hermes_agent", "HermesAgent"),
     "openclaw": ("openclaw", "OpenClaw"),
     "grok-build": ("grok_build", "GrokBuild"),
+    "zcode": ("zcode", "ZCode"),
 }
 AGENTS = tuple(REGISTRY)
 
