@@ -95,3 +95,16 @@ def test_oversized_summary_is_not_trusted(tmp_path: Path) -> None:
     events = GrokBuild().parse(session / "updates.jsonl", 0, {}).events
     assert per_day_model(events) == MAIN_ONLY  # counted as a main session, project from the folder
     assert {e.project for e in events} == {"/x"}
+
+
+def test_through_the_index(tmp_path: Path) -> None:
+    from tests.sources.indexing import index_table, open_index
+
+    home = tmp_path / "home"
+    shutil.copytree(SESSIONS, home / ".grok" / "sessions")
+    index = open_index(tmp_path)
+    try:
+        assert index_table(index, home, "grok-build") == EXPECTED
+        assert index_table(index, home, "grok-build") == EXPECTED
+    finally:
+        index.close()

@@ -212,3 +212,28 @@ def test_a_deleted_sessions_published_archive_is_read(tmp_path: Path) -> None:
     assert result.offset == archive.stat().st_size
     assert [(e.session, e.project, e.inp) for e in result.events] == [(gone, "/tmp/ochome1/ws", 1017)]
     assert per_day_model(parse_all(OpenClaw(), found)) == DB_EXPECTED
+
+
+def test_through_the_index_the_database_grows_and_counts_once(tmp_path: Path) -> None:
+    import sqlite3
+
+    from tests.sources.indexing import index_table, open_index
+
+    home = tmp_path / "home"
+    db = home / ".openclaw" / "agents" / "main" / "agent" / "openclaw-agent.sqlite"
+    lay_out_database(db, drop="drive-s1")
+    index = open_index(tmp_path)
+    try:
+        assert index_table(index, home, "openclaw") == {("2026-12-07", "mock-model"): (1017, 43, 307, 5031, 0)}
+        lay_out_database(tmp_path / "full.sqlite", compress_seq=8)  # the same store after two more calls
+        with sqlite3.connect(tmp_path / "full.sqlite") as src, sqlite3.connect(db) as dst:
+            dst.executemany(
+                "INSERT OR IGNORE INTO transcript_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                src.execute("SELECT * FROM transcript_events WHERE session_id = 'drive-s1'").fetchall(),
+            )
+        src.close()
+        dst.close()
+        assert index_table(index, home, "openclaw") == DB_EXPECTED
+        assert index_table(index, home, "openclaw") == DB_EXPECTED
+    finally:
+        index.close()

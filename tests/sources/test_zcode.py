@@ -93,3 +93,29 @@ def test_a_database_without_the_table_or_the_session_join(tmp_path: Path) -> Non
     conn.close()
     [event] = ZCode().parse(bare, 0, {}).events
     assert (event.model, event.session, event.project, event.inp, event.out) == ("glm-5.1", "", "", 40, 4)
+
+
+def test_through_the_index_a_request_that_grows_is_counted_once(home: Path, tmp_path: Path) -> None:
+    from tests.sources.indexing import index_table, open_index
+
+    index = open_index(tmp_path)
+    try:
+        assert index_table(index, home, "zcode") == EXPECTED
+        assert index_table(index, home, "zcode") == EXPECTED  # nothing changed: nothing added
+        with sqlite3.connect(database(home)) as conn:  # the next request, still streaming, then done
+            conn.execute(
+                "INSERT INTO model_usage (id, session_id, model_id, status, started_at, input_tokens,"
+                " output_tokens, cache_read_input_tokens) VALUES"
+                " ('usage_model_main_turn_msg_x_1', 'sess_x', 'GLM-5-Turbo', 'running', 1795568460000, 30, 1, 0)"
+            )
+        conn.close()
+        grown = dict(EXPECTED)
+        grown[("2026-11-25", "GLM-5-Turbo")] = (40, 6, 0, 0, 0)
+        assert index_table(index, home, "zcode") == grown
+        with sqlite3.connect(database(home)) as conn:
+            conn.execute("UPDATE model_usage SET status = 'completed', output_tokens = 9 WHERE id LIKE '%msg_x_1'")
+        conn.close()
+        grown[("2026-11-25", "GLM-5-Turbo")] = (40, 14, 0, 0, 0)
+        assert index_table(index, home, "zcode") == grown
+    finally:
+        index.close()
