@@ -671,10 +671,20 @@ class _Usage:
         self._call(key, model, inp, cw, cr, out)
 
     def _claude_result(self, ev):
-        """Claude Code's result holds the process's totals per model (``modelUsage``), background calls
-        included: they replace the messages counted one by one. Qwen Code's results have none: its
-        messages stand."""
+        """The process's totals replace its messages counted one by one: Claude Code's per model
+        (``modelUsage``, its background calls included), Qwen Code's in ``usage`` (its memory agent's
+        calls included, which its stream never shows)."""
         per_model = ev.get("modelUsage")
+        if "modelUsage" not in ev and isinstance(ev.get("usage"), dict):
+            u = ev["usage"]
+            per_model = {
+                self.model or "unknown": {
+                    "inputTokens": u.get("input_tokens"),
+                    "outputTokens": u.get("output_tokens"),
+                    "cacheReadInputTokens": u.get("cache_read_input_tokens"),
+                    "cacheCreationInputTokens": u.get("cache_creation_input_tokens"),
+                }
+            }
         if not isinstance(per_model, dict) or not per_model:
             return
         self._results += 1

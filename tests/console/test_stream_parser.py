@@ -105,11 +105,14 @@ def test_claude_code_result_replaces_only_its_own_process(tmp_path: Path) -> Non
     assert u.sums == [2 * 1046, 2 * 2108, 2 * 3082, 2 * 41, 0]
 
 
-def test_qwen_code_keeps_its_messages_its_result_has_no_per_model_totals() -> None:
+def test_qwen_code_result_holds_its_memory_agents_call_the_stream_never_shows() -> None:
     u = usage("claude", "qwen-code", includes_cache=True)
-    for line in lines("qwen-code-0.24.4.stream.jsonl"):
+    stream = lines("qwen-code-0.24.4.stream.jsonl")
+    for line in stream[:-1]:
         u.feed(line)
     assert totals(u) == {"qwen3-coder-plus": [1034, 0, 5002, 42, 0]}
+    u.feed(stream[-1])
+    assert totals(u) == {"qwen3-coder-plus": [2072, 0, 10064, 88, 0]}
 
 
 def test_codex_model_and_tokens_from_its_rollout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -302,3 +305,61 @@ def test_cli_search_is_the_runs_search(tmp_path: Path, monkeypatch: pytest.Monke
     _script(local / "gemini", "echo 0.61.0\n")
     assert os.pathsep + str(local) in helper._agent_path()
     assert shutil.which("gemini", path=helper._agent_path()) == str(local / "gemini")
+
+
+# -- streams recorded from the real CLIs (tests/console/record_streams.py) --------------------------
+
+RECORDED = STREAMS / "recorded"
+# (helper format, TokenClub agent, input includes the cache, model known at launch)
+RECORDED_RUNS = {
+    "claude-2.1.332": ("claude", "claude-code", False, None),
+    "codex-0.171.0": ("codex", "codex", False, None),
+    "gemini-0.61.0": ("gemini", "gemini-cli", False, None),
+    "qwen-0.24.4": ("claude", "qwen-code", True, None),
+    "opencode-1.18.33": ("opencode", "opencode", False, "qwen3-coder-plus"),  # its config: local/qwen3-coder-plus
+}
+# where each log goes in a home for the helper to find it, and what reasoning each stream reports
+LOG_HOME = {"claude": ".claude/projects/-w", "codex": ".codex/sessions/{day}", "gemini": ".gemini/tmp/w/chats"}
+
+
+def _server(stem: str) -> dict[str, Any]:
+    return json.loads((RECORDED / f"{stem}.server.json").read_text())  # type: ignore[no-any-return]
+
+
+def _expected(stem: str) -> dict[str, list[int]]:
+    """The server's usage per model, without the calls the CLI reports nowhere: OpenCode's session
+    title (made by its small model, in neither its stream nor its storage)."""
+    sums: dict[str, list[int]] = {}
+    for call in _server(stem)["calls"]:
+        if call["purpose"] == "title":
+            continue
+        acc = sums.setdefault(call["model"], [0, 0, 0, 0, 0])
+        for i, bucket in enumerate(("in", "cw", "cr", "out", "rsn")):
+            acc[i] += call["usage"][bucket]
+    return sums
+
+
+@pytest.mark.parametrize("stem", list(RECORDED_RUNS))
+def test_recorded_real_streams_count_what_the_server_returned(
+    stem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fmt, agent, includes_cache, model = RECORDED_RUNS[stem]
+    for name in ("CODEX_HOME", "GEMINI_CLI_HOME", "CLAUDE_CONFIG_DIR", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    log = _server(stem)["log"]
+    if log:
+        folder = tmp_path / LOG_HOME[fmt].format(day=time.strftime("%Y/%m/%d"))
+        folder.mkdir(parents=True)
+        shutil.copy(RECORDED / f"{stem}.log.jsonl", folder / log)
+    u = usage(fmt, agent, model, includes_cache)
+    for line in (RECORDED / f"{stem}.stream.jsonl").read_bytes().splitlines():
+        u.feed(line)
+        u.live_log()
+    got, want = totals(u), _expected(stem)
+    assert u.notes == []
+    assert {m: v[:4] for m, v in got.items()} == {m: v[:4] for m, v in want.items()}
+    if agent in ("claude-code", "qwen-code"):  # their streams report no reasoning count (it is in the output)
+        assert all(v[4] == 0 for v in got.values())
+    else:
+        assert got == want
