@@ -85,7 +85,7 @@ class Goose(SessionsDb):
 
 def _moment(value: Any) -> int | None:
     """SQLite's ``CURRENT_TIMESTAMP`` text (UTC), ISO-8601, or epoch seconds or ms."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e14:  # before the year 5000
         return int(value if value > 1e12 else value * 1000)
     return iso_ms(value)
 

@@ -84,3 +84,15 @@ def test_session_database_row(tmp_path: Path, source: Source, db: Path, column: 
     after, skips = totals(source, copy)
     assert skips == {**before_skips, OUT_OF_RANGE: 1}
     assert len(after) == len(before) - 1 and set(after) <= set(before)
+
+
+def test_goose_infinite_or_huge_times_are_no_times(tmp_path: Path) -> None:
+    copy = tmp_path / "sessions.db"
+    shutil.copy(EXTRA / "goose" / "sessions" / "sessions.db", copy)
+    before, before_skips = totals(Goose(), copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE sessions SET updated_at = 9e999, created_at = 1e300")
+    conn.close()
+    after, skips = totals(Goose(), copy)  # nothing left to date them by
+    undated = len(before) + before_skips.get("session without timestamp", 0)
+    assert before and after == [] and skips == {"session without timestamp": undated}
