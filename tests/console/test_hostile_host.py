@@ -85,7 +85,7 @@ def op_scan(req, out):
     doc = _real_answer("scan", req)
     if mode == "scan-paths":
         root = req["roots"][0]
-        doc["files"] += [[root + p, 0, 1, 1, 1] for p in a["paths"]]
+        doc["files"] += [[(root if a.get("under", True) else "") + p, 0, 1, 1, 1] for p in a["paths"]]
     elif mode == "short-entry":
         doc["files"].append(doc["files"][0][:2])
     elif mode == "length":
@@ -165,14 +165,16 @@ def host_events() -> int:
         return int(conn.execute("SELECT count(*) FROM events WHERE device = 'h1'").fetchone()[0])
 
 
-def refused(workstation: Path, sentinel: Path, reason: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Refresh; the host's entry is a named protocol error, and nothing outside the mirror moved."""
+def refused(
+    workstation: Path, sentinel: Path, reason: str, env: dict[str, str] | None = None, kind: str = "protocol"
+) -> dict[str, Any]:
+    """Refresh; the host's entry is a named error (of ``kind``), and nothing outside the mirror moved."""
     before = tree(sentinel, workstation)
     done = tokenclub("refresh", "--json", home=workstation, env=env, check=False)
     assert done.returncode == INCOMPLETE, done.stderr
     entry = json.loads(done.stdout)["hosts"][0]
     assert entry["host"] == "h1" and not entry["ok"], entry
-    assert entry["kind"] == "protocol", entry
+    assert entry["kind"] == kind, entry
     assert reason in entry["error"], entry
     assert f"host h1: {entry['error']}" in done.stderr
     assert tree(sentinel, workstation) == before
@@ -198,6 +200,8 @@ def test_scan_paths_out_of_the_mirror_create_and_delete_nothing(
     refused(workstation, sentinel, "is both a file and a folder")
     (host_home / ".attack").write_text(json.dumps({"mode": "scan-paths", "paths": ["\0"]}))
     refused(workstation, sentinel, "holds a NUL")
+    (host_home / ".attack").write_text(json.dumps({"mode": "scan-paths", "paths": [str(sentinel)], "under": False}))
+    refused(workstation, sentinel, "is outside the roots asked for")
     # a state written before paths were checked lists an escaping path: dropped, never deleted
     honest = sshd.home / ".attack"
     honest.write_text("{}")
@@ -315,3 +319,14 @@ def test_session_kill_refuses_an_id_that_is_a_path(tmp_path: Path, monkeypatch: 
     assert all("bad run id" in k["reason"] for k in killed), killed
     assert not (victim / "kill").exists()
     assert json.loads((victim / "state.json").read_text()) == {"status": "running"}
+
+
+def test_a_symlink_in_the_mirror_is_never_written_through(
+    sshd: Server, host_home: Path, workstation: Path, sentinel: Path
+) -> None:
+    hostile(sshd, workstation, {})  # an honest answer, into a mirror whose folder is a link to the sentinel
+    link = Path(str(pull.mirror_root("h1")) + str(host_home))
+    link.parent.mkdir(parents=True)
+    link.symlink_to(sentinel, target_is_directory=True)
+    refused(workstation, sentinel, "the mirror has a symlink at", kind="local")
+    assert link.is_symlink()
