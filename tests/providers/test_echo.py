@@ -219,6 +219,10 @@ def test_echoed_keys_are_never_printed_stored_or_listed(
     assert listed["deepseek"]["last_error_kind"] == "server error"
     assert all(len(r["last_error"]) <= 600 for r in listed.values())
 
+    echo.status["gemini"] = 200  # Gemini's key test reads nothing from the answer: it passes
+    outputs["keys test gemini"] = run(env, "keys", "test", "gemini")
+    assert outputs["keys test gemini"].returncode == 0, outputs["keys test gemini"].stderr
+
     files = [p for p in [*tokenclub_home.rglob("*"), *tmp_path.glob("index.sqlite*")] if p.is_file()]
     haystacks = {
         **{f"{name} {part}": getattr(done, part) for name, done in outputs.items() for part in ("stdout", "stderr")},
