@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from app import __version__
+from app import __version__, limits_cli
 from app.club import cli as club_cli
 from app.console import cli as console_cli
 from app.console import session_cli
@@ -42,7 +42,10 @@ REFRESH_STATUS = (
     " could not be read"
     " (each a warning on stderr, and listed in --json's failures)"
 )
-REPORTS = ("daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today", "reconcile")
+REPORTS = (
+    "daily", "weekly", "monthly", "session", "models", "projects", "insights", "dashboard", "today", "reconcile",
+    "blocks",
+)  # fmt: skip
 
 
 class UsageError(Exception):
@@ -132,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(club_cli.register(sub, common))  # club export, merge, verify, card
     COMMANDS.update(console_cli.register(sub, common))  # host; refresh --host/--local-only; report --device
     COMMANDS.update(session_cli.register(sub, common))  # session launch, list, tail, kill
+    COMMANDS.update(limits_cli.register(sub, common))  # limits, statusline; report blocks
     return parser
 
 
@@ -370,6 +374,8 @@ BUCKET_COLUMNS = ["in", "cw", "cr", "out", "rsn", "total", "cost_usd", "cache_hi
 def cmd_report(args: argparse.Namespace) -> int:
     if args.kind == "reconcile":
         return providers_cli.cmd_reconcile(args)
+    if args.kind == "blocks":
+        return limits_cli.cmd_blocks(args)
     prefs = _settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
     agents = _agents(args) or prefs.enabled_agents()

@@ -19,6 +19,8 @@ from app.core.milestones import DEFAULT_MILESTONES, tier_label
 from app.core.timezones import ZoneError, resolve_zone
 
 THEMES = ("system", "light", "dark")
+LIMIT_ALERTS = (80, 95)  # plan-window use (%) at which the app notifies, once per window
+LIMITS_ACCOUNT_URL = "https://api.anthropic.com"  # where Claude's account usage endpoint lives
 MAX_MILESTONES = 6
 _SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "B": 1_000_000_000}
 
@@ -42,7 +44,20 @@ class InvalidSettings(SettingsError):
 class Settings:
     """What the user chose; a plain class (the warm command line does not import ``dataclasses``)."""
 
-    FIELDS = ("tz", "agents", "milestones", "notify_tiers", "start_at_login", "watching", "theme", "extra")
+    FIELDS = (
+        "tz",
+        "agents",
+        "milestones",
+        "notify_tiers",
+        "start_at_login",
+        "watching",
+        "theme",
+        "limit_alerts",
+        "limits_account",
+        "limits_account_url",
+        "ring_follows_limits",
+        "extra",
+    )
 
     def __init__(
         self,
@@ -54,6 +69,10 @@ class Settings:
         watching: bool = True,
         theme: str = "system",
         extra: dict[str, Any] | None = None,  # keys from a newer version, kept as they are
+        limit_alerts: tuple[int, ...] = LIMIT_ALERTS,
+        limits_account: bool = False,  # opt-in: ask Claude's account usage endpoint with Claude Code's sign-in
+        limits_account_url: str = LIMITS_ACCOUNT_URL,
+        ring_follows_limits: bool = False,  # the tray ring shows the tightest plan window, not the day's milestone
     ) -> None:
         self.tz = tz
         self.agents: dict[str, bool] = {} if agents is None else agents
@@ -63,6 +82,10 @@ class Settings:
         self.watching = watching
         self.theme = theme
         self.extra: dict[str, Any] = {} if extra is None else extra
+        self.limit_alerts = limit_alerts
+        self.limits_account = limits_account
+        self.limits_account_url = limits_account_url
+        self.ring_follows_limits = ring_follows_limits
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Settings):
@@ -93,6 +116,10 @@ class Settings:
             "start_at_login": self.start_at_login,
             "watching": self.watching,
             "theme": self.theme,
+            "limit_alerts": list(self.limit_alerts),
+            "limits_account": self.limits_account,
+            "limits_account_url": self.limits_account_url,
+            "ring_follows_limits": self.ring_follows_limits,
         }
 
 
@@ -131,7 +158,7 @@ def save(settings: Settings, path: Path | None = None) -> None:
 
 def from_dict(data: dict[str, Any]) -> Settings:
     s = Settings()
-    known = {"tz", "agents", "milestones", "notify_tiers", "start_at_login", "watching", "theme"}
+    known = {"tz", "agents", "milestones", "notify_tiers", "start_at_login", "watching", "theme", *LIMIT_KEYS}
     s.extra = {k: v for k, v in data.items() if k not in known}
     for key in known & data.keys():
         value = data[key]
@@ -171,16 +198,20 @@ def apply(s: Settings, key: str, value: Any) -> None:
     elif key == "milestones":
         items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value).strip())
         s.milestones = parse_milestones([i for i in items if i != ""])
-    elif key in ("notify_tiers", "start_at_login", "watching"):
+    elif key in ("notify_tiers", "start_at_login", "watching", "limits_account", "ring_follows_limits"):
         setattr(s, key, _bool(key, value))
     elif key == "theme":
         if value not in THEMES:
             raise SettingsError(f"theme must be one of {', '.join(THEMES)}")
         s.theme = str(value)
+    elif key == "limit_alerts":
+        s.limit_alerts = parse_percents(value)
+    elif key == "limits_account_url":
+        s.limits_account_url = parse_url(value)
     else:
         raise SettingsError(
             f"unknown setting {key!r} (settings: tz, agents.<id>, milestones, notify_tiers, "
-            "start_at_login, watching, theme)"
+            "start_at_login, watching, theme, limit_alerts, limits_account, limits_account_url, ring_follows_limits)"
         )
 
 
@@ -205,6 +236,32 @@ def updated(base: Settings, changes: Mapping[str, Any]) -> Settings:
     if errors:
         raise InvalidSettings(errors)
     return result
+
+
+LIMIT_KEYS = ("limit_alerts", "limits_account", "limits_account_url", "ring_follows_limits")
+
+
+def parse_percents(value: Any) -> tuple[int, ...]:
+    """``"80,95"`` or ``[80, 95]`` -> ``(80, 95)``: 1 to 4 whole percents, 1-100, increasing."""
+    items = value if isinstance(value, list) else re.split(r"[,\s]+", str(value).strip())
+    try:
+        values = tuple(int(str(i).strip().rstrip("%")) for i in items if str(i).strip() != "")
+    except ValueError:
+        raise SettingsError("limit_alerts must be whole percents, e.g. 80,95") from None
+    if not 1 <= len(values) <= 4 or any(not 1 <= v <= 100 for v in values):
+        raise SettingsError("limit_alerts takes 1 to 4 percents between 1 and 100")
+    if any(b <= a for a, b in zip(values, values[1:], strict=False)):
+        raise SettingsError("limit_alerts must be increasing, e.g. 80,95")
+    return values
+
+
+def parse_url(value: Any) -> str:
+    """An http(s) base URL (no credentials, query or fragment in it)."""
+    text = str(value).strip().rstrip("/")
+    match = re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/[A-Za-z0-9._~\-/]*)?", text)
+    if not match or len(text) > 300:
+        raise SettingsError("limits_account_url must be an http(s) URL such as https://api.anthropic.com")
+    return text
 
 
 def parse_milestones(items: Sequence[Any]) -> tuple[int, ...]:
