@@ -7,7 +7,9 @@ real usage; newer builds also write a ``token_usage_record`` beside each ``token
 
 The de-duplication key is the thread id plus the thread's cumulative counters after the
 call: re-emits, the ``.jsonl``/``.zst`` and ``sessions``/``archived_sessions`` copies of a
-thread, and the two record kinds of one response all collapse on it. A file without
+thread, and the two record kinds of one response all collapse on it. An archived rollout with
+the name of one still under ``sessions`` is not read at all: the active file is the truth, even
+when the two differ. A file without
 ``session_meta`` (a branch or copy of another rollout) has only its own name for a thread id,
 so its calls are keyed by the line's timestamp and counters instead, which its copied lines
 share with the file they came from. A ``token_count`` with ``last_token_usage`` but no
@@ -57,9 +59,15 @@ class Codex(Source):
         return map(Path, self.files(root))
 
     def files(self, root: Path) -> Iterator[str]:
+        active: set[str] | None = None  # the names under sessions/, walked once an archived file needs them
         for path in walk_paths(root, _is_rollout):
             if path.endswith(".zst") and os.path.exists(path[:-4]):
                 continue  # the plain sibling is the live copy
+            if root.name == "archived_sessions":
+                if active is None:
+                    active = {_plain(os.path.basename(p)) for p in walk_paths(root.parent / "sessions", _is_rollout)}
+                if _plain(os.path.basename(path)) in active:
+                    continue  # the same rollout is still active: that file is the truth
             yield path
 
     def is_whole(self, path: str | Path) -> bool:
@@ -78,6 +86,11 @@ class Codex(Source):
         else:
             scan_jsonl(path, offset, marker, reader.on_line, result)
         return result
+
+
+def _plain(name: str) -> str:
+    """A rollout's name without the archive's ``.zst``."""
+    return name[:-4] if name.endswith(".zst") else name
 
 
 def _is_rollout(name: str) -> bool:

@@ -1,9 +1,17 @@
 """Qwen Code: ``$QWEN_RUNTIME_DIR`` (``~/.qwen``) ``/projects/<sanitized cwd>/chats/<session>.jsonl``.
 
 Usage is the Gemini-shaped ``usageMetadata`` of ``type:"assistant"`` records, whose
-``promptTokenCount`` includes the cached tokens. ``ui_telemetry`` system records repeat
-the same numbers and are ignored. Whether ``thoughtsTokenCount`` is already inside
+``promptTokenCount`` includes the cached tokens. Whether ``thoughtsTokenCount`` is already inside
 ``candidatesTokenCount`` (OpenAI-compatible back ends) is read off ``totalTokenCount``.
+
+Every API response is also written as a ``system``/``ui_telemetry`` record whose ``uiEvent`` is
+``qwen-code.api_response`` (``input_token_count`` with the cache in it, ``output_token_count``,
+``cached_content_token_count``, ``thoughts_token_count``, ``total_token_count``). For a call of
+the conversation the assistant record follows it with ``parentUuid`` = the telemetry record's
+``uuid``; a background sub-agent's call (``subagent_name``, e.g. the memory extractor) has no
+assistant record, so the telemetry record is its only trace. Both are keyed by the telemetry
+record's ``uuid``, and the assistant record outranks it: each call counts once, from its
+assistant record when there is one.
 
 ``/branch`` copies every record verbatim into a new file, keeping its ``uuid`` and adding
 ``forkedFrom``. The de-duplication key is the record ``uuid``; the original (no
@@ -29,7 +37,7 @@ from typing import Any
 from app.core.model import UsageEvent
 from app.sources.base import Env, Marker, ParseResult, Source, count, fresh, iso_ms, needle, read_json, scan_jsonl
 
-MARKER = needle(b'"usageMetadata"')
+MARKER = needle(b'"usageMetadata"', b'"qwen-code.api_response"')
 LEGACY_TOKENS = b'"tokens"'  # a Gemini-shaped message, only looked for under tmp/
 SESSION_ID = b'"sessionId"'  # the legacy metadata line names the session: looked for until one has
 
@@ -37,6 +45,9 @@ SESSION_ID = b'"sessionId"'  # the legacy metadata line names the session: looke
 LEGACY_TYPES = ("gemini", "qwen")
 
 ORIGINAL, BRANCH_COPY = 1, 0
+TELEMETRY = -2  # added to the prio: a call's telemetry record yields to its assistant record
+RECENT_TELEMETRY = 64  # telemetry uuids remembered for the assistant records that follow them
+API_RESPONSE = "qwen-code.api_response"
 JSONL_FLOOR = 1 << 50  # above any mtime in ms: a legacy .jsonl line beats a .json copy (as in Gemini CLI)
 
 
@@ -68,9 +79,37 @@ class QwenCode(Source):
                 if obj.get("type") in LEGACY_TYPES:
                     on_legacy(obj, JSONL_FLOOR + at)  # a later line of the message is its newer version
                     return
-            usage = obj.get("usageMetadata")
-            if obj.get("type") != "assistant" or not isinstance(usage, dict):
+            uuid = obj.get("uuid")
+            uuid = uuid if isinstance(uuid, str) and uuid else None
+            prio = BRANCH_COPY if obj.get("forkedFrom") else ORIGINAL
+            kind = obj.get("type")
+            if kind == "system" and obj.get("subtype") == "ui_telemetry":
+                event = _dict(_dict(obj.get("systemPayload")).get("uiEvent"))
+                if event.get("event.name") != API_RESPONSE or uuid is None:
+                    return
+                recent = state.setdefault("telemetry", [])
+                recent.append(uuid)
+                del recent[:-RECENT_TELEMETRY]
+                usage: Any = {
+                    "promptTokenCount": event.get("input_token_count"),
+                    "cachedContentTokenCount": event.get("cached_content_token_count"),
+                    "candidatesTokenCount": event.get("output_token_count"),
+                    "thoughtsTokenCount": event.get("thoughts_token_count"),
+                    "totalTokenCount": event.get("total_token_count"),
+                }
+                on_usage(obj, usage, f"qw:{uuid}", prio + TELEMETRY, event.get("model"))
                 return
+            usage = obj.get("usageMetadata")
+            if kind != "assistant" or not isinstance(usage, dict):
+                return
+            parent = obj.get("parentUuid")
+            if isinstance(parent, str) and parent in state.get("telemetry", ()):
+                key = f"qw:{parent}"  # the call's telemetry record came first: one key for both
+            else:
+                key = f"qw:{uuid}" if uuid else f"qw:{path}@{at}"
+            on_usage(obj, usage, key, prio, obj.get("model"))
+
+        def on_usage(obj: dict[str, Any], usage: dict[str, Any], key: str, prio: int, model: Any) -> None:
             prompt = count(usage.get("promptTokenCount"))
             cached = count(usage.get("cachedContentTokenCount"))
             candidates = count(usage.get("candidatesTokenCount"))
@@ -85,14 +124,13 @@ class QwenCode(Source):
             if ts is None:
                 result.skip("usage line without timestamp")
                 return
-            uuid = obj.get("uuid")
             result.events.append(
                 UsageEvent(
-                    key=f"qw:{uuid}" if isinstance(uuid, str) and uuid else f"qw:{path}@{at}",
-                    prio=BRANCH_COPY if obj.get("forkedFrom") else ORIGINAL,
+                    key=key,
+                    prio=prio,
                     agent=self.agent,
                     ts=ts,
-                    model=str(obj.get("model") or "unknown"),
+                    model=str(model or "unknown"),
                     session=str(obj.get("sessionId") or path.stem),
                     project=str(obj.get("cwd") or path.parent.parent.name),
                     inp=inp,
@@ -158,3 +196,7 @@ class QwenCode(Source):
             marker = MARKER
         scan_jsonl(path, offset, marker, on_line, result)
         return result
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -1,4 +1,5 @@
-"""Qwen Code: one count per record uuid, the original over a /branch copy, telemetry ignored."""
+"""Qwen Code: one count per call, the original over a /branch copy, a telemetry record only for a call
+no assistant record carries."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from app.core.model import dedupe
 from app.sources.base import Env
 from app.sources.qwen_code import QwenCode
 from tests.sources.common import EXTRA, FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
@@ -39,7 +41,8 @@ def test_fixtures_match_expected_in_either_order() -> None:
 def test_branch_copies_stay_with_the_original_session() -> None:
     events = parse_all(QwenCode(), reversed(files()))
     kept = {e.key: e for e in events if e.prio == 1}
-    assert kept["qw:9e000000-0000-4000-8000-000000000003"].session == "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+    # the assistant record 3 follows its call's telemetry record 2, whose uuid keys the call
+    assert kept["qw:9e000000-0000-4000-8000-000000000002"].session == "5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
 
 
 def line(usage: dict[str, int]) -> bytes:
@@ -154,3 +157,39 @@ def test_a_rewritten_legacy_document_replaces_its_messages(tmp_path: Path) -> No
     assert all(n.prio > o.prio for n, o in zip(new, old, strict=False))
     [(day_model, (inp, out, cw, cr, rsn))] = LEGACY_JSON.items()
     assert per_day_model(old + new) == {day_model: (inp + 1000, out + 90, cw, cr + 13000, rsn)}
+
+
+# Qwen Code 0.24.4's own log of two headless turns (tests/realagents): each turn's call has a
+# telemetry record and, linked to it by parentUuid, an assistant record; each turn is followed by a
+# call of the background memory extractor (subagent_name managed-auto-memory-extractor), written only
+# as a telemetry record. The usage is the local model server's: thoughts inside the output (the
+# total is input + output), the input with the cache in it.
+REAL_HOME = Path(__file__).parents[1] / "fixtures" / "realagents" / "qwen-code-0.24.4" / "home"
+[REAL] = (REAL_HOME / ".qwen" / "projects").glob("*/chats/*.jsonl")
+REAL_CALLS = [(1017, 5031, 43, 11), (1034, 5062, 46, 12), (1051, 5093, 49, 13), (1068, 5124, 52, 14)]
+REAL_TOTALS = {
+    ("2026-12-07", "qwen3-coder-plus"): (
+        sum(c[0] for c in REAL_CALLS),
+        sum(c[2] for c in REAL_CALLS),
+        0,
+        sum(c[1] for c in REAL_CALLS),
+        sum(c[3] for c in REAL_CALLS),
+    )
+}
+
+
+def test_sub_agent_calls_only_in_telemetry_count_once_each(tmp_path: Path) -> None:
+    events = QwenCode().parse(REAL, 0, {}).events
+    assert per_day_model(events) == REAL_TOTALS
+    kept = sorted((e.inp, e.cr, e.out, e.rsn) for e in dedupe(events).values())
+    assert kept == REAL_CALLS
+    assert index_table(open_index(tmp_path), REAL_HOME, "qwen-code") == REAL_TOTALS
+
+
+def test_an_assistant_record_read_after_its_telemetry_replaces_it(tmp_path: Path) -> None:
+    # cut after the first call's telemetry record: the first read counts it, the second read's
+    # assistant record takes its key
+    events = parse_in_two_reads(QwenCode(), REAL, tmp_path / "s.jsonl", cut_line=3)
+    assert per_day_model(events) == REAL_TOTALS
+    first = [e for e in events if e.key == events[0].key]
+    assert [e.prio for e in first] == [1 - 2, 1]
