@@ -76,6 +76,22 @@ apt_get() {
     done
 }
 
+# The real agent CLIs that tests/realagents drives, exactly as its package-lock.json pins them, and the
+# Node 22 (an npm package) that runs them; npm itself from Debian's packages when the machine has none.
+# Not `npm ci`: the registry serves no package for some other platforms' optional binaries, so the
+# lock cannot list them and ci refuses it; install keeps to the lock and leaves it as it is. No install
+# scripts: Claude Code's and OpenCode's only copy their platform binary, which the tests run directly.
+agent_clis() {
+    if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        echo "installing system packages: nodejs npm"
+        apt_get update -qq
+        apt_get install -y -qq --no-install-recommends nodejs npm >/dev/null
+    fi
+    npm install --prefix tests/realagents --no-save --ignore-scripts --no-audit --no-fund --loglevel=error
+}
+
 LOCK=requirements/lock.txt
 PIP_TOOLS="pip-tools==7.7.0"
 
@@ -142,6 +158,7 @@ case "$what" in
         ;;
     test)
         system_packages
+        agent_clis
         if [ "${1:-}" = "--latest" ]; then
             shift
             latest_env
