@@ -111,3 +111,42 @@ def test_a_run_whose_model_is_unknown_at_launch_says_so_and_is_priced_once_named
     done = wait_ended(box, row["id"])
     assert done["status"] == "finished" and done["tokens"]["total"] == 2 * CALL, done
     assert done["models"] == ["claude-sonnet-4-5"] and done["cost_usd"] is not None, done  # from its messages
+
+
+PRICES = {"gemini-2.5-pro": (1e-6, 0.0, 0.0, 1e-7, 1e-5), "claude-sonnet-4-5": (3e-6, 3.75e-6, 6e-6, 3e-7, 1.5e-5)}
+
+
+def settled(agent: str, model: str | None, configured: str | None, uid: int = 1000, **kw: Any) -> Any:
+    from app.console.sessions import Launch
+
+    spec = Launch(agent=agent, goal="g", model=model, **kw)
+    spec.settle("box", uid, configured, "its config", PRICES.get)
+    return spec
+
+
+def test_a_launch_prices_the_model_the_cli_would_use() -> None:
+    from app.console import agents
+
+    spec = settled("gemini-cli", None, "auto-gemini-2.5", budget_usd=1.0)
+    assert spec.resolved_model == "auto-gemini-2.5" and spec.model_source == "its config"
+    assert list(spec.rates) == ["gemini-2.5-pro"]  # the routed models that have a price
+    assert spec.request("r")["run"]["model"] is None  # routed per call: each call names its own
+    spec = settled("opencode", "anthropic/claude-sonnet-4-5", "openai/gpt-5", budget_usd=1.0)
+    assert spec.model_source == "--model" and spec.request("r")["run"]["model"] == "claude-sonnet-4-5"
+    with pytest.raises(agents.Refused, match=r"unknown at launch \(its config\).*pass --model"):
+        settled("codex", None, None, budget_usd=1.0)
+    with pytest.raises(agents.Refused, match="gpt-9 has no price"):
+        settled("codex", "gpt-9", None, budget_usd=1.0)
+    assert settled("codex", None, None).resolved_model is None  # no dollar budget: it may start
+    with pytest.raises(agents.Refused, match="refuses to skip permissions") as refused:
+        settled("claude-code", None, None, uid=0)
+    assert refused.value.exit_code == 2
+    assert settled("claude-code", None, None, uid=0, claude_sandbox=True).request("r")["run"]["claude_sandbox"]
+
+
+def test_money_is_written_alike_on_both_sides() -> None:
+    from app.console import sessions
+    from tests.console.test_stream_parser import helper
+
+    for amount in (0.0, 0.000049, 0.001, 0.0107, 0.0123, 0.5, 1.0, 12.345, 1234.5):
+        assert sessions.usd(amount) == helper._usd(amount)
