@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.core import limits
+if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
+    import threading
+
+    from app.core import limits
 
 _Handler = Callable[[argparse.Namespace], int]
 STDIN_LIMIT = 64 * 1024  # Claude Code sends well under 2 KiB
@@ -65,6 +67,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
 
 def cmd_limits(args: argparse.Namespace) -> int:
     from app import cli
+    from app.core import limits
     from app.core.timezones import resolve_zone
     from app.sources import codex_limits
 
@@ -216,6 +219,7 @@ def _parse(stamp: str) -> datetime:
 def cmd_blocks(args: argparse.Namespace) -> int:
     """``report blocks``: Claude Code's 5-hour blocks and the gaps between them, as ccusage's ``blocks``."""
     from app import cli
+    from app.core import limits
     from app.core.timezones import resolve_zone
 
     prefs = cli._settings(args)
@@ -325,8 +329,10 @@ def _printable(text: str) -> str:
 
 def statusline(args: argparse.Namespace, raw: bytes, now: datetime | None = None) -> str:
     """``Opus 4.1 │ today 12.3M tok (tier 10M) │ block 1.2M tok $3.40, resets 15:00 (2 h 13 min) │ session …``."""
+    import threading
+
     from app import cli
-    from app.core import reports
+    from app.core import limits, reports
     from app.core.index import Index
     from app.core.paths import default_db, overrides_file
     from app.core.timezones import resolve_zone
