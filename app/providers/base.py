@@ -36,6 +36,7 @@ SERVER_ERROR = "server error"
 NETWORK = "network"  # unreachable, or no answer in time
 MALFORMED = "malformed answer"  # HTML, bad JSON, not the documented shape, endless paging
 CANCELLED = "cancelled"
+_CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie")  # in a header's name: its value is a secret
 
 
 def kind_of_status(status: int | None) -> str:
@@ -158,8 +159,8 @@ class Http:
         self.base_url = base_url.rstrip("/")
         self.sleep = sleep
         self.cancel = cancel
-        # what must never come back in a message: each header value, and a bearer's token alone
-        values = [v for v in headers.values() if v]
+        # what must never come back in a message: each credential header's value, and a bearer's token alone
+        values = [v for k, v in headers.items() if v and any(w in k.lower() for w in _CREDENTIAL_WORDS)]
         self.secrets = tuple(values + [v.split(None, 1)[1] for v in values if " " in v.strip()])
         self.client = httpx.Client(
             headers={**headers, "user-agent": "tokenclub", "accept": "application/json"},

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from app.core.redact import MARK, redact
-from tests.providers.conftest import FAKE_KEYS
+from tests.providers.conftest import FAKE_KEYS, FakeApi, Reply
 from tests.secret_service import SecretService
 
 RUN_TIMEOUT_S = 120  # a 500 is retried with real waits (1 + 2 + 4 + 8 s) in the subprocesses
@@ -352,3 +352,15 @@ def test_redact_bounds_and_keeps_the_public_prefix() -> None:
     deepseek = (FAKE_KEYS["deepseek"],)  # a test key that spells its provider's name
     assert redact("a run of deepseek in a provider's words", deepseek) == f"a run of {MARK} in a provider's words"
     assert redact("deepseek: our own words", deepseek, runs=False) == "deepseek: our own words"
+
+
+def test_only_credential_headers_are_secrets(api: FakeApi) -> None:
+    from app.providers.anthropic import Anthropic
+    from app.providers.base import ProviderError
+
+    said = f"anthropic-version 2023-06-01 does not take x-api-key {KEY[8:]} here"
+    api.route("/v1/models", Reply({"error": {"message": said}}, 400))
+    with pytest.raises(ProviderError) as err:
+        Anthropic(api.url).test("sk-ant-api03-" + KEY[8:])  # a regular key: the models endpoint
+    assert str(err.value) == f"anthropic: HTTP 400: anthropic-version 2023-06-01 does not take x-api-key {MARK} here"
+    assert err.value.kind == "refused"
