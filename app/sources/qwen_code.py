@@ -84,8 +84,9 @@ class QwenCode(Source):
             prio = BRANCH_COPY if obj.get("forkedFrom") else ORIGINAL
             kind = obj.get("type")
             if kind == "system" and obj.get("subtype") == "ui_telemetry":
-                event = _dict(_dict(obj.get("systemPayload")).get("uiEvent"))
-                if event.get("event.name") != API_RESPONSE or uuid is None:
+                payload = obj.get("systemPayload")
+                event = payload.get("uiEvent") if isinstance(payload, dict) else None
+                if not isinstance(event, dict) or event.get("event.name") != API_RESPONSE or uuid is None:
                     return
                 recent = state.setdefault("telemetry", [])
                 recent.append(uuid)
@@ -196,7 +197,3 @@ class QwenCode(Source):
             marker = MARKER
         scan_jsonl(path, offset, marker, on_line, result)
         return result
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
