@@ -100,7 +100,7 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
         formatter_class=_formatter,
         help="call each key's cheapest read-only endpoint",
         description="Call each key's cheapest read-only endpoint and say whether it answered. Exit status: 0 when "
-        "every key tested passed, 1 when any failed (each failure's kind and reason are in the output).",
+        "every key tested passed, 1 when any failed (the output says why; --json adds each failure's kind).",
     )
     test.add_argument("provider", nargs="?", metavar="PROVIDER")
     test.add_argument("--label")
@@ -132,7 +132,7 @@ def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentP
         help="fetch usage and balances into the index",
         description="Fetch each key's usage and balance into the index. Exit status: 0 when every fetch succeeded "
         "or was skipped (no endpoint, or the usage endpoints need an admin key), 1 when any failed (that key keeps "
-        "the data it had; the failure's kind and reason are in the output and in provider list).",
+        "the data it had; the output and provider list say why, --json adds the failure's kind).",
     )
     sy.add_argument("provider", nargs="?", choices=IDS, metavar="PROVIDER")
     sy.add_argument("--label")
