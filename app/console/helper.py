@@ -564,6 +564,7 @@ class _Usage:
         self.notes = []  # impossible counts that were ignored, named
         self._log = None  # [session id, its log file, bytes read]
         self._messages = {}  # type: dict[str, tuple]
+        self._gemini_sums = {}  # type: dict[tuple, list[int]]
         self._open = {}  # Claude Code: the calls of the process under way, until its result replaces them
         self._closed = set()  # call keys a result replaced: a late copy never counts again
         self._ended = set()  # sessions whose final totals are in: their logs are read no more
@@ -593,7 +594,11 @@ class _Usage:
         model = _model_name(value)
         if model is None:
             return
+        if model == self.model:
+            return
         self.model = model
+        if not any(self.by_model.get("unknown", ())):
+            return
         for key, (was, vals) in list(self.calls.items()):
             if was == "unknown":
                 self._add(was, vals, -1)
@@ -804,20 +809,27 @@ class _Usage:
         t = doc.get("tokens")
         if not isinstance(t, dict) or not doc.get("id"):
             return
-        model = _model_name(doc.get("model")) or self.model or "unknown"
+        model = _model_name(doc.get("model"))
         cached, thoughts = self._count(t, "cached"), self._count(t, "thoughts")
+        new = (self._count(t, "input") - cached, cached, self._count(t, "output") + thoughts, thoughts)
         # a message is written again when its tokens arrive: the last copy wins
-        self._messages[str(doc["id"])[:200]] = (
-            model,
-            self._count(t, "input") - cached,
-            cached,
-            self._count(t, "output") + thoughts,
-            thoughts,
-        )
-        for m in {msg[0] for msg in self._messages.values()}:
-            mine = [msg for msg in self._messages.values() if msg[0] == m]
-            inp, cr, out, rsn = (sum(msg[i] for msg in mine) for i in range(1, 5))
-            self._call(f"session-{sid}|{m}", m, inp, 0, cr, out, rsn)
+        key = str(doc["id"])[:200]
+        old = self._messages.get(key)
+        self._messages[key] = (sid, model, new)
+        touched = {(sid, model)}
+        if old is not None:
+            self._gemini_add(old, -1)
+            touched.add(old[:2])
+        self._gemini_add((sid, model, new), 1)
+        for session, m in touched:
+            inp, cr, out, rsn = self._gemini_sums[(session, m)]
+            self._call(f"session-{session}|{m or ''}", m, inp, 0, cr, out, rsn)
+
+    def _gemini_add(self, message, sign):
+        """A chat message's tokens into (or out of) its session's and model's running sums."""
+        acc = self._gemini_sums.setdefault(message[:2], [0, 0, 0, 0])
+        for i, v in enumerate(message[2]):
+            acc[i] += sign * v
 
     def _gemini(self, ev, kind):  # gemini --output-format stream-json
         self._session(ev.get("session_id"))
