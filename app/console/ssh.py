@@ -447,5 +447,6 @@ class Session:
 
 
 def shown(value: object) -> str:
+    """A host's value in a message: repr'd and cut short (never a whole endless string)."""
     text = repr(value)
     return text if len(text) <= 200 else text[:200] + "…"
