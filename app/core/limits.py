@@ -279,7 +279,8 @@ def blocks(calls: Sequence[Sequence[Any]], now: datetime, hours: int = BLOCK_HOU
 
     A block opens at the UTC hour of its first call and takes every call less than ``hours``
     after its start and after the call before; a gap longer than ``hours`` between two calls
-    appears as a gap block from the last call + ``hours`` to the next call.
+    appears as a gap block from the last call + ``hours`` to the next call. Blocks come by start time, as
+    ccusage lists them (the next block's start, floored to the hour, may precede the gap's).
     """
     span = hours * HOUR_MS
     out: list[Block] = []
@@ -297,6 +298,7 @@ def blocks(calls: Sequence[Sequence[Any]], now: datetime, hours: int = BLOCK_HOU
         group.append(call)
     if group:
         out.append(_block(start, group, now, span))
+    out.sort(key=lambda b: b.start)
     return out
 
 

@@ -334,3 +334,13 @@ def test_a_block_is_not_active_five_hours_after_its_last_call() -> None:
     calls = [call("2026-11-21T08:10:00"), call("2026-11-21T08:20:00")]
     assert limits.blocks(calls, at("2026-11-21T12:59:59"))[0].is_active
     assert not limits.blocks(calls, at("2026-11-21T13:00:00"))[0].is_active  # the block's end
+
+
+def test_a_block_whose_hour_precedes_the_gap_before_it_comes_first() -> None:
+    """The gap starts 5 h after the last call (13:10), the next block at its first call's hour (13:00)."""
+    got = limits.blocks([call("2026-11-21T08:10:00"), call("2026-11-21T13:30:00")], at("2026-11-22T00:00:00"))
+    assert [(b.start, b.is_gap) for b in got] == [
+        (at("2026-11-21T08:00:00"), False),
+        (at("2026-11-21T13:00:00"), False),
+        (at("2026-11-21T13:10:00"), True),
+    ]
