@@ -1009,6 +1009,7 @@ class _Supervisor:
         self.stopping = None  # (status, reason) once a kill or a budget ends the run
         self.events_bytes = 0
         self.dropped = 0
+        self.notes_shown = 0  # the usage notes already in the run's events
         self.agent = None
         self.wait_status = None
         self._last_write = 0.0
@@ -1128,6 +1129,15 @@ class _Supervisor:
         n = self.usage.events
         return f"{head}{n} event{'s' * (n != 1)}, last: {self.usage.kind}"
 
+    def _show_notes(self, events_file):
+        """New notes on ignored counts into the run's events, between two of the agent's lines."""
+        for note in self.usage.notes[self.notes_shown :]:
+            line = json.dumps({"type": "tokenclub_note", "note": note}).encode() + b"\n"
+            if self.events_bytes < EVENTS_CAP:
+                events_file.write(line)
+                self.events_bytes += len(line)
+        self.notes_shown = len(self.usage.notes)
+
     def _watch(self, proc, out_fd, events_file, reading_agent):
         """Until ``proc`` exits (or the run is stopped): its stdout into the run's events, counted."""
         import select
@@ -1165,6 +1175,8 @@ class _Supervisor:
                     for line in lines:
                         if line.strip():
                             self.usage.feed(line)
+                    if not pending and len(self.usage.notes) > self.notes_shown:
+                        self._show_notes(events_file)
                     if self.usage.events != before:
                         self.last_active = time.monotonic()
                         breach = self._budget_breach() if reading_agent else None

@@ -441,6 +441,8 @@ def readable(line: bytes) -> str | None:
         item = ev.get("item") or {}
         text = item.get("text") or item.get("command") or item.get("aggregated_output") or ""
         return f"[{item.get('type')}] {text}"[:2000] if text else None
+    if kind == "tokenclub_note":  # the supervisor's own, e.g. an impossible token count it ignored
+        return f"!! tokenclub: {ev.get('note')}"[:2000]
     if kind in ("turn.failed", "error"):
         err = ev.get("error") or ev.get("message")
         return f"!! {err}"[:2000]

@@ -150,3 +150,30 @@ def test_money_is_written_alike_on_both_sides() -> None:
 
     for amount in (0.0, 0.000049, 0.001, 0.0107, 0.0123, 0.5, 1.0, 12.345, 1234.5):
         assert sessions.usd(amount) == helper._usd(amount)
+
+
+def test_an_impossible_count_is_ignored_with_a_note_in_the_runs_events(box: Path, host_home: Path) -> None:
+    odd = host_home / ".local" / "bin" / "oddagent"
+    bad = {
+        "type": "assistant",
+        "message": {"id": "m1", "model": "m", "usage": {"input_tokens": -5, "output_tokens": 7}},
+    }
+    good = {
+        "type": "assistant",
+        "message": {"id": "m2", "model": "m", "usage": {"input_tokens": 3, "output_tokens": 2**60}},
+    }
+    done = {"type": "result", "subtype": "success", "is_error": False, "result": "ok", "modelUsage": {}}
+    lines = "\n".join(json.dumps(e) for e in (bad, good, done))
+    odd.write_text(f"#!/bin/sh\ncat >/dev/null\ncat <<'EOF'\n{lines}\nEOF\n")
+    odd.chmod(0o755)
+    argv = ("--command", "oddagent", "--format", "claude")
+    row = json.loads(launch(box, "custom", "go", *argv).stdout)
+    row = wait_ended(box, row["id"])
+    assert row["status"] == "finished", row
+    assert row["tokens"] == {"in": 3, "cw": 0, "cr": 0, "out": 7, "total": 10}
+    assert row["notes"] == [
+        "ignored input_tokens=-5 in claude output: not a token count",
+        f"ignored output_tokens={2**60} in claude output: not a token count",
+    ]
+    tail = tokenclub("session", "tail", row["id"], home=box).stdout
+    assert "!! tokenclub: ignored input_tokens=-5 in claude output: not a token count" in tail
