@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QSize, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
+from app.core.milestones import to_go
 from app.gui import formatting as fmt
 
 STACKINGS = ("agent", "model", "device", "bucket")
@@ -28,6 +29,8 @@ MAX_SERIES = 8  # past this, the smallest series share one "other" bar so the le
 BAR_WIDTH = 0.8
 EXPORT_SIZE = QSize(1400, 700)
 LOG2, LOG5 = log10(2), log10(5)
+LOG_DECADES = 6  # the log scale spans at most this many decades below the top milestone
+LOG_HEADROOM = 0.15  # decades above the top milestone or the busiest day
 EXPORT_SCALE = 2  # PNGs are rendered at twice the widget's pixels, for sharp text
 
 PALETTE = (
@@ -244,10 +247,12 @@ class BurnChart(QWidget):
         self._view.addItem(self._legend, row=0, col=0)
         self._legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self._view.ci.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignLeft)
+        self._standing = pg.LabelItem("", justify="right", size="9pt")
+        self._view.addItem(self._standing, row=0, col=1)
         self._axis_x = DayAxis()
         self._axis_y = TokenAxis()
         self._plot: pg.PlotItem = self._view.addPlot(
-            row=1, col=0, axisItems={"bottom": self._axis_x, "left": self._axis_y}
+            row=1, col=0, colspan=2, axisItems={"bottom": self._axis_x, "left": self._axis_y}
         )
         self._view.ci.layout.setRowStretchFactor(1, 1)
         self._plot.setMenuEnabled(False)
@@ -256,6 +261,12 @@ class BurnChart(QWidget):
         self._plot.setMouseEnabled(x=True, y=False)
         self._plot.setLabel("left", "tokens per day")
 
+        self._best = pg.InfiniteLine(
+            angle=0, movable=False, label="", labelOpts={"position": 0.5, "anchors": [(0.5, 0), (0.5, 0)]}
+        )
+        self._best.setZValue(14)
+        self._best.hide()
+        self._plot.addItem(self._best, ignoreBounds=True)
         self._cursor = pg.InfiniteLine(angle=90, movable=False)
         self._cursor.setZValue(20)
         self._cursor.hide()
@@ -340,18 +351,19 @@ class BurnChart(QWidget):
             self._hide_hover()
 
     def _y_range(self, totals: np.ndarray, milestones: dict[str, int]) -> tuple[float, float]:
-        """The view's y span: the data plus the next milestone above it (every milestone when log)."""
+        """The view's y span: the data plus the next milestone above it; on the log scale every milestone."""
         peak = float(totals.max()) if totals.size else 0.0
         marks = sorted(milestones.values())
         ahead = [m for m in marks if m > peak]
         if self._log:
+            # up to the top milestone whatever the data, so a day-one home sees all three lines
+            top = max(peak, float(marks[-1]) if marks else peak, 10.0)
             positive = totals[totals > 0]
-            smallest = float(positive.min()) if positive.size else float(marks[0] if marks else 1e6)
-            lo = float(floor(log10(smallest)))
+            smallest = float(positive.min()) if positive.size else top / 1e4
+            lo = floor(log10(smallest))
             if marks:
                 lo = min(lo, floor(log10(marks[0])) - 1)
-            top = max(peak, ahead[0] if ahead else peak, 10 ** (lo + 1))
-            return max(lo, floor(log10(max(top, 1.0))) - 5), log10(top) + 0.12
+            return float(max(lo, floor(log10(top)) - LOG_DECADES)), log10(top) + LOG_HEADROOM
         top = peak
         if ahead and ahead[0] <= 1.6 * peak:  # close enough that the goal line is worth the space
             top = ahead[0]
@@ -370,11 +382,12 @@ class BurnChart(QWidget):
             y = log10(value) if log else float(value)
             line = self._lines.get(label)
             if line is None:
+                # the label hangs below its line at the left: the top line's label stays inside the plot
                 line = pg.InfiniteLine(
                     angle=0,
                     movable=False,
-                    label=label,
-                    labelOpts={"position": 0.0, "anchors": [(0, 1), (0, 1)]},
+                    label=f"{label} a day",
+                    labelOpts={"position": 0.005, "anchors": [(0, 0), (0, 0)]},
                 )
                 line.setZValue(15)
                 self._lines[label] = line
@@ -384,6 +397,47 @@ class BurnChart(QWidget):
             line.label.fill = pg.mkBrush(backdrop)  # readable over the bars it crosses
             line.setPos(y)
             line.setVisible(lo <= y <= hi)
+        self._place_best(log, text, backdrop)
+        self._standing.setText(self._standing_text(lo, hi), color=text.name())
+
+    def _place_best(self, log: bool, text: QColor, backdrop: QColor) -> None:
+        """A dotted line at the best day of the range, so it reads against the milestone lines."""
+        totals = [d["total"] for d in self._days]
+        best = max(totals, default=0)
+        self._best.setVisible(best > 0)
+        if best <= 0:
+            return
+        when = self._days[totals.index(best)]["date"]
+        self._best.label.setFormat(f"best day {fmt.tokens(best)} ({date.fromisoformat(when):%-d %b})")
+        self._best.setPen(pg.mkPen(text, width=1, style=Qt.PenStyle.DotLine))
+        self._best.label.setColor(text)
+        self._best.label.fill = pg.mkBrush(backdrop)
+        self._best.setPos(log10(best) if log else float(best))
+
+    def _standing_text(self, lo: float, hi: float) -> str:
+        """Today and the best day against the milestones, in words above the plot."""
+        if not self._days:
+            return ""
+        marks = sorted(self._milestones.values())
+        today, best = self._days[-1]["total"], max(d["total"] for d in self._days)
+        parts = [f"today {fmt.tokens(today)}: {to_go(today, marks)}", f"best day {fmt.tokens(best)}"]
+        ranked = sorted(self._milestones.items(), key=lambda kv: kv[1])
+        above = [label for label, v in ranked if (log10(v) if self._log else v) > hi]
+        if above:
+            parts.append(f"{', '.join(above)} above this scale (Log scale shows every milestone)")
+        return "  ·  ".join(parts)
+
+    def milestone_label_rects(self) -> dict[str, QRectF]:
+        """Each shown milestone label's box in scene coordinates (tests: never clipped by the plot)."""
+        return {k: line.label.sceneBoundingRect() for k, line in self._lines.items() if line.isVisible()}
+
+    def plot_rect(self) -> QRectF:
+        """The plotting area (the view box) in scene coordinates: what lies outside it is clipped."""
+        return self._plot.getViewBox().sceneBoundingRect()
+
+    def standing_text(self) -> str:
+        """The line above the plot saying where today and the best day stand."""
+        return str(self._standing.text)
 
     def hover_day(self, index: int) -> None:
         """Show the hover box for day ``index`` (what moving the mouse over its bar does)."""

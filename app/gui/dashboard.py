@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.dashboard import DEFAULT_RANGE, RANGES
+from app.core.milestones import to_go
 from app.gui import formatting as fmt
 from app.gui.charts import BUCKET_NAMES, STACKINGS, BurnChart
 from app.gui.minicharts import MiniCharts
@@ -139,6 +140,7 @@ class DashboardWindow(QMainWindow):
         self._stacking.currentIndexChanged.connect(self._redraw_chart)
         row.addWidget(self._stacking)
         self._log = QCheckBox("Log scale")
+        self._log.setChecked(True)  # every milestone in view from the first day
         self._log.setToolTip("Each power of ten the same height: 10M, 100M and 1B evenly spaced")
         self._log.toggled.connect(self._redraw_chart)
         row.addWidget(self._log)
@@ -307,7 +309,7 @@ class DashboardWindow(QMainWindow):
         doc = data["dashboard"]
         self._set_chart_controls(True)
         self._pages.setCurrentWidget(self._dashboard_page)
-        self._show_today(doc["today"])
+        self._show_today(doc["today"], sorted(doc["milestones"].values()))
         self._show_streaks(doc["streaks"])
         self._show_range(doc)
         self._redraw_chart()
@@ -327,7 +329,7 @@ class DashboardWindow(QMainWindow):
             f"Prices: {source['name']}, data of {source['data_date']}" if source else "Prices: none recorded yet"
         )
 
-    def _show_today(self, today: dict[str, Any]) -> None:
+    def _show_today(self, today: dict[str, Any], milestones: list[int]) -> None:
         total = today["total"]
         self._today_total.setText(f"{fmt.tokens(total)} tokens")
         self._today_total.setToolTip(f"{fmt.exact(total)} tokens")
@@ -337,11 +339,10 @@ class DashboardWindow(QMainWindow):
         if nxt:
             self._next_bar.setValue(min(PROGRESS_STEPS, int(PROGRESS_STEPS * total / nxt)))
             self._next_bar.setFormat(f"{total / nxt:.0%} of {fmt.tokens(nxt)}")
-            self._next_label.setText(f"{fmt.tokens(today['to_next'])} to go to {fmt.tokens(nxt)}")
         else:
             self._next_bar.setValue(PROGRESS_STEPS)
             self._next_bar.setFormat("every milestone reached")
-            self._next_label.setText("past the last milestone today")
+        self._next_label.setText(to_go(total, milestones))
         for bucket in ("in", "cw", "cr", "out", "rsn"):
             label = self._today_buckets[BUCKET_NAMES[bucket]]
             label.setText(fmt.tokens(today[bucket]))

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.core.milestones import DEFAULT_MILESTONES, tier_label
+from app.core.milestones import DEFAULT_MILESTONES, tier_label, to_go
 from app.gui.formatting import cost, percent, tokens
 
 # below the first milestone, then one colour per milestone reached (the last repeats past six)
@@ -103,7 +103,7 @@ def tooltip(today: dict[str, Any], balances: Sequence[str] = (), hosts_down: Seq
     tier = today.get("tier")
     lines.append(f"Tier: {tier} a day" if tier else "Tier: below the first milestone")
     if today.get("next_milestone"):
-        lines.append(f"{tokens(today['to_next'])} to {tier_label(today['next_milestone'])}")
+        lines.append(to_go(today["total"], [today["next_milestone"]]))
     else:
         lines.append("Every milestone reached")
     lines.append(

@@ -142,17 +142,19 @@ def test_progress_to_the_next_milestone(window: DashboardWindow, data_for: Data)
     window.show_data({**data, "dashboard": {**data["dashboard"], "today": today}})
     assert window._next_bar.value() == 250
     assert window._next_bar.format() == "25% of 1B"
-    assert "750M to go to 1B" in texts(window)
+    assert "750M more to reach 1B" in texts(window)
     past = {**today, "total": 1_300_000_000, "tier": "1B", "next_milestone": None, "to_next": None}
     window.show_data({**data, "dashboard": {**data["dashboard"], "today": past}})
     assert window._next_bar.value() == window._next_bar.maximum()
     assert "1B club today" in texts(window)
+    assert "300M past 1B, the top milestone" in texts(window)
 
 
 @pytest.mark.parametrize("name", dashboard.RANGES)
 def test_ranges_emit_and_the_chart_shows_that_many_days(
     qtbot: QtBot, window: DashboardWindow, data_for: Data, name: str
 ) -> None:
+    window.set_log_scale(False)  # linear: the bars' heights are the tokens
     window.show_data(data_for("30d"))
     if name == window.current_range():
         with qtbot.waitSignal(window.range_changed, timeout=1000):
@@ -205,16 +207,17 @@ def test_setters_and_tabs(window: DashboardWindow, data_for: Data) -> None:
 
 def test_stacking_and_log_scale_redraw_the_chart(window: DashboardWindow, data_for: Data) -> None:
     window.show_data(data_for("90d"))
-    assert window.current_stacking() == "agent" and not window.log_scale()
+    assert window.current_stacking() == "agent" and window.log_scale()  # every milestone in view by default
+    assert window.chart.milestone_positions() == pytest.approx({"10M": 7.0, "100M": 8.0, "1B": 9.0})
     assert window.chart.legend_names() == ["claude-code", "codex"]
     window._stacking.setCurrentIndex(window._stacking.findData("bucket"))
     assert window.current_stacking() == "bucket"
     assert window.chart.legend_names() == ["input", "cache write", "cache read", "output"]
     window._log.click()
-    assert window.log_scale()
-    assert window.chart.milestone_positions() == pytest.approx({"10M": 7.0, "100M": 8.0, "1B": 9.0})
-    window._log.click()
+    assert not window.log_scale()
     assert window.chart.milestone_positions() == {"10M": 1e7, "100M": 1e8, "1B": 1e9}
+    window._log.click()
+    assert window.chart.milestone_positions() == pytest.approx({"10M": 7.0, "100M": 8.0, "1B": 9.0})
 
 
 def test_toggles_before_any_data_do_nothing(window: DashboardWindow) -> None:

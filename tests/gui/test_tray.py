@@ -61,7 +61,7 @@ def test_tooltip_says_total_cost_tier_and_distance() -> None:
     text = tooltip(_today(4_000_000))
     assert "today 4M tokens · $12.50" in text
     assert "below the first milestone" in text
-    assert "6M to 10M" in text
+    assert "6M more to reach 10M" in text
     assert "cache read 2.8M" in text and "(reasoning 200K)" in text and "cache hit 70.0%" in text
     top = tooltip(_today(1_200_000_000, tier="1B", next_milestone=None, to_next=None))
     assert "Tier: 1B a day" in top and "Every milestone reached" in top
@@ -108,7 +108,7 @@ def test_show_today_redraws(qtbot: QtBot) -> None:
     tray = Tray(DEFAULT_MILESTONES, watching=False)
     assert tray.pause_action.isChecked()
     tray.show_today(_today(150_000_000, tier="100M", next_milestone=1_000_000_000, to_next=850_000_000))
-    assert "850M to 1B" in tray.icon.toolTip()
+    assert "850M more to reach 1B" in tray.icon.toolTip()
     assert tray.icon.icon().pixmap(QSize(32, 32)).toImage() == _image(150_000_000)
     tray.set_milestones((1_000_000, 2_000_000_000))
     assert tray.icon.icon().pixmap(QSize(32, 32)).toImage() != _image(150_000_000)
