@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ANSWER = "Four."
+THOUGHT = "Two and two."
 MAX_BODY = 32 << 20  # a request body above this is refused, never read whole
 BUCKETS = ("in", "cw", "cr", "out", "rsn")
 
@@ -186,15 +187,30 @@ def anthropic_reply(model: str, u: dict[str, int], n: int, stream: bool) -> tupl
                 },
             },
         ),
+        # a thinking block before the text, as a reply with extended thinking has: Claude Code writes
+        # one log line per content block, each with the message's id and usage
         (
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
         ),
         (
             "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ANSWER}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": THOUGHT}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "c2ln"}},
         ),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "content_block_start",
+            {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}},
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": ANSWER}},
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
         (
             "message_delta",
             {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": wire},
