@@ -135,7 +135,8 @@ def test_index_locked_by_another_process(tmp_path: Path) -> None:
     project_dir(home).joinpath("s.jsonl").write_bytes(claude_line("m1", "2026-11-20T10:00:00Z"))
     db = tmp_path / "i.sqlite"
     Index(db).close()
-    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), "5"], stdout=subprocess.PIPE, text=True)
+    # the lock is held until the test kills its holder: the CLI below meets it however slowly it starts
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), "600"], stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
         index = Index(db, timeout=0.3)
