@@ -346,6 +346,8 @@ EVENTS_CAP = 64 << 20  # stdout kept per run; past it lines are still counted, n
 NO_PROGRESS_LIMIT = 3  # loop iterations in a row without a new commit or a changed file
 GRACE_S = 5.0  # between TERM and KILL
 TAIL = 4096  # bytes of output kept for a reason or for the next iteration's prompt
+WINDOW_EVERY_S = 10.0  # how often a --stop-at-window run's rollout is read for its plan's use
+WINDOW_TAIL = 256 << 10  # bytes read from the rollout's end for its last rate_limits
 LOGIN_HINTS = (
     "not logged in",
     "please run /login",
@@ -942,6 +944,47 @@ def _cost(by_model, rates):
     return cost, unknown
 
 
+def plan_window(path, now):
+    """``(name, percent)`` of the fullest open window in the last ``rate_limits`` of a Codex rollout, or None.
+
+    A window whose reset is past says nothing of now; a reading of all zeros is passed over.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - WINDOW_TAIL))
+            data = f.read(WINDOW_TAIL)
+    except OSError:
+        return None
+    at = len(data)
+    for _ in range(64):
+        hit = data.rfind(b'"rate_limits":{', 0, at)
+        if hit < 0:
+            return None
+        start = data.rfind(b"\n", 0, hit) + 1
+        stop = data.find(b"\n", hit)
+        at = start
+        try:
+            doc = json.loads(data[start : stop if stop >= 0 else len(data)])
+            limits = doc["payload"]["rate_limits"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        found = []
+        for name in ("primary", "secondary"):
+            w = limits.get(name) if isinstance(limits, dict) else None
+            if not isinstance(w, dict):
+                continue
+            used = w.get("used_percent")
+            if isinstance(used, (int, float)) and not isinstance(used, bool) and 0 <= used <= 1000:
+                reset = w.get("resets_at")
+                if isinstance(reset, (int, float)) and not isinstance(reset, bool) and reset <= now:
+                    continue
+                found.append((float(used), name))
+        if found and max(found)[0] > 0:  # all zeros: Codex's placeholder after a real reading, look further back
+            used, name = max(found)
+            return name, used
+    return None
+
+
 def _fingerprint(workdir):
     """What the work directory holds: HEAD and the changed files in git, else every file's size and mtime."""
     import hashlib
@@ -1007,6 +1050,7 @@ class _Supervisor:
         self.cpu_mark = 0
         self.cpu_total = 0
         self.stopping = None  # (status, reason) once a kill or a budget ends the run
+        self._window_read = float("-inf")  # when the plan's window was last read (--stop-at-window)
         self.events_bytes = 0
         self.dropped = 0
         self.notes_shown = 0  # the usage notes already in the run's events
@@ -1063,6 +1107,14 @@ class _Supervisor:
             return "spent {} of a {} budget".format(_usd(cost), _usd(b["usd"]))
         if b.get("hours") and time.time() - self.t0 >= b["hours"] * 3600:
             return "ran {:.2f} h of a {:.2f} h budget".format((time.time() - self.t0) / 3600, b["hours"])
+        log = self.usage._log
+        if b.get("window_pct") and log and time.monotonic() - self._window_read >= WINDOW_EVERY_S:
+            self._window_read = time.monotonic()
+            window = plan_window(log[1], time.time())
+            if window is not None and window[1] >= b["window_pct"]:
+                return "the Codex plan's {} window is at {:g}% (stop at {:g}%)".format(
+                    window[0], window[1], b["window_pct"]
+                )
         return None
 
     def _waiting_input(self, members):

@@ -38,6 +38,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
     la.add_argument("--budget-tokens", type=int, metavar="N")
     la.add_argument("--budget-usd", type=float, metavar="X")
     la.add_argument("--budget-hours", type=float, metavar="H")
+    la.add_argument(
+        "--stop-at-window",
+        type=float,
+        metavar="PCT",
+        help="Codex: end the run once its plan's 5-hour or weekly window passes PCT percent (read from its rollout)",
+    )
     la.add_argument("--stall-minutes", type=float, default=10.0, metavar="M", help="no event and no CPU this long")
     la.add_argument(
         "--command", dest="template", metavar="TEMPLATE", help="--agent custom: the command ({model} filled in)"
@@ -97,6 +103,7 @@ def _launch(args: argparse.Namespace) -> int:
         budget_tokens=args.budget_tokens,
         budget_usd=args.budget_usd,
         budget_hours=args.budget_hours,
+        stop_at_window=args.stop_at_window,
         stall_minutes=args.stall_minutes,
         command=args.template,
         format=args.format,

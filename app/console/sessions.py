@@ -44,6 +44,7 @@ class Launch:
     budget_tokens: int | None = None
     budget_usd: float | None = None
     budget_hours: float | None = None
+    stop_at_window: float | None = None  # percent of the Codex plan's tightest window, read from the run's rollout
     stall_minutes: float = 10.0
     command: str | None = None  # --agent custom
     format: str | None = None  # --agent custom: how its stdout reports usage
@@ -65,6 +66,14 @@ class Launch:
         for name, value in (("tokens", self.budget_tokens), ("usd", self.budget_usd), ("hours", self.budget_hours)):
             if value is not None and value <= 0:
                 raise agents.AgentError(f"--budget-{name} must be more than 0")
+        if self.stop_at_window is not None:
+            if not 0 < self.stop_at_window <= 100:
+                raise agents.AgentError("--stop-at-window takes a percent above 0, at most 100")
+            if self.agent != "codex":
+                raise agents.AgentError(
+                    "--stop-at-window: only Codex writes its plan's use into its logs (Claude Code's plan use is "
+                    "not in its logs; use --budget-tokens against its 5-hour block instead)"
+                )
         if self.stall_minutes <= 0:
             raise agents.AgentError("--stall-minutes must be more than 0")
         if self.format is not None and self.format not in agents.FORMATS:
@@ -117,7 +126,12 @@ class Launch:
             "worktree": self.worktree,
             "until": self.until,
             "max_iterations": self.max_iterations,
-            "budgets": {"tokens": self.budget_tokens, "usd": self.budget_usd, "hours": self.budget_hours},
+            "budgets": {
+                "tokens": self.budget_tokens,
+                "usd": self.budget_usd,
+                "hours": self.budget_hours,
+                "window_pct": self.stop_at_window,
+            },
             "stall_s": self.stall_minutes * 60,
         }
         return {"op": "launch", "run": run, "rates": self.rates, "wait_s": LAUNCH_WAIT_S}
