@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
     import threading
 
-    from app.core import limits
-
 _Handler = Callable[[argparse.Namespace], int]
 STDIN_LIMIT = 64 * 1024  # Claude Code sends well under 2 KiB
 STDIN_WAIT_S = 0.5  # the status line never waits longer for its input
@@ -66,51 +64,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
 
 
 def cmd_limits(args: argparse.Namespace) -> int:
-    from app import cli
-    from app.core import limits
+    from app import cli, limits_feed
     from app.core.timezones import resolve_zone
-    from app.sources import codex_limits
 
+    if args.csv:
+        raise cli.UsageError("limits has no CSV form; use --json")
     prefs = cli._settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
-    env = cli._env(args)
-    notes: list[str] = []
-    windows: list[limits.Window] = []
-    codex = codex_limits.read(env)
-    if codex.snapshot is not None:
-        windows.extend(codex.snapshot.windows)
-    else:
-        roots = ", ".join(str(r) for r in codex_limits.roots(env))
-        notes.append(f"codex: no rate_limits reading in its rollouts ({roots})")
     ask = prefs.limits_account if args.account is None else args.account
-    if ask:
-        windows.extend(_account(env, prefs.limits_account_url, notes))
-    else:
-        notes.append("claude: the account's plan use is not asked (opt in: --account, or the limits_account setting)")
     index = cli._open(args)
     try:
         if not args.no_refresh:
             refresh_local(index, args, prefs.enabled_agents())
         now = datetime.now(UTC)
-        block = limits.current_block(index.conn, now)
+        doc = limits_feed.document(cli._env(args), index.conn, now, tz, prefs.limits_account_url if ask else None)
     finally:
         index.close()
-    doc = limits.report(windows, block, now, tz, notes)
-    if args.csv:
-        raise cli.UsageError("limits has no CSV form; use --json")
     sys.stdout.write(cli._render(args, doc, [], []) if args.json else limits_text(doc, tz))
     return 0
-
-
-def _account(env: Any, base_url: str, notes: list[str]) -> list[limits.Window]:
-    from app.providers import claude_account
-    from app.providers.base import ProviderError
-
-    try:
-        return claude_account.fetch(env, base_url)
-    except ProviderError as exc:  # redacted where it was made
-        notes.append(f"claude: {exc}")
-        return []
 
 
 def refresh_local(index: Any, args: argparse.Namespace, agents: Any, cancel: threading.Event | None = None) -> None:

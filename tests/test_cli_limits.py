@@ -251,3 +251,31 @@ def test_statusline_never_waits_on_an_open_stdin(tmp_path: Path, home: Path, tok
     big = b'{"session_id": "' + b"x" * 200_000 + b'"}'
     done = subprocess.run(cmd, input=big, capture_output=True, env=env, timeout=60, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0 and done.stdout.decode().startswith("today 2.0K tok"), done.stdout
+
+
+def test_account_endpoint_that_keeps_asking_to_wait_is_given_up_on_time(home: Path, api: FakeApi) -> None:
+    """A 429 with a long Retry-After, again and again: the reading is abandoned at its time limit, not after minutes."""
+    import time
+
+    from app.providers import claude_account
+    from app.providers.base import ProviderError
+    from app.sources.env import Env
+
+    api.route("/api/oauth/usage", Reply({"error": {"message": "slow down"}}, 429, headers={"retry-after": "30"}))
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match=r"no answer within 1 s"):
+        claude_account.fetch(Env.under(home), api.url, total=1.0)
+    assert time.monotonic() - started < 30
+    assert len(api.requests) == 1  # waiting out the first Retry-After was cut short
+
+
+def test_account_answer_that_is_not_the_documented_shape(home: Path, api: FakeApi) -> None:
+    from app.providers import claude_account
+    from app.providers.base import ProviderError
+    from app.sources.env import Env
+
+    api.route("/api/oauth/usage", Reply(["not", "an", "object"]))
+    with pytest.raises(ProviderError, match="not the documented answer"):
+        claude_account.fetch(Env.under(home), api.url)
+    api.route("/api/oauth/usage", Reply({"five_hour": {"utilization": "lots"}, "seven_day": None}))
+    assert claude_account.fetch(Env.under(home), api.url) == []

@@ -16,12 +16,13 @@ The answer, as Claude Code's own usage view and other trackers read it::
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.limits import Window, account_windows
-from app.providers.base import Http, ProviderError
+from app.providers.base import NETWORK, Cancelled, Http, ProviderError
 from app.sources.env import Env
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -29,7 +30,8 @@ PATH = "/api/oauth/usage"
 BETA = "oauth-2025-04-20"  # the endpoint answers OAuth tokens only with this beta header
 PROVIDER = "claude account"
 MAX_CREDENTIALS_BYTES = 64 * 1024
-TIMEOUT_S = 8.0
+TIMEOUT_S = 8.0  # one try
+TOTAL_S = 20.0  # every try and wait (a 429's Retry-After, a 5xx's backoff): a plan reading is not worth more
 NEEDS = "the OAuth sign-in of Claude Code (run `claude` and sign in; its token needs the user:profile scope)"
 
 
@@ -63,18 +65,30 @@ def _token(env: Env) -> tuple[str, str]:
     return token.strip(), plan[:40] if isinstance(plan, str) else ""
 
 
-def fetch(env: Env, base_url: str = DEFAULT_BASE_URL, timeout: float = TIMEOUT_S) -> list[Window]:
-    """The account's windows as the endpoint answers now.
+def fetch(
+    env: Env, base_url: str = DEFAULT_BASE_URL, timeout: float = TIMEOUT_S, total: float = TOTAL_S
+) -> list[Window]:
+    """The account's windows as the endpoint answers now, within ``total`` seconds (retries included).
 
     Raises:
         NoCredentials: no usable token in Claude Code's credentials file.
-        ProviderError: the endpoint refused, failed or answered something else (message redacted).
+        ProviderError: the endpoint refused, failed, took too long or answered something else (message redacted).
     """
     token, plan = _token(env)
     headers = {"authorization": f"Bearer {token}", "anthropic-beta": BETA}
-    with Http(PROVIDER, base_url, headers, timeout=timeout) as http:
-        answer: Any = http.get_json(PATH, needs=NEEDS)
-        try:
-            return account_windows(answer, datetime.now(UTC), plan)
-        except ValueError as exc:
-            raise http.error(f"not the documented answer: {exc}") from None
+    stop = threading.Event()
+    timer = threading.Timer(total, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        with Http(PROVIDER, base_url, headers, timeout=timeout, cancel=stop) as http:
+            try:
+                answer: Any = http.get_json(PATH, needs=NEEDS)
+            except Cancelled:  # the time was up, in a retry's wait
+                raise http.error(f"no answer within {total:g} s", kind=NETWORK) from None
+            try:
+                return account_windows(answer, datetime.now(UTC), plan)
+            except ValueError as exc:
+                raise http.error(f"not the documented answer: {exc}") from None
+    finally:
+        timer.cancel()
