@@ -24,19 +24,14 @@ HERE = Path(__file__).parent
 NODE_MODULES = HERE / "node_modules"
 BIN = NODE_MODULES / ".bin"
 RUN_TIMEOUT_S = 120.0
-
-# what each CLI's own package.json must say: the lock pins these
-VERSIONS = {
-    "claude": "2.1.332",
-    "codex": "0.171.0",
-    "gemini": "0.61.0",
-    "qwen": "0.24.4",
-    "opencode": "1.18.33",
-}
+CLAUDE_BIN = NODE_MODULES / "@anthropic-ai" / "claude-code-linux-x64" / "claude"
+OPENCODE_BIN = NODE_MODULES / "opencode-linux-x64" / "bin" / "opencode"
 
 
 def installed() -> bool:
-    return (BIN / "node").exists() and all((BIN / name).exists() for name in VERSIONS)
+    """Whether the CLIs and the Node that runs them are in node_modules (``./dev.sh test`` puts them there)."""
+    binaries = (BIN / "node", BIN / "codex", BIN / "gemini", BIN / "qwen", CLAUDE_BIN, OPENCODE_BIN)
+    return all(path.exists() for path in binaries)
 
 
 def base_env(home: Path) -> dict[str, str]:
@@ -78,8 +73,8 @@ class Claude(Agent):
         }
 
     def argv(self, prompt: str, resume: bool) -> list[str]:
-        binary = str(NODE_MODULES / "@anthropic-ai/claude-code-linux-x64/claude")
-        return [binary, "-p", prompt, *(["-c"] if resume else []), "--output-format", "stream-json", "--verbose"]
+        resumed = ["-c"] if resume else []
+        return [str(CLAUDE_BIN), "-p", prompt, *resumed, "--output-format", "stream-json", "--verbose"]
 
 
 class Codex(Agent):
@@ -172,8 +167,7 @@ class OpenCode(Agent):
         }
 
     def argv(self, prompt: str, resume: bool) -> list[str]:
-        binary = str(NODE_MODULES / "opencode-linux-x64/bin/opencode")
-        return [binary, "run", *(["--continue"] if resume else []), "--format", "json", prompt]
+        return [str(OPENCODE_BIN), "run", *(["--continue"] if resume else []), "--format", "json", prompt]
 
 
 AGENTS = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.realagents.agents import AGENTS, run
+from tests.realagents.agents import AGENTS, HERE, NODE_MODULES, run
 from tests.realagents.model_server import BUCKETS, Call, ModelServer
 
 pytestmark = pytest.mark.realagents
@@ -94,3 +94,10 @@ def test_report_daily_equals_the_usage_the_server_returned(
     assert totals["calls"] == len(written)
     expected = sorted(tuple(call.usage[bucket] for bucket in BUCKETS) for call in written)
     assert _indexed_calls(db, agent.tokenclub) == expected
+
+
+def test_the_installed_clis_are_the_pinned_versions() -> None:
+    pinned = json.loads((HERE / "package.json").read_text())
+    wanted = {**pinned["dependencies"], **pinned["optionalDependencies"]}
+    found = {name: json.loads((NODE_MODULES / name / "package.json").read_text())["version"] for name in wanted}
+    assert found == wanted
