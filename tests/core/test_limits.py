@@ -344,3 +344,32 @@ def test_a_block_whose_hour_precedes_the_gap_before_it_comes_first() -> None:
         (at("2026-11-21T13:00:00"), False),
         (at("2026-11-21T13:10:00"), True),
     ]
+
+
+def test_limit_settings() -> None:
+    from app.core import settings
+
+    s = settings.from_dict(
+        {"limit_alerts": [70, 90], "limits_account": True, "limits_account_url": "http://127.0.0.1:9/"}
+    )
+    assert (s.limit_alerts, s.limits_account, s.limits_account_url, s.ring_follows_limits) == (
+        (70, 90),
+        True,
+        "http://127.0.0.1:9",
+        False,
+    )
+    assert settings.from_dict(s.as_dict()) == s
+    defaults = settings.Settings()
+    assert (defaults.limit_alerts, defaults.limits_account) == ((80, 95), False)
+    assert settings.updated(defaults, {"limit_alerts": "85, 99%", "ring_follows_limits": "on"}).limit_alerts == (85, 99)
+    for key, bad in (
+        ("limit_alerts", "95,80"),
+        ("limit_alerts", "0"),
+        ("limit_alerts", "1,2,3,4,5"),
+        ("limit_alerts", "lots"),
+        ("limits_account_url", "ftp://example.com"),
+        ("limits_account_url", "https://user:pw@example.com"),
+        ("limits_account", "maybe"),
+    ):
+        with pytest.raises(settings.InvalidSettings):
+            settings.updated(defaults, {key: bad})
