@@ -382,7 +382,7 @@ def current_block(conn: sqlite3.Connection, now: datetime) -> Block | None:
         ).fetchone()[0]
         if before is None or lookback >= MAX_LOOKBACK_MS:
             break  # the first call read opens a block, as it does when every call is read
-        lookback *= 4
+        lookback = min(lookback * 4, MAX_LOOKBACK_MS)
     found = blocks(calls, now)
     last = found[-1] if found else None
     return last if last is not None and last.is_active else None

@@ -373,3 +373,29 @@ def test_limit_settings() -> None:
     ):
         with pytest.raises(settings.InvalidSettings):
             settings.updated(defaults, {key: bad})
+
+
+def test_current_block_reads_back_to_the_gap_that_fixes_its_start(tmp_path: Path) -> None:
+    """Calls every 200 min for 3 days: each block's start depends on the one before, back to the first call."""
+    from app.core.index import Index
+    from tests.logmaker import claude_line
+
+    now = at("2026-12-07T02:52:00")
+    first = now - timedelta(days=3, minutes=17)
+    times = [first + timedelta(minutes=200 * i) for i in range(22)] + [now - timedelta(minutes=3)]
+    project = tmp_path / "home" / ".claude" / "projects" / "-p"
+    project.mkdir(parents=True)
+    stamp = [t.isoformat(timespec="milliseconds").replace("+00:00", "Z") for t in times]
+    (project / "s.jsonl").write_bytes(b"".join(claude_line(f"m{i}", ts) for i, ts in enumerate(stamp)))
+    index = Index(tmp_path / "i.sqlite")
+    try:
+        index.refresh(Env.under(tmp_path / "home"), ["claude-code"])
+        every = limits.claude_blocks(index.conn, now)
+        assert not any(b.is_gap for b in every) and every[-1].is_active
+        assert every[-1].start == at("2026-12-07T02:00:00")
+        recent = limits.claude_calls(index.conn, ms("2026-12-06T16:52:00"), ms("2026-12-07T02:52:00"))
+        assert limits.blocks(recent, now)[-1].start != every[-1].start  # the last 10 h alone would be wrong
+        assert limits.current_block(index.conn, now) == every[-1]
+        assert limits.current_block(index.conn, now + timedelta(hours=6)) is None
+    finally:
+        index.close()
