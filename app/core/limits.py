@@ -16,7 +16,9 @@ a block starts at the UTC hour of the first call after the previous block ended 
 of more than 5 hours) and lasts 5 hours.
 
 :func:`pace` projects when a window reaches 100% at the rate used so far in it;
-:func:`report` gathers windows, the current block and their paces into one JSON-ready document.
+:func:`report` gathers windows, the current block and their paces into one JSON-ready document;
+:func:`tightest` picks the window a tray ring follows, :func:`alerts_due` the notifications to send
+(each threshold once per window).
 """
 
 import math
@@ -478,6 +480,35 @@ def tightest(windows: Sequence[Window], now: datetime) -> Window | None:
     """The window nearest to full that has not reset since its reading (for a tray ring or a status line)."""
     live = [w for w in windows if w.resets_at is None or w.resets_at > now]
     return max(live, key=lambda w: w.used_percent, default=None)
+
+
+def window_key(window: Window) -> str:
+    """A window's identity until it resets (agent, account, name and reset time): what an alert is sent once for."""
+    reset = "" if window.resets_at is None else _stamp(window.resets_at)
+    return f"{window.agent}|{window.account}|{window.name}|{reset}"
+
+
+def alerts_due(
+    windows: Sequence[Window], thresholds: Sequence[int], sent: Iterable[str], now: datetime
+) -> list[tuple[Window, int, str]]:
+    """The alerts to send now: for each open window, the highest threshold it reached that was not sent yet.
+
+    ``sent`` holds the keys already sent (``window_key(w) + "|" + str(threshold)``); each alert
+    comes with the key to add to it, so each threshold is announced once per window, and a window
+    that passed two thresholds since the last look is announced once, at the higher.
+    """
+    done = set(sent)
+    out = []
+    for w in windows:
+        if w.resets_at is not None and w.resets_at <= now:
+            continue
+        reached = [t for t in thresholds if w.used_percent >= t]
+        if not reached:
+            continue
+        top, wk = max(reached), window_key(w)
+        if not any(f"{wk}|{t}" in done for t in thresholds if t >= top):  # nothing as high said yet
+            out.append((w, top, f"{wk}|{top}"))
+    return out
 
 
 def _stamp(at: datetime) -> str:

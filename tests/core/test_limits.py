@@ -399,3 +399,20 @@ def test_current_block_reads_back_to_the_gap_that_fixes_its_start(tmp_path: Path
         assert limits.current_block(index.conn, now + timedelta(hours=6)) is None
     finally:
         index.close()
+
+
+def test_alerts_once_per_window_and_threshold() -> None:
+    now = at("2026-11-21T10:05:00")
+    w = window(82.0, "2026-11-21T10:00:00")
+    (first,) = limits.alerts_due([w], (80, 95), [], now)
+    assert first[:2] == (w, 80) and first[2] == "codex||primary|2026-11-21T12:00:00.000Z|80"
+    assert limits.alerts_due([w], (80, 95), [first[2]], now) == []
+    higher = w._replace(used_percent=97.0)
+    ((_, level, key),) = limits.alerts_due([higher], (80, 95), [first[2]], now)
+    assert level == 95
+    assert limits.alerts_due([higher._replace(used_percent=90.0)], (80, 95), [key], now) == []  # never back down
+    jumped = limits.alerts_due([higher], (80, 95), [], now)  # both passed since the last look: one alert, at 95
+    assert [a[1] for a in jumped] == [95]
+    nxt = higher._replace(resets_at=at("2026-11-21T17:00:00"))  # the next window is another window
+    assert [a[1] for a in limits.alerts_due([nxt], (80, 95), [first[2], key], now)] == [95]
+    assert limits.alerts_due([window(99.0, "2026-11-21T06:00:00", "2026-11-21T10:00:00")], (80,), [], now) == []
