@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from app import __version__, limits_cli
+from app import demo as demo_cli
 from app.club import cli as club_cli
 from app.console import cli as console_cli
 from app.console import session_cli
@@ -70,18 +71,34 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.HelpFormatter(prog, width=max(columns - 2, 20))
 
 
+def _seconds(text: str) -> float:
+    """``--wait``: a number of seconds, zero (do not wait) or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} seconds is out of range (0 to 86400)")
+    return value
+
+
 def _common(sub: bool = False) -> argparse.ArgumentParser:
     """Options valid before or after the command; after it they must not reset what came before."""
     common = argparse.ArgumentParser(add_help=False, formatter_class=_formatter)
     common.add_argument("--db", type=Path, help="index file")
-    common.add_argument("--home", type=Path, help="read every agent's default roots under DIR, ignoring env overrides")
+    common.add_argument(
+        "--home",
+        type=Path,
+        metavar="DIR",
+        help="read every agent's default roots under DIR, ignoring env overrides, into an index of DIR's own",
+    )
     common.add_argument("--json", action="store_true", help="print JSON")
     common.add_argument("--csv", action="store_true", help="print CSV")
     common.add_argument("--progress", action="store_true", help="show indexing progress even when not on a terminal")
     common.add_argument("--quiet", "-q", action="store_true", help="no warnings on stderr")
     common.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=WAIT_S,
         metavar="SECONDS",
         # spelled out: after a command the default is suppressed, and %(default)s would break its --help
@@ -136,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(console_cli.register(sub, common))  # host; refresh --host/--local-only; report --device
     COMMANDS.update(session_cli.register(sub, common))  # session launch, list, tail, kill
     COMMANDS.update(limits_cli.register(sub, common))  # limits, statusline; report blocks
+    COMMANDS.update(demo_cli.register(sub, common))  # demo
     return parser
 
 
@@ -163,6 +181,11 @@ def entry() -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        _settle(args)
+    except UsageError as exc:
+        print(f"tokenclub: {exc}", file=sys.stderr)
+        return 2
     if args.command in (None, "gui"):
         from app import display
 
@@ -200,6 +223,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- shared plumbing ------------------------------------------------------------------------
+
+
+def _settle(args: argparse.Namespace) -> None:
+    """Refuse what the parser lets through; give ``--home DIR`` its own index unless ``--db`` names one."""
+    if getattr(args, "json", False) and getattr(args, "csv", False):
+        raise UsageError("--json and --csv exclude each other: choose one output")
+    home: Path | None = getattr(args, "home", None)
+    if home is None:
+        return
+    if not home.exists():
+        raise UsageError(f"--home {home}: no such directory")
+    if not home.is_dir():
+        raise UsageError(f"--home {home}: not a directory")
+    if not args.db:
+        args.db = home_db(home)
+
+
+def home_db(home: Path) -> Path:
+    """The index of one ``--home``: what a report over it shows came from under it, not from other homes."""
+    import hashlib
+
+    where = home.resolve()
+    digest = hashlib.sha256(os.fsencode(where)).hexdigest()[:16]
+    return paths.data_dir() / "homes" / f"{where.name or 'root'}-{digest}" / "index.sqlite"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -400,7 +447,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not args.no_refresh:
             _refresh(index, args)
         conn = index.conn
+        _check_devices(conn, flt)
         kind = args.kind
+        today = datetime.now(flt.tz).date()  # report daily shows it, with no calls yet too
         if kind in MEMOIZED:  # a pure function of the index and the options: a re-run with nothing new is a lookup
             flags = (args.json, _indent(args), args.csv)
             agents_key = None if flt.agents is None else sorted(flt.agents)  # a set's order changes between runs
@@ -416,12 +465,13 @@ def cmd_report(args: argparse.Namespace) -> int:
                 paths.overrides_file(),
             )
             options += (devices_key,) if devices_key is not None else ()  # unchanged keys without --device
+            options += (today,) if kind == "daily" else ()
             memo_key = memo.key(kind, *options)
             conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
             try:
                 text = memo.recall(conn, kind, memo_key)
                 if text is None:
-                    text = _report_text(args, *_build(kind, conn, flt, milestones))
+                    text = _report_text(args, *_build(kind, conn, flt, milestones, today))
                     memo.remember(conn, kind, memo_key, text)
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -443,6 +493,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         index.close()
     return 0
+
+
+def _check_devices(conn: sqlite3.Connection, flt: Filter) -> None:
+    """``--device`` names this machine, a host added with ``host add``, or one the index has calls of."""
+    if flt.devices is None:
+        return
+    from app.core.devices import LOCAL, label
+    from app.core.reports import devices_seen
+
+    known = {LOCAL, *devices_seen(conn), *_host_names()}
+    unknown = flt.devices - known
+    if unknown:
+        names = ", ".join(sorted({label(d) for d in known}))
+        raise UsageError(f"unknown device {', '.join(sorted(unknown))} (known: {names}, local)")
+
+
+def _host_names() -> list[str]:
+    """The dedicated machines added with ``host add`` (none when their file is unreadable: its commands say why)."""
+    from app.console import hosts
+    from app.console.ssh import HostError
+
+    try:
+        return list(hosts.load())
+    except HostError:
+        return []
 
 
 def _say_if_empty(args: argparse.Namespace, conn: sqlite3.Connection) -> None:
@@ -472,12 +547,12 @@ Built = tuple[dict[str, Any], list[dict[str, Any]], list[str]]  # the document, 
 MEMOIZED = frozenset({"daily", "weekly", "monthly", "session", "models", "projects"})
 
 
-def _build(kind: str, conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int]) -> Built:
-    """The reports that read nothing but the index (no clock): those ``MEMOIZED``."""
+def _build(kind: str, conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int], today: date) -> Built:
+    """The reports that read nothing but the index and the date (no clock): those ``MEMOIZED``."""
     from app.core import reports  # only when the report is not remembered
 
     if kind == "daily":
-        return _rows(reports.daily(conn, flt, milestones), "days", ["date", *BUCKET_COLUMNS, "tier"])
+        return _rows(reports.daily(conn, flt, milestones, today), "days", ["date", *BUCKET_COLUMNS, "tier"])
     if kind in ("weekly", "monthly"):
         return _rows(reports.periods(conn, flt, kind), "periods", ["period", *BUCKET_COLUMNS])
     if kind == "session":
@@ -583,16 +658,23 @@ def cmd_sources(args: argparse.Namespace) -> int:
     finally:
         index.close()
     columns = ["agent", "files", "gone", "events", "MB", "skipped", "errors", "roots"]
+    home = _env(args).home
     rows = [
         {
             **s,
-            "roots": [r["path"] for r in s["roots"] if r["exists"]] or ["(none found)"],
+            "roots": [_shown(r["path"], home) for r in s["roots"] if r["exists"]]
+            or [f"none of {len(s['roots'])} exists (below)"],
             "skipped": sum(s["skipped"].values()),
         }
         for s in doc["sources"]
     ]
     sys.stdout.write(_render(args, doc, rows, columns))
     if not args.json and not args.csv:
+        print(f"\nroots searched (~ is {home}; * exists):")
+        for s in doc["sources"]:
+            for n, r in enumerate(s["roots"]):
+                print(f"  {s['agent'] if n == 0 else '':<14} {'*' if r['exists'] else ' '} {_shown(r['path'], home)}")
+        print()
         for s in doc["sources"]:
             for why, n in sorted(s["skipped"].items()):
                 print(f"{s['agent']}: skipped {n:,} × {why}")
@@ -606,6 +688,12 @@ def cmd_sources(args: argparse.Namespace) -> int:
                     f"{a['MB']} MB, {skipped} skipped, {len(a['errors'])} errors"
                 )
     return 0
+
+
+def _shown(path: str, home: Path) -> str:
+    """``path`` with the home folder written ``~``."""
+    top = str(home)
+    return "~" + path[len(top) :] if path == top or path.startswith(top + os.sep) else path
 
 
 def sources_doc(index: Index, env: Env) -> dict[str, Any]:

@@ -132,8 +132,13 @@ def _bucket_dict(t: Totals, *, with_rate: bool = True) -> dict[str, Any]:
     return d
 
 
-def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES) -> dict[str, Any]:
-    """The ``report daily`` document: days, each with tier and splits, and the totals."""
+def daily(
+    conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEFAULT_MILESTONES, today: date | None = None
+) -> dict[str, Any]:
+    """The ``report daily`` document: days, each with tier and splits, and the totals.
+
+    ``today``, when given and inside the filter's dates, is listed even before its first call.
+    """
     from app.core.devices import label
 
     out_days = []
@@ -149,6 +154,10 @@ def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEF
         entry["by_model"] = {m: _bucket_dict(t) for m, t in sorted(day.by_model.items())}
         entry["by_device"] = {label(d): _bucket_dict(t) for d, t in sorted(day.by_device.items())}
         out_days.append(entry)
+    if today is not None and _covers(flt, today) and all(d["date"] != today.isoformat() for d in out_days):
+        none = {"date": today.isoformat(), **_bucket_dict(Totals()), "tier": tier_for(0, milestones)}
+        out_days.append({**none, "by_agent": {}, "by_model": {}, "by_device": {}})
+        out_days.sort(key=lambda d: d["date"])
     return {
         "days": out_days,
         "totals": {**_bucket_dict(grand), "by_device": {d: _bucket_dict(t) for d, t in sorted(grand_devices.items())}},
@@ -157,6 +166,15 @@ def daily(conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int] = DEF
         "price_source": price_source(conn),
         "unpriced_models": unpriced_models(conn, flt),
     }
+
+
+def _covers(flt: Filter, day: date) -> bool:
+    return (flt.since is None or flt.since <= day) and (flt.until is None or day <= flt.until)
+
+
+def devices_seen(conn: sqlite3.Connection) -> list[str]:
+    """Every device the index holds calls of, as stored ('' is this machine)."""
+    return [d for (d,) in conn.execute("SELECT DISTINCT device FROM quarters WHERE calls > 0")]
 
 
 def periods(conn: sqlite3.Connection, flt: Filter, period: str) -> dict[str, Any]:
