@@ -139,7 +139,7 @@ class Controller(QObject):
         if self.tray is None or self.first_run:
             self.show_dashboard()
         if self.tray is None:
-            self.window.statusBar().showMessage(NO_TRAY)
+            self.window.show_notice(NO_TRAY)
         if self.startup_warning and self.tray is not None:
             self.tray.notify("TokenClub settings were reset", self.startup_warning)
 

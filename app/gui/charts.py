@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.milestones import to_go
@@ -519,14 +519,42 @@ class BurnChart(QWidget):
             lo, hi = self._plot.viewRange()[1]
             self._place_milestones(self._milestones, self._log, lo, hi)
 
+    def _heading_height(self) -> int:
+        return QFontMetrics(self._heading_font()).height() * 2 + 12
+
+    def _heading_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        return font
+
+    def _draw_heading(self, image: QImage, title: str, period: str, band: int) -> None:
+        """The title in bold over the date range, left-aligned on the image's top ``band`` pixels."""
+        painter = QPainter(image)
+        try:
+            painter.setPen(self.palette().color(QPalette.ColorRole.Text))
+            font = self._heading_font()
+            line = QFontMetrics(font).height()
+            bold = QFont(font)
+            bold.setBold(True)
+            painter.setFont(bold)
+            painter.drawText(QRectF(12, 6, image.width() / EXPORT_SCALE - 24, line), Qt.AlignmentFlag.AlignLeft, title)
+            painter.setFont(font)
+            painter.drawText(
+                QRectF(12, 6 + line, image.width() / EXPORT_SCALE - 24, line), Qt.AlignmentFlag.AlignLeft, period
+            )
+        finally:
+            painter.end()
+
     def _apply_legend_colours(self) -> None:
         legend_text_colour(self._legend, self.palette())
 
-    def export_png(self, path: Path) -> None:
+    def export_png(self, path: Path, title: str = "", period: str = "") -> None:
         """Write the chart (legend, axes, bars, milestone lines) to ``path`` as a PNG.
 
-        A chart never shown has no layout yet, so it is laid out off screen first, at its
-        own size if it was given one (else ``EXPORT_SIZE``): the image keeps that aspect.
+        ``title`` and ``period`` (the date range), when given, head the image on a band of their
+        own, so a shared picture says what it shows. A chart never shown has no layout yet, so
+        it is laid out off screen first, at its own size if it was given one (else
+        ``EXPORT_SIZE``): the image keeps that aspect.
         """
         window = self.window()
         shown_here = not self.isVisible()
@@ -540,10 +568,14 @@ class BurnChart(QWidget):
         self._hide_hover()
         try:
             # the view rendered at twice its pixels: text and lines exactly as on screen, only sharper
-            image = QImage(self._view.size() * EXPORT_SCALE, QImage.Format.Format_ARGB32)
+            band = self._heading_height() if title or period else 0
+            size = self._view.size() + QSize(0, band)
+            image = QImage(size * EXPORT_SCALE, QImage.Format.Format_ARGB32)
             image.setDevicePixelRatio(EXPORT_SCALE)
             image.fill(self.palette().color(QPalette.ColorRole.Base))
-            QWidget.render(self._view, image)  # the widget, not QGraphicsView.render's bare scene
+            if band:
+                self._draw_heading(image, title, period, band)
+            QWidget.render(self._view, image, QPoint(0, band))  # the widget, not QGraphicsView.render's bare scene
             if not image.save(str(path), "PNG"):  # type: ignore[call-overload]  # PySide6 takes str, stubs say bytes
                 raise OSError(f"could not write {path}")
         finally:

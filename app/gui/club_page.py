@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.fitting import fit_to_screen
 from app.gui.formatting import tokens
 
 STOP_TIMEOUT_MS = 10_000
@@ -79,6 +80,7 @@ class ClubPage(QWidget):
 
     export_requested = Signal(str, str)
     import_requested = Signal(object, str)
+    folder_changed = Signal(str)
 
     def __init__(self, member: str = "", folder: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +101,8 @@ class ClubPage(QWidget):
         row.addWidget(QLabel("Club folder:"))
         self.folder = QLineEdit(folder)
         self.folder.setPlaceholderText("where members' files, members.json and the board live")
+        self.folder.editingFinished.connect(self._on_folder_edited)
+        self._folder_shown = folder
         row.addWidget(self.folder, 1)
         self.import_button = QPushButton("Import members' files…")
         self.import_button.clicked.connect(self._on_import_clicked)
@@ -131,7 +135,7 @@ class ClubPage(QWidget):
         self.messages = QLabel("")
         self.messages.setWordWrap(True)
         layout.addWidget(self.messages)
-        self.resize(900, 560)
+        fit_to_screen(self, 900, 560)
 
     # -- what the user asks for --------------------------------------------------------------
 
@@ -163,6 +167,13 @@ class ClubPage(QWidget):
         if files:
             self.request_import(files)
 
+    def _on_folder_edited(self) -> None:
+        """A folder typed in is loaded at once (its board shown), not only when files are imported."""
+        folder = self.folder.text().strip()
+        if folder and folder != self._folder_shown:
+            self._folder_shown = folder
+            self.folder_changed.emit(folder)
+
     def _on_open_clicked(self) -> None:
         page = Path(self.folder.text().strip()) / "board" / "index.html"
         if page.exists():
@@ -182,9 +193,11 @@ class ClubPage(QWidget):
             rejected = doc.get("rejections") or []
             text = f"Board of {len(doc['members'])} members, days up to {doc['as_of']}."
             if rejected:
-                text += f" {len(rejected)} rejected: " + "; ".join(
-                    f"{r['file']}: {r['rule']}" for r in rejected[:5]
-                ) + (" …" if len(rejected) > 5 else "")
+                text += (
+                    f" {len(rejected)} rejected: "
+                    + "; ".join(f"{r['file']}: {r['rule']}" for r in rejected[:5])
+                    + (" …" if len(rejected) > 5 else "")
+                )
             self.messages.setText(text + " " + doc["ranking"]["tie_breaks"])
         self._redraw()
 
@@ -199,8 +212,15 @@ class ClubPage(QWidget):
         for i, r in enumerate(rows):
             m = members[r["member"]]
             cells = (
-                str(r[f"rank_{measure}"]), r["member"], m["tier"] or "–", tokens(r["total"]), tokens(r["fresh"]),
-                f"{r['calls']:,}", str(r["days"]), f"{m['streak']} (best {m['best_streak']})", ", ".join(m["flags"]),
+                str(r[f"rank_{measure}"]),
+                r["member"],
+                m["tier"] or "–",
+                tokens(r["total"]),
+                tokens(r["fresh"]),
+                f"{r['calls']:,}",
+                str(r["days"]),
+                f"{m['streak']} (best {m['best_streak']})",
+                ", ".join(m["flags"]),
             )
             for j, text in enumerate(cells):
                 self.table.setItem(i, j, QTableWidgetItem(text))
@@ -255,12 +275,29 @@ class Club(QObject):
             self.page = ClubPage(cfg.get("member", ""), cfg.get("folder", ""))
             self.page.export_requested.connect(self.export)
             self.page.import_requested.connect(self.merge)
+            self.page.folder_changed.connect(self.open_folder)
             folder = cfg.get("folder")
             if folder:
                 self.page.show_board(service.load_board(Path(folder)))
         self.page.show()
         self.page.raise_()
         return self.page
+
+    def open_folder(self, folder: str) -> None:
+        """Show the board kept in ``folder`` and remember the folder; say so if it is not a club folder yet."""
+        from app.club import service
+
+        if self.page is None:
+            return
+        path = Path(folder).expanduser()
+        if not path.is_dir():
+            self.page.messages.setText(f"No folder {folder}: create it, or choose an existing club folder.")
+            return
+        service.save_config(folder=str(path))
+        board = service.load_board(path)
+        self.page.show_board(board)
+        if board is None:
+            self.page.messages.setText(f"No board in {folder} yet: import members' files to make one.")
 
     def export_dialog(self) -> None:
         """The tray's export entry: the page, then where to save."""

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.fitting import fit_to_screen, short_reason
 from app.gui.formatting import timestamp, tokens, usd
 from app.gui.sessions_poller import LIVE, SessionsPoller
 
@@ -49,6 +50,10 @@ STATUS_COLOURS = {
 }
 COLUMNS = ("Host", "Run", "Agent", "Status", "Reason", "Iter.", "Tokens", "Cost", "Tokens/min", "Started")
 NUMERIC = frozenset({"Iter.", "Tokens", "Cost", "Tokens/min"})
+EMPTY = (
+    "No session yet. Launch… starts an agent on a dedicated machine; add one first under "
+    "Settings → Dedicated machines…, or with `tokenclub host add`."
+)
 STALE_COLOUR = "#9ca3af"
 TAIL_EVERY_MS = 1_000
 
@@ -74,7 +79,7 @@ def cells(row: dict[str, Any]) -> list[str]:
         row["id"],
         row["agent"] or "",
         row["status"] + (" (stale)" if row.get("stale") else ""),
-        row["reason"] or "",
+        short_reason(row["reason"] or ""),
         str(row["iterations"]),
         tokens(row["tokens"]["total"]),
         "–" if row["cost_usd"] is None else usd(row["cost_usd"]),
@@ -239,7 +244,7 @@ class ConsolePage(QDialog):
     def __init__(self, poller: SessionsPoller, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("TokenClub · Console")
-        self.resize(1100, 480)
+        fit_to_screen(self, 1100, 480)
         self.poller = poller
         self.rows: list[dict[str, Any]] = []
         self.tails: dict[str, TailView] = {}
@@ -259,15 +264,17 @@ class ConsolePage(QDialog):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
         for text, slot in (
             ("Launch…", self._launch),
             ("Tail", self._tail),
             ("Kill", self._kill),
             ("Kill all", self._kill_all),
         ):
-            button = QPushButton(text)
+            button = self.buttons[text] = QPushButton(text)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+        self.table.itemSelectionChanged.connect(self._enable_buttons)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
@@ -309,14 +316,24 @@ class ConsolePage(QDialog):
                 if stale is not None:
                     item.setToolTip(f"As last seen: {row['host']} is unreachable ({stale})")
                 elif COLUMNS[j] == "Reason":
-                    item.setToolTip(text)
+                    item.setToolTip(row["reason"] or "")  # the cell may be shortened; this is the whole
                 self.table.setItem(i, j, item)
             if selected is not None and row["id"] == selected["id"]:
                 self.table.selectRow(i)
         live = sum(r["status"] in LIVE for r in rows)
         self.summary = [f"{len(rows)} session{'s' * (len(rows) != 1)}, {live} live"]
+        if not rows:
+            self.summary = [EMPTY if not errors else "No session on the reachable hosts."]
         self.summary += [f"{host} unreachable: {why} (its runs as last seen)" for host, why in errors.items()]
         self._show_status()
+        self._enable_buttons()
+
+    def _enable_buttons(self) -> None:
+        """Tail and Kill act on the selected run, Kill all on any live one: each enabled only when it can act."""
+        selected = self.selected()
+        self.buttons["Tail"].setEnabled(selected is not None)
+        self.buttons["Kill"].setEnabled(selected is not None and selected["status"] in LIVE)
+        self.buttons["Kill all"].setEnabled(any(r["status"] in LIVE for r in self.rows))
 
     def say(self, text: str) -> None:
         """The last thing done (a launch, a kill), kept under the table until the next one."""
@@ -327,7 +344,7 @@ class ConsolePage(QDialog):
         self.status.setText(" · ".join([*self.summary, self.message] if self.message else self.summary))
 
     def _on_launched(self, row: dict[str, Any]) -> None:
-        self.say(f"Launched {row['id']} on {row['host']}: {row['status']} ({row['reason']})")
+        self.say(f"Launched {row['id']} on {row['host']}: {row['status']} ({short_reason(row['reason'] or '')})")
 
     def _on_killed(self, killed: list[dict[str, Any]]) -> None:
         said = [

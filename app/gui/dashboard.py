@@ -14,7 +14,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QKeySequence, QTextDocument
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -38,6 +37,7 @@ from app.core.dashboard import DEFAULT_RANGE, RANGES
 from app.core.milestones import to_go
 from app.gui import formatting as fmt
 from app.gui.charts import BUCKET_NAMES, STACKINGS, BurnChart
+from app.gui.fitting import fit_to_screen
 from app.gui.minicharts import MiniCharts
 from app.gui.tables import INSIGHT_COLUMNS, MODEL_COLUMNS, PROJECT_COLUMNS, SESSION_COLUMNS, RowsTable
 
@@ -57,6 +57,11 @@ ENV_OVERRIDES = {
     "pi-agent": ("PI_CODING_AGENT_DIR",),
 }
 ENV_NOTES = {"claude-code": " (several folders, comma-separated)"}
+# The picked range and the log toggle stand out in light and dark alike (a sunken button barely does in dark).
+CHECKED_STYLE = (
+    "QPushButton:checked { background-color: palette(highlight); color: palette(highlighted-text);"
+    " border: 1px solid palette(highlight); border-radius: 3px; padding: 4px 10px; }"
+)
 
 
 def _big(label: QLabel, factor: float) -> QLabel:
@@ -98,12 +103,16 @@ class DashboardWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("TokenClub")
-        self.resize(1280, 900)
+        fit_to_screen(self, 1280, 900)
         self._data: dict[str, Any] | None = None
         self._range = DEFAULT_RANGE
 
         central = QWidget()
         outer = QVBoxLayout(central)
+        self._notice = QLabel()
+        self._notice.setWordWrap(True)  # a long notice wraps, never cut mid-sentence as in the status bar
+        self._notice.hide()
+        outer.addWidget(self._notice)
         outer.addLayout(self._build_controls())
         outer.addWidget(self._build_progress())
         self._pages = QStackedWidget()
@@ -132,6 +141,7 @@ class DashboardWindow(QMainWindow):
             self._range_buttons[name] = button
             row.addWidget(button)
         self._ranges.idClicked.connect(self._on_range_clicked)
+        self.setStyleSheet(CHECKED_STYLE)
         row.addSpacing(16)
         row.addWidget(QLabel("Stack by"))
         self._stacking = QComboBox()
@@ -139,7 +149,8 @@ class DashboardWindow(QMainWindow):
             self._stacking.addItem(STACKING_TITLES[name], name)
         self._stacking.currentIndexChanged.connect(self._redraw_chart)
         row.addWidget(self._stacking)
-        self._log = QCheckBox("Log scale")
+        self._log = QPushButton("Log scale")  # a toggle drawn like the range buttons: plain in either theme
+        self._log.setCheckable(True)
         self._log.setChecked(True)  # every milestone in view from the first day
         self._log.setToolTip("Each power of ten the same height: 10M, 100M and 1B evenly spaced")
         self._log.toggled.connect(self._redraw_chart)
@@ -203,8 +214,8 @@ class DashboardWindow(QMainWindow):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chart)
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)  # the tables get as much height as the chart: ten rows, not four
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         column.addWidget(split, 1)
         return page
@@ -293,6 +304,14 @@ class DashboardWindow(QMainWindow):
                 self.tabs.setCurrentIndex(i)
                 return
         raise KeyError(title)
+
+    def show_notice(self, text: str) -> None:
+        """A standing message above the controls, wrapped to the window's width (not a status bar line)."""
+        self._notice.setText(text)
+        self._notice.setVisible(bool(text))
+
+    def notice(self) -> str:
+        return self._notice.text() if self._notice.isVisibleTo(self) else ""
 
     def data(self) -> dict[str, Any] | None:
         """The documents last given to ``show_data`` (None before the first)."""
@@ -489,8 +508,12 @@ class DashboardWindow(QMainWindow):
 
     def export_chart(self, path: Path) -> None:
         """Write the burn chart to ``path`` as a PNG and say so in the status bar."""
+        title, period = f"TokenClub · tokens per day by {self.current_stacking()}", ""
+        if self._data is not None:
+            doc = self._data["dashboard"]
+            period = f"{fmt.day_label(doc['since'])} – {fmt.day_label(doc['until'])}"
         try:
-            self.chart.export_png(path)
+            self.chart.export_png(path, title, period)
         except OSError as exc:
             QMessageBox.warning(self, "Export chart", str(exc))
             return

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from app.gui.fitting import fit_to_screen
 
 
 class HostsOps(QObject):
@@ -182,6 +185,9 @@ class HostsPage(QDialog):
         self.table.setObjectName("hosts")
         self.table.setHorizontalHeaderLabels(["Host", "ssh", "Host key"])
         self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()  # names and ssh fit their text, the key takes the rest
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         check, remove = QPushButton("Check", self), QPushButton("Remove", self)
         check.clicked.connect(self._check_selected)
         remove.clicked.connect(self._remove_selected)
@@ -238,6 +244,7 @@ class HostsPage(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(close)
+        fit_to_screen(self, 820, 640)
         self._list.emit()
 
     def shutdown(self) -> None:
@@ -312,7 +319,9 @@ class HostsPage(QDialog):
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
             for j, text in enumerate((r["host"], f"{r['ssh']}:{r['port']}", r["host_key"])):
-                self.table.setItem(i, j, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.table.setItem(i, j, item)
 
     def _on_done(self, text: str) -> None:
         self.status.setPlainText(text)

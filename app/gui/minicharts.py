@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from app.gui import formatting as fmt
-from app.gui.charts import BAR_WIDTH, DayAxis, fit_days, legend_text_colour, style_plot
+from app.gui.charts import BAR_WIDTH, DayAxis, fit_days, style_plot
 
 COST = QColor("#e15759")
 SAVED = QColor("#59a14f")
@@ -57,7 +57,7 @@ class MiniChart(QWidget):
         self._plot.hideButtons()
         self._plot.setMouseEnabled(x=True, y=False)
         self._plot.disableAutoRange()
-        self._legend = self._plot.addLegend(offset=(8, 4), labelTextSize="8pt")
+        self._plot.setContentsMargins(0, 0, 20, 0)  # the last date's label (centred on today) fits on the right
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._view)
@@ -83,23 +83,27 @@ class MiniChart(QWidget):
 
     def _apply_palette(self) -> None:
         style_plot(self._view, self._plot, self.palette())
-        legend_text_colour(self._legend, self.palette())
 
 
 class CostChart(MiniChart):
     """Cost per day (bars) and what cache reads saved against fresh input (line)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Cost per day", UsdAxis(), parent)
-        self.cost = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=COST, pen=None, name="cost")
-        self.saved = pg.PlotDataItem(pen=pg.mkPen(SAVED, width=2), name="saved by cache reads")
+        # the key is in the title: a legend inside the plot covered the line it names
+        key = (
+            f"<span style='color:{COST.name()}'>■</span> cost &nbsp; "
+            f"<span style='color:{SAVED.name()}'>━</span> saved by cache reads"
+        )
+        super().__init__(f"Cost per day &nbsp; {key}", UsdAxis(), parent)
+        self.cost = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=COST, pen=None)
+        self.saved = pg.PlotDataItem(pen=pg.mkPen(SAVED, width=2))
         self._plot.addItem(self.cost)
         self._plot.addItem(self.saved)
 
     def set_days(self, days: list[dict[str, Any]]) -> None:
         cost = np.array([d["cost_usd"] or 0.0 for d in days], dtype=np.float64)
         saved = np.array([d["cache_saved_usd"] or 0.0 for d in days], dtype=np.float64)
-        top = max(float(cost.max()) if days else 0.0, float(saved.max()) if days else 0.0) * 1.4  # room for the legend
+        top = max(float(cost.max()) if days else 0.0, float(saved.max()) if days else 0.0) * 1.08
         x = self._frame(days, top)
         self.cost.setOpts(x=x, height=cost, width=BAR_WIDTH)
         self.saved.setData(x, saved)
@@ -114,7 +118,6 @@ class HitRateChart(MiniChart):
         fill.setAlpha(60)
         self.rate = pg.PlotDataItem(pen=pg.mkPen(RATE, width=2), fillLevel=0, brush=fill, connect="finite")
         self._plot.addItem(self.rate)
-        self._legend.hide()
 
     def set_days(self, days: list[dict[str, Any]]) -> None:
         rate = np.array([np.nan if d["cache_hit_rate"] is None else d["cache_hit_rate"] for d in days], dtype=float)
@@ -130,7 +133,6 @@ class SessionsChart(MiniChart):
         self._plot.getAxis("left").setWidth(52)
         self.peaks = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=SESSIONS, pen=None)
         self._plot.addItem(self.peaks)
-        self._legend.hide()
 
     def set_days(self, days: list[dict[str, Any]]) -> None:
         peaks = np.array([d["peak_sessions"] for d in days], dtype=np.float64)

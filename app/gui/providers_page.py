@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui.fitting import fit_to_screen
 from app.gui.formatting import tokens
 from app.providers import TITLES, config
 
@@ -45,6 +47,11 @@ TABLE_COLUMNS = (
     "Provider cost",
     "Log cost",
     "",
+)
+EMPTY = (
+    "No provider usage yet.\n\nThis chart sets, day by day, the tokens a provider's usage API reports beside "
+    "the tokens your agents' logs count, and flags the days they differ. Add an admin or usage key with "
+    "Keys…, then press Sync now."
 )
 
 
@@ -128,7 +135,7 @@ class ProvidersPage(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("TokenClub · Providers")
-        self.resize(980, 700)
+        fit_to_screen(self, 980, 700)
         cfg = config.load()
         self.sync_button = QPushButton("Sync now")
         self.sync_button.clicked.connect(self.sync_requested.emit)
@@ -181,7 +188,14 @@ class ProvidersPage(QWidget):
         self.messages.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.chart, 2)
+        self.empty = QLabel(EMPTY)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setContentsMargins(24, 24, 24, 24)
+        self.chart_or_empty = QStackedWidget()  # no rows: say what the chart will show and how to fill it
+        self.chart_or_empty.addWidget(self.empty)
+        self.chart_or_empty.addWidget(self.chart)
+        layout.addWidget(self.chart_or_empty, 2)
         layout.addWidget(self.table, 3)
         layout.addWidget(self.balances)
         layout.addWidget(self.note)
@@ -193,6 +207,8 @@ class ProvidersPage(QWidget):
         self.rows = rec["rows"]
         self._fill_table(self.rows)
         self._plot(self.rows)
+        self.chart_or_empty.setCurrentWidget(self.chart if self.rows else self.empty)
+        self.table.setVisible(bool(self.rows))
         lines = []
         for b in doc["balances"]:
             low = "  ⚠ under {:,.2f}".format(b["low_balance"]) if b["low"] else ""

@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.gui.fitting import short_reason
 from app.gui.formatting import tokens
 
 LIVE = ("starting", "running", "waiting-input", "stalled")
@@ -49,7 +50,8 @@ def transitions(known: dict[str, str], rows: list[Row]) -> tuple[dict[str, str],
 def note(row: Row) -> tuple[str, str]:
     """A notification's title and text for a run that reached ``row["status"]``."""
     what = NEWS.get(row["status"], row["status"])
-    return f"{row['agent']} on {row['host']} {what}", f"{row['reason'] or ''} · {tokens(row['tokens']['total'])} tokens"
+    reason = short_reason(row["reason"] or "")
+    return f"{row['agent']} on {row['host']} {what}", f"{reason} · {tokens(row['tokens']['total'])} tokens"
 
 
 class SessionsWorker(QObject):
@@ -252,7 +254,7 @@ class SessionsPoller(QObject):
     def _on_launched(self, row: Row) -> None:
         self.known[row["id"]] = row["status"]  # its changes from here on are news
         if row["status"] in ("failed", "crashed"):
-            self.notify.emit(f"{row['agent']} on {row['host']} did not start", row["reason"] or "")
+            self.notify.emit(f"{row['agent']} on {row['host']} did not start", short_reason(row["reason"] or ""))
         self.launched.emit(row)
         self.poll()
 

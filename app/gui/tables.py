@@ -6,6 +6,7 @@ sorts below 12M and an unpriced cost sorts last either way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,25 @@ _ROLES = frozenset(
     }
 )
 FIT_ROWS = 200  # columns fit their widest cell among this many rows: enough, and fast on thousands
+_HASHED = re.compile(r"[0-9a-f]{32,64}")  # Gemini CLI without .project_root names a project by its folder's hash
+NO_PROJECT = "(no project recorded)"
+
+
+def project_label(value: str | None) -> str:
+    """A project as a person reads it: never blank (Amp's threads carry none), a bare hash said to be one."""
+    if not value:
+        return NO_PROJECT
+    if _HASHED.fullmatch(value):
+        return f"(folder hash {value[:8]}…)"
+    return value
+
+
+def project_tooltip(value: str | None) -> str:
+    if not value:
+        return "The agent recorded no project folder for these calls."
+    if _HASHED.fullmatch(value):
+        return f"The agent named this project only by a hash of its folder: {value}"
+    return value
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,8 @@ def display(column: Column, row: dict[str, Any]) -> str:
         return ", ".join(value or [])
     if column.kind == "time":
         return fmt.timestamp(value)
+    if column.key == "project":
+        return project_label(value)
     return "" if value is None else str(value)
 
 
@@ -150,6 +172,8 @@ class RowsModel(QAbstractTableModel):
             value = row.get(column.key)
             if column.kind == "tokens" and value is not None:
                 return f"{fmt.exact(value)} tokens"
+            if column.key == "project":
+                return project_tooltip(value)
             return str(value) if column.kind == "text" and value else None
         if role == Qt.ItemDataRole.TextAlignmentRole and column.kind in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -198,6 +222,7 @@ class RowsTable(QTableView):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(False)
         self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)  # more rows in view
         keys = [c.key for c in columns]
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.core import settings as settings_store
 from app.core.index import Index
 from app.gui.app import CANCELLED, NO_TRAY, Controller
+from app.gui.console_page import EMPTY
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.sources.base import Env
 from tests.logmaker import claude_line
@@ -237,7 +238,7 @@ def test_without_a_tray_the_window_opens_and_says_why(tmp_path: Path, qtbot: QtB
     controller, _ = started(_indexed(tmp_path, home), home, tray=False)
     assert controller.tray is None
     assert controller.window is not None and controller.window.isVisible()
-    assert controller.window.statusBar().currentMessage() == NO_TRAY
+    assert controller.window.notice() == NO_TRAY  # wrapped above the controls, whole
     assert QApplication.instance().quitOnLastWindowClosed()  # type: ignore[union-attr]
 
 
@@ -278,6 +279,7 @@ def test_the_sessions_entry_opens_the_console_page(tmp_path: Path, qtbot: QtBot,
     page = controller.console
     qtbot.addWidget(page)
     assert page.isVisible() and page.poller is controller.sessions
-    assert page.table.rowCount() == 0 and page.status.text() == "0 sessions, 0 live"  # no host: nothing asked
+    assert page.table.rowCount() == 0 and page.status.text() == EMPTY  # no host: nothing asked, how to start said
+    assert not page.buttons["Tail"].isEnabled() and not page.buttons["Kill"].isEnabled()
     controller.tray.sessions_action.trigger()
     assert controller.console is page

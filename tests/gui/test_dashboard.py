@@ -359,7 +359,11 @@ def test_export_chart_writes_the_chart_as_shown(window: DashboardWindow, data_fo
     window.export_chart(path)
     image = QImage(str(path))
     assert not image.isNull() and path.stat().st_size > 20_000
-    assert image.width() / image.height() == pytest.approx(window.chart.width() / window.chart.height(), rel=0.01)
+    band = window.chart._heading_height()  # the title and date range head the picture
+    assert (image.width(), image.height()) == (window.chart.width() * 2, (window.chart.height() + band) * 2)
+    background = image.pixel(2, 2)
+    inked = sum(image.pixel(x, y) != background for x in range(0, image.width() // 2) for y in range(0, band * 2, 2))
+    assert inked > 200, "no title drawn in the heading band"
     assert str(path) in window.statusBar().currentMessage()
 
 
