@@ -279,3 +279,31 @@ def test_account_answer_that_is_not_the_documented_shape(home: Path, api: FakeAp
         claude_account.fetch(Env.under(home), api.url)
     api.route("/api/oauth/usage", Reply({"five_hour": {"utilization": "lots"}, "seven_day": None}))
     assert claude_account.fetch(Env.under(home), api.url) == []
+
+
+def test_statusline_beside_a_writer_and_on_a_damaged_index(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path
+) -> None:
+    import sqlite3
+    import time
+
+    assert run(capsys, tmp_path, home, "refresh")[0] == 0
+    (home / ".claude/projects/-home-dev-proj" / "later.jsonl").write_bytes(
+        claude_line("msg-3", stamp(datetime.now(UTC)), inp=1, out=1, session="other")
+    )
+    writer = sqlite3.connect(tmp_path / "i.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the app is writing: the status line answers from what is indexed
+    try:
+        started = time.monotonic()
+        code, out, err = run(capsys, tmp_path, home, "statusline")
+        assert code == 0 and out.startswith("today 2.0K tok │ block 2.0K tok") and err == ""
+        assert time.monotonic() - started < 30
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"not an index" * 100)
+    code = main(["statusline", "--db", str(garbage), "--home", str(home)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and out.startswith("TokenClub: no status (")
+    assert garbage.read_bytes() == b"not an index" * 100
