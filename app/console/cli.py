@@ -264,8 +264,14 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     if not rows:
         print("no hosts; add one with `tokenclub host add NAME --ssh [USER@]HOST`")
-    for r in rows:
-        print(f"{r['host']}\t{r['ssh']}:{r['port']}\t{r['host_key'] or '(no key pinned)'}")
+        return 0
+    from app.cli import render_table
+
+    table = [
+        {"host": r["host"], "ssh": f"{r['ssh']}:{r['port']}", "host key": r["host_key"] or "(no key pinned)"}
+        for r in rows
+    ]
+    sys.stdout.write(render_table(table, list(table[0])))
     return 0
 
 
