@@ -56,9 +56,10 @@ def _report(capsys: pytest.CaptureFixture[str], db: Path, home: Path) -> dict[st
     return json.loads(out)
 
 
-def _indexed_calls(db: Path, agent: str) -> list[tuple[int, ...]]:
+def _indexed_calls(db: Path, agent: str) -> list[tuple[object, ...]]:
+    """Each call the index holds: its model and its five buckets."""
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT inp, cw, cr, out, rsn FROM events WHERE agent = ?", (agent,)).fetchall()
+        rows = conn.execute("SELECT model, inp, cw, cr, out, rsn FROM events WHERE agent = ?", (agent,)).fetchall()
     return sorted(tuple(row) for row in rows)
 
 
@@ -92,7 +93,7 @@ def test_report_daily_equals_the_usage_the_server_returned(
     assert isinstance(totals, dict)
     assert {bucket: totals[bucket] for bucket in BUCKETS} == server.totals(written)
     assert totals["calls"] == len(written)
-    expected = sorted(tuple(call.usage[bucket] for bucket in BUCKETS) for call in written)
+    expected = sorted((call.model, *(call.usage[bucket] for bucket in BUCKETS)) for call in written)
     assert _indexed_calls(db, agent.tokenclub) == expected
 
 
