@@ -363,6 +363,10 @@ def _csv_cell(value: Any) -> Any:
 def _cell(value: Any, column: str, row: dict[str, Any]) -> str:
     if value is None:
         return "-"
+    if column == "extra_cost_usd":  # an insight's: often a fraction of a cent
+        from app.core.insights import usd
+
+        return usd(value)
     if column.endswith("_usd"):
         # some of the row's tokens have no price: what is shown is the priced part
         return f"≥ ${value:,.2f}" if column == "cost_usd" and row.get("unpriced_tokens") else f"${value:,.2f}"

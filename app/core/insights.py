@@ -184,10 +184,15 @@ def report(conn: sqlite3.Connection, flt: reports.Filter, overrides: Path | None
     }
 
 
+def usd(x: float) -> str:
+    """An extra cost as the app shows it: cents below a dime to a tenth of a cent ($0.002), never "$0.00"."""
+    if 0 < abs(x) < 0.001:
+        return "<$0.001"
+    return f"${x:.3f}" if 0 < abs(x) < 0.1 else f"${x:,.2f}"
+
+
 def _summary(found: Insight, idle: float, cost: float | None) -> str:
-    paid = (
-        f"re-paid {_tokens(found.tokens)} cached tokens uncached ({'unpriced' if cost is None else f'+${cost:,.2f}'})"
-    )
+    paid = f"re-paid {_tokens(found.tokens)} cached tokens uncached ({'unpriced' if cost is None else '+' + usd(cost)})"
     if found.kind == "model-switch":
         return f"Switched {_short(found.previous.model)} → {_short(found.call.model)} and {paid}"
     lifetime = "1-hour" if found.ttl_ms == TTL_1H_MS else "5-minute"

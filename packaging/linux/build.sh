@@ -10,8 +10,8 @@
 # The bundle installs from the locks only: requirements/lock.txt (the app) and packaging/build-lock.txt
 # (PyInstaller), every file checked against its hash, in a venv of its own (.venv-build, or $BUILD_VENV).
 # The bundle needs a glibc at least as new as the build machine's: release builds are made on
-# Debian 12 (bookworm, glibc 2.36), so they run on Debian 12+, Ubuntu 22.04+ (glibc 2.35 is too old
-# for a bookworm build, so Ubuntu 24.04+), Fedora 37+.
+# Debian 12 (bookworm, glibc 2.36), so they run on Debian 12+, Ubuntu 23.04+ (24.04 LTS the oldest still
+# supported; not 22.04, whose glibc is 2.35), Fedora 37+, RHEL 10 (the README's Install says the same).
 # Needs: python3 (3.11+) with venv, dpkg-deb, fakeroot (unless run as root), desktop-file-validate.
 set -eu
 cd "$(dirname "$0")/../.."

@@ -133,7 +133,7 @@ def test_a_switch_re_pays_the_prefix_and_the_haiku_side_call_is_no_switch(index:
         "idle_minutes": None,
         "tokens": 22_000,
         "extra_cost_usd": pytest.approx(22_000 * (3.75 - 0.30) / 1e6),
-        "summary": "Switched claude-opus-4-5 → claude-sonnet-4-5 and re-paid 22K cached tokens uncached (+$0.08)",
+        "summary": "Switched claude-opus-4-5 → claude-sonnet-4-5 and re-paid 22K cached tokens uncached (+$0.076)",
     }
     assert switch["extra_cost_usd"] == pytest.approx(
         price(SONNET, 50, 23_000, 0, 100) - price(SONNET, 50, 1_000, 22_000, 100)
