@@ -9,6 +9,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from app.core.demo import BUCKETS, write_sample
 from app.core.timezones import local_zone
 
@@ -123,3 +125,66 @@ def test_the_sample_is_never_in_the_future_and_has_realistic_cache_splits(tmp_pa
     t = sample.totals()
     assert 0.75 < t["cr"] / (t["in"] + t["cw"] + t["cr"]) < 0.92
     assert set(sample.by_agent) == {"claude-code", "codex", "gemini-cli"}
+
+
+APP_PROBE = """
+import os, sqlite3, sys, tempfile, time
+from pathlib import Path
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app.cli import main
+
+app = QApplication(["tokenclub"])
+want, shot = int(sys.argv[1]), sys.argv[2]
+started = time.monotonic()
+
+def indexed() -> int:
+    for folder in Path(tempfile.gettempdir()).glob("tokenclub-demo-*"):
+        db = folder / "tokenclub" / "data" / "index.sqlite"
+        if db.exists():
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                    return conn.execute("SELECT IFNULL(SUM(inp + cw + cr + out), 0) FROM events").fetchone()[0]
+            except sqlite3.Error:
+                return -1
+    return -1
+
+def poll() -> None:
+    shown = [w for w in QApplication.topLevelWidgets() if w.isVisible() and w.windowTitle().startswith("TokenClub")]
+    if (shown and indexed() == want) or time.monotonic() - started > 60:
+        print("indexed", indexed(), "windows", [w.windowTitle() for w in shown], flush=True)
+        if shown:
+            shown[0].grab().save(shot)
+        app.quit()
+    else:
+        QTimer.singleShot(250, poll)
+
+QTimer.singleShot(250, poll)
+sys.exit(main(["demo"]))
+"""
+
+
+def test_demo_opens_the_app_over_the_sample_and_removes_it_on_quit(tmp_path: Path) -> None:
+    from tests.xdisplay import tools_missing, virtual_display
+
+    if tools_missing():
+        pytest.skip(f"not installed: {', '.join(tools_missing())}")
+    env, user = _user(tmp_path)
+    before = _tree(user)
+    tz = local_zone()
+    want = write_sample(tmp_path / "again", tz, datetime.now(tz)).totals()["total"]
+    shot = tmp_path / "demo.png"
+    with virtual_display(1600, 1000) as display:
+        done = subprocess.run(
+            [sys.executable, "-c", APP_PROBE, str(want), str(shot)],
+            cwd=ROOT,
+            env={**env, **display},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    assert f"indexed {want} windows ['TokenClub" in done.stdout, done.stdout + done.stderr
+    assert shot.stat().st_size > 10_000  # a drawn dashboard
+    assert _tree(user) == before
+    assert list((tmp_path / "tmp").iterdir()) == []

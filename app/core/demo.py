@@ -62,13 +62,12 @@ def write_sample(home: Path, tz: tzinfo, now: datetime, days: int = DAYS, seed: 
         start, end = _working_hours(day, tz, now)
         if end <= start:
             continue
-        shares = (("claude-code", 0.6), ("codex", 0.28), ("gemini-cli", 0.12))
-        for n, (agent, share) in enumerate(shares):
-            tokens = int(target * share)
-            when = start + (end - start) * (n / len(shares))
-            span = (end - start) / len(shares)
-            writer = {"claude-code": _claude, "codex": _codex, "gemini-cli": _gemini}[agent]
-            writer(sample, day, when, span, tokens, rng)
+        # the three agents side by side through the day, as parallel sessions run
+        _claude(sample, day, start, end - start, int(target * 0.6), rng)
+        _codex(sample, day, start + (end - start) / 10, (end - start) * 0.8, int(target * 0.28), rng)
+        _gemini(sample, day, start + (end - start) / 5, (end - start) * 0.7, int(target * 0.12), rng)
+        if back == 1:
+            _insights(sample, day, tz)
     return sample
 
 
@@ -125,37 +124,73 @@ def _claude(sample: Sample, day: date, start: datetime, span: timedelta, tokens:
         cw = int(per_call * rng.uniform(0.05, 0.09))
         out = int(per_call * rng.uniform(0.02, 0.04))
         inp = max(per_call - cr - cw - out, 1)
-        msg = f"msg_demo{session[:8]}{c:04d}"
-        lines.append(
-            {
-                "parentUuid": None,
-                "isSidechain": False,
-                "userType": "external",
-                "cwd": project,
-                "sessionId": session,
-                "version": "2.1.30",
-                "message": {
-                    "id": msg,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": [{"type": "text", "text": "Done."}],
-                    "stop_reason": "end_turn",
-                    "usage": {
-                        "input_tokens": inp,
-                        "cache_creation_input_tokens": cw,
-                        "cache_read_input_tokens": cr,
-                        "output_tokens": out,
-                    },
-                },
-                "requestId": f"req_{msg}",
-                "type": "assistant",
-                "uuid": str(uuid.UUID(int=rng.getrandbits(128))),
-                "timestamp": _utc(ts),
-            }
-        )
+        usage = {
+            "input_tokens": inp,
+            "cache_creation_input_tokens": cw,
+            "cache_read_input_tokens": cr,
+            "output_tokens": out,
+        }
+        lines.append(_claude_record(f"msg_demo{session[:8]}{c:04d}", session, project, model, usage, ts))
         sample.add("claude-code", day, **{"in": inp, "cw": cw, "cr": cr, "out": out, "rsn": 0})
     _write(sample, sample.home / ".claude" / "projects" / project.replace("/", "-") / f"{session}.jsonl", lines)
+
+
+def _insights(sample: Sample, day: date, tz: tzinfo) -> None:
+    """A session that switches model and re-pays its cached prompt, and one idle past the cache lifetime."""
+    base = datetime.combine(day, time(14), tz)
+    cases = {  # session -> (minutes after base, model, in, cw, cr, out) per call
+        "switch": [
+            (0, CLAUDE_MODELS[1], 200, 4_000, 180_000, 900),
+            (1, CLAUDE_MODELS[1], 200, 3_000, 184_000, 800),
+            (2, CLAUDE_MODELS[0], 300, 187_000, 0, 700),
+        ],
+        "idle": [
+            (0, CLAUDE_MODELS[0], 200, 5_000, 150_000, 600),
+            (1, CLAUDE_MODELS[0], 200, 2_000, 155_000, 500),
+            (31, CLAUDE_MODELS[0], 300, 157_000, 0, 600),
+        ],
+    }
+    for name, calls in cases.items():
+        session = f"demo-{name}-{day.isoformat()}"
+        lines = []
+        for n, (minutes, model, inp, cw, cr, out) in enumerate(calls):
+            msg = f"msg_demo_{name}_{n}"
+            usage = {
+                "input_tokens": inp,
+                "cache_creation_input_tokens": cw,
+                "cache_read_input_tokens": cr,
+                "output_tokens": out,
+            }
+            lines.append(_claude_record(msg, session, PROJECTS[0], model, usage, base + timedelta(minutes=minutes)))
+            sample.add("claude-code", day, **{"in": inp, "cw": cw, "cr": cr, "out": out, "rsn": 0})
+        _write(sample, sample.home / ".claude" / "projects" / PROJECTS[0].replace("/", "-") / f"{session}.jsonl", lines)
+
+
+def _claude_record(
+    msg: str, session: str, project: str, model: str, usage: dict[str, int], ts: datetime
+) -> dict[str, Any]:
+    """One Claude Code assistant line carrying ``message.usage``."""
+    return {
+        "parentUuid": None,
+        "isSidechain": False,
+        "userType": "external",
+        "cwd": project,
+        "sessionId": session,
+        "version": "2.1.30",
+        "message": {
+            "id": msg,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": "Done."}],
+            "stop_reason": "end_turn",
+            "usage": usage,
+        },
+        "requestId": f"req_{msg}",
+        "type": "assistant",
+        "uuid": f"u-{msg}",
+        "timestamp": _utc(ts),
+    }
 
 
 def _codex(sample: Sample, day: date, start: datetime, span: timedelta, tokens: int, rng: random.Random) -> None:
