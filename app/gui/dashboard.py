@@ -10,8 +10,8 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QTextDocument
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QFont, QKeySequence, QPalette, QShowEvent, QTextDocument
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -57,11 +57,6 @@ ENV_OVERRIDES = {
     "pi-agent": ("PI_CODING_AGENT_DIR",),
 }
 ENV_NOTES = {"claude-code": " (several folders, comma-separated)"}
-# The picked range and the log toggle stand out in light and dark alike (a sunken button barely does in dark).
-CHECKED_STYLE = (
-    "QPushButton:checked { background-color: palette(highlight); color: palette(highlighted-text);"
-    " border: 1px solid palette(highlight); border-radius: 3px; padding: 4px 10px; }"
-)
 
 
 def _big(label: QLabel, factor: float) -> QLabel:
@@ -106,6 +101,7 @@ class DashboardWindow(QMainWindow):
         fit_to_screen(self, 1280, 900)
         self._data: dict[str, Any] | None = None
         self._range = DEFAULT_RANGE
+        self._split_set = False
 
         central = QWidget()
         outer = QVBoxLayout(central)
@@ -125,6 +121,7 @@ class DashboardWindow(QMainWindow):
 
         self._price_label = QLabel()
         self.statusBar().addPermanentWidget(self._price_label)
+        self._mark_checked()
 
     # --- building ---------------------------------------------------------------------------
 
@@ -141,7 +138,6 @@ class DashboardWindow(QMainWindow):
             self._range_buttons[name] = button
             row.addWidget(button)
         self._ranges.idClicked.connect(self._on_range_clicked)
-        self.setStyleSheet(CHECKED_STYLE)
         row.addSpacing(16)
         row.addWidget(QLabel("Stack by"))
         self._stacking = QComboBox()
@@ -154,6 +150,8 @@ class DashboardWindow(QMainWindow):
         self._log.setChecked(True)  # every milestone in view from the first day
         self._log.setToolTip("Each power of ten the same height: 10M, 100M and 1B evenly spaced")
         self._log.toggled.connect(self._redraw_chart)
+        for toggle in (*self._range_buttons.values(), self._log):
+            toggle.toggled.connect(self._mark_checked)
         row.addWidget(self._log)
         row.addStretch(1)
         self._export = QPushButton("Export PNG…")
@@ -211,10 +209,10 @@ class DashboardWindow(QMainWindow):
         self.tabs.addTab(self.projects_table, "Projects")
         self.tabs.addTab(self.sessions_table, "Sessions")
         self.tabs.addTab(insights, "Insights")
-        split = QSplitter(Qt.Orientation.Vertical)
+        split = self._split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chart)
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 1)  # the tables get as much height as the chart: ten rows, not four
+        split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         column.addWidget(split, 1)
@@ -417,6 +415,32 @@ class DashboardWindow(QMainWindow):
             f"(a model switch mid-session, or an idle pause past the cache lifetime): "
             f"about {fmt.usd(extra)} extra."
         )
+
+    def _mark_checked(self) -> None:
+        """The picked range and the log toggle in the highlight colour: a sunken button barely shows in dark.
+
+        Only the button roles are set (no style sheet: one would pin every child to the palette
+        it was polished with), so the rest follows the theme; a theme change marks them again.
+        """
+        theme = self.palette()
+        for toggle in (*self._range_buttons.values(), self._log):
+            own = QPalette()
+            if toggle.isChecked():
+                own.setColor(QPalette.ColorRole.Button, theme.color(QPalette.ColorRole.Highlight))
+                own.setColor(QPalette.ColorRole.ButtonText, theme.color(QPalette.ColorRole.HighlightedText))
+            toggle.setPalette(own)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if not self._split_set:  # the chart and the tables share the height, ten table rows in view
+            self._split_set = True
+            room = sum(self._split.sizes())
+            self._split.setSizes([room * 11 // 20, room - room * 11 // 20])
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._mark_checked()
+        super().changeEvent(event)
 
     def _set_chart_controls(self, enabled: bool) -> None:
         for widget in (*self._range_buttons.values(), self._stacking, self._log, self._export):
