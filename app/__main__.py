@@ -1,5 +1,5 @@
 """``python -m app``: the same as the ``tokenclub`` command."""
 
-from app.cli import entry
+from app.launch import entry
 
 entry()

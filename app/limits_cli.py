@@ -7,27 +7,27 @@ Code's 5-hour blocks from the index.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
-    import threading
+from app.statusline import STATUS_BUDGET_S, parse_input
 
-_Handler = Callable[[argparse.Namespace], int]
-STDIN_LIMIT = 64 * 1024  # Claude Code sends well under 2 KiB
-STDIN_WAIT_S = 0.5  # the status line never waits longer for its input
-STATUS_BUDGET_S = 0.5  # the status line's longest refresh of the index; the rest is left to the app
+if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
+    import argparse
+    import threading
+    from collections.abc import Callable
+    from pathlib import Path
+
+    _Handler = Callable[[argparse.Namespace], int]
+
 STATUS_LOCK_S = 0.05  # the index's busy timeout for the status line (the app may be writing)
-FALLBACK = "TokenClub: no status"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``limits`` and ``statusline`` to ``sub``; their handlers by command."""
+    import argparse
+
     from app.cli import _formatter
 
     lim = sub.add_parser(
@@ -87,7 +87,7 @@ def cmd_limits(args: argparse.Namespace) -> int:
 def refresh_local(index: Any, args: argparse.Namespace, agents: Any, cancel: threading.Event | None = None) -> None:
     """Index what is new on this machine (the plan windows need no dedicated machine); a busy index only warns."""
     from app import cli
-    from app.core.index import IndexBusy
+    from app.core.schema import IndexBusy
 
     try:
         report = index.refresh(cli._env(args), agents, cancel=cancel)
@@ -245,85 +245,58 @@ def _block_row(b: dict[str, Any], tz: tzinfo, now: datetime) -> dict[str, Any]:
 
 def cmd_statusline(args: argparse.Namespace) -> int:
     """One line for Claude Code's status bar; any failure prints a short fallback line, never a traceback."""
-    try:
-        line = statusline(args, read_stdin())
-    except Exception as exc:  # noqa: BLE001  (the status bar gets a line whatever went wrong)
-        line = f"{FALLBACK} ({type(exc).__name__})"
-    sys.stdout.write(line + "\n")
+    from app import statusline
+
+    db, home = (None if p is None else str(p) for p in (args.db, args.home))
+    sys.stdout.write(statusline.answer(db, home, args.budget) + "\n")
     return 0
-
-
-def read_stdin(limit: int = STDIN_LIMIT, wait: float = STDIN_WAIT_S) -> bytes:
-    """What Claude Code sent, at most ``limit`` bytes, waiting at most ``wait`` seconds (nothing from a terminal)."""
-    import select
-
-    try:
-        fd = sys.stdin.fileno()
-    except (AttributeError, ValueError, OSError):
-        return b""
-    if os.isatty(fd):
-        return b""
-    data = b""
-    deadline = time.monotonic() + wait
-    while len(data) < limit:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            break
-        chunk = os.read(fd, limit - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
-def parse_input(raw: bytes) -> dict[str, str]:
-    """The fields of Claude Code's status input the line uses (short strings, or absent)."""
-    import json
-
-    try:
-        doc = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    model = doc.get("model")
-    out = {
-        "session_id": doc.get("session_id"),
-        "model": (model.get("display_name") or model.get("id")) if isinstance(model, dict) else None,
-    }
-    return {k: _printable(v)[:80] for k, v in out.items() if isinstance(v, str) and v}
-
-
-def _printable(text: str) -> str:
-    return "".join(c for c in text if c.isprintable())
 
 
 def statusline(args: argparse.Namespace, raw: bytes, now: datetime | None = None) -> str:
     """``Opus 4.1 │ today 12.3M tok (tier 10M) │ block 1.2M tok $3.40, resets 15:00 (2 h 13 min) │ session …``."""
+    return status_text(args.db, args.home, args.budget, parse_input(raw), now)[0]
+
+
+def status_files(db: Path | None, transcript: str | None) -> list[str]:
+    """The files the status line's answer depends on besides the logs: the transcript, index, settings, prices."""
+    from app.core.paths import default_db, overrides_file, settings_file
+
+    index = str(db or default_db())
+    return [transcript or "", index, index + "-wal", str(settings_file()), str(overrides_file())]
+
+
+def status_text(
+    db: Path | None, home: Path | None, budget: float, given: dict[str, str], now: datetime | None = None
+) -> tuple[str, datetime]:
+    """The status line for Claude Code's input fields ``given``, and the time it was computed for."""
     import threading
 
-    from app import cli
     from app.core import limits, reports
-    from app.core.index import Index
+    from app.core.env import Env
+    from app.core.index import Index, has_files, session_totals
     from app.core.paths import default_db, overrides_file
+    from app.core.schema import IndexBusy
+    from app.core.settings import load as load_settings
     from app.core.timezones import resolve_zone
 
-    given = parse_input(raw)
-    prefs = cli._settings(argparse.Namespace(**{**vars(args), "quiet": True}))
+    prefs = load_settings().settings  # a warning is the other commands' to print
     tz = resolve_zone(prefs.tz)
-    index = Index(args.db or default_db(), overrides=overrides_file(), timeout=STATUS_LOCK_S)
+    from app.sources import SOURCES
+
+    index = Index(db or default_db(), overrides=overrides_file(), timeout=STATUS_LOCK_S, sources=SOURCES)
     try:
         conn = index.conn
-        if conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is None:
-            return "TokenClub: nothing indexed yet (run `tokenclub refresh` once, or open the app)"
-        if args.budget > 0:
+        if not has_files(conn):
+            return "TokenClub: nothing indexed yet (run `tokenclub refresh` once, or open the app)", datetime.now(UTC)
+        if budget > 0:
             # a first, cold index of every log is the app's (or `tokenclub refresh`'s) to make, not the status line's
             cancel = threading.Event()
-            timer = threading.Timer(args.budget, cancel.set)
+            timer = threading.Timer(budget, cancel.set)
             timer.start()
             try:
-                quiet = argparse.Namespace(**{**vars(args), "quiet": True})
-                refresh_local(index, quiet, prefs.enabled_agents(), cancel)
+                index.refresh(Env.under(home) if home else Env.current(), prefs.enabled_agents(), cancel=cancel)
+            except IndexBusy:
+                pass  # the app is writing: answer from what is indexed
             finally:
                 timer.cancel()
         now = now or datetime.now(UTC)
@@ -331,10 +304,7 @@ def statusline(args: argparse.Namespace, raw: bytes, now: datetime | None = None
         block = limits.current_block(conn, now)
         session = None
         if "session_id" in given:
-            session = conn.execute(
-                "SELECT SUM(inp + cw + cr + out), SUM(cost), COUNT(*) FROM events WHERE session = ? AND agent = ?",
-                (given["session_id"], limits.CLAUDE),
-            ).fetchone()
+            session = session_totals(conn, given["session_id"], limits.CLAUDE)
     finally:
         index.close()
     parts = [given["model"]] if "model" in given else []
@@ -349,7 +319,7 @@ def statusline(args: argparse.Namespace, raw: bytes, now: datetime | None = None
         )
     if session is not None and session[2]:
         parts.append(f"session {short(session[0] or 0)} tok ${session[1] or 0:,.2f}")
-    return " │ ".join(parts)
+    return " │ ".join(parts), now
 
 
 def short(n: float) -> str:

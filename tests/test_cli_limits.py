@@ -7,7 +7,8 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -211,7 +212,7 @@ def test_statusline_on_claude_codes_input(capsys: pytest.CaptureFixture[str], tm
     args = argparse_namespace(tmp_path, home)
     line = limits_cli.statusline(args, raw)
     assert re.fullmatch(
-        r"Opus 4\.1 │ today 2\.0K tok │ block 2\.0K tok \$\d+\.\d\d, resets \d\d:\d\d \((\d h )?\d+ min\)"
+        r"Opus 4\.1 │ today 2\.0K tok │ block 2\.0K tok \$\d+\.\d\d, resets \d\d:\d\d \((\d h( \d+ min)?|\d+ min)\)"
         r" │ session 2\.0K tok \$\d+\.\d\d",
         line,
     ), line
@@ -257,9 +258,9 @@ def test_account_endpoint_that_keeps_asking_to_wait_is_given_up_on_time(home: Pa
     """A 429 with a long Retry-After, again and again: the reading is abandoned at its time limit, not after minutes."""
     import time
 
+    from app.core.env import Env
     from app.providers import claude_account
     from app.providers.base import ProviderError
-    from app.sources.env import Env
 
     api.route("/api/oauth/usage", Reply({"error": {"message": "slow down"}}, 429, headers={"retry-after": "30"}))
     started = time.monotonic()
@@ -270,9 +271,9 @@ def test_account_endpoint_that_keeps_asking_to_wait_is_given_up_on_time(home: Pa
 
 
 def test_account_answer_that_is_not_the_documented_shape(home: Path, api: FakeApi) -> None:
+    from app.core.env import Env
     from app.providers import claude_account
     from app.providers.base import ProviderError
-    from app.sources.env import Env
 
     api.route("/api/oauth/usage", Reply(["not", "an", "object"]))
     with pytest.raises(ProviderError, match="not the documented answer"):
@@ -307,3 +308,198 @@ def test_statusline_beside_a_writer_and_on_a_damaged_index(
     out, _ = capsys.readouterr()
     assert code == 0 and out.startswith("TokenClub: no status (")
     assert garbage.read_bytes() == b"not an index" * 100
+
+
+# -- the status line's kept answers ---------------------------------------------------------------------
+
+
+def status_raw(home: Path, session: str = SESSION, model: str = "Opus 4.1", **extra: object) -> bytes:
+    transcript = home / ".claude/projects/-home-dev-proj" / f"{session}.jsonl"
+    return json.dumps(
+        {"session_id": session, "transcript_path": str(transcript), "model": {"display_name": model}, **extra}
+    ).encode()
+
+
+def kept(tmp_path: Path, home: Path, raw: bytes, budget: float = 0.5) -> str:
+    """The status line as the command answers it (kept answers included), for ``raw`` on stdin."""
+    from app import statusline
+
+    return statusline._answer(str(tmp_path / "i.sqlite"), str(home), budget, raw)
+
+
+def doctor(change: Callable[[list[str]], None]) -> None:
+    """Rewrite every kept answer in place (a stale one planted where a fresh one was)."""
+    from app import statusline
+
+    where = os.path.join(statusline.cache_dir(), "statusline")
+    entries = statusline.load(where)
+    assert entries, "nothing was kept"
+    for entry in entries:
+        change(entry)
+    statusline.store(where, entries)
+
+
+def plant(entry: list[str]) -> None:
+    entry[8] = "PLANTED"
+
+
+@pytest.fixture
+def indexed(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> Path:
+    assert run(capsys, tmp_path, home, "refresh")[0] == 0
+    return home
+
+
+def wait_past_tick(path: Path) -> None:
+    """Until ``path`` changed longer ago than a file clock's tick (an answer is not kept before)."""
+    deadline = time.monotonic() + 60
+    while time.time_ns() - path.stat().st_mtime_ns < 100_000_000 and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_statusline_kept_answer_is_the_computed_one(tmp_path: Path, indexed: Path) -> None:
+    from app import limits_cli
+
+    raw = status_raw(indexed)
+    wait_past_tick(tmp_path / "i.sqlite")
+    for _ in range(3):  # a minute turning between them is retried
+        fresh = limits_cli.statusline(argparse_namespace(tmp_path, indexed), raw)
+        first, again = kept(tmp_path, indexed, raw), kept(tmp_path, indexed, raw)
+        if first == fresh:
+            break
+    assert first == again == fresh, (first, again, fresh)
+    doctor(plant)  # the next answer is the kept one: the tests below see a recomputation as a changed line
+    assert kept(tmp_path, indexed, raw) == "PLANTED"
+    assert statusline_subprocess(tmp_path, indexed, raw) == "PLANTED\n"  # the command prints it too
+    # Claude Code's other fields (cost, duration) change between calls: the same session and model still match
+    assert kept(tmp_path, indexed, status_raw(indexed, cost={"total_duration_ms": 1234})) == "PLANTED"
+    assert kept(tmp_path, indexed, status_raw(indexed, model="Sonnet 4.5")).startswith("Sonnet 4.5 │ today 2.0K")
+    assert kept(tmp_path, indexed, status_raw(indexed, session="other")) != "PLANTED"
+    assert kept(tmp_path, indexed, raw, budget=0) != "PLANTED"  # other options
+
+
+def test_statusline_new_message_in_the_transcript_changes_the_answer(tmp_path: Path, indexed: Path) -> None:
+    raw = status_raw(indexed)
+    assert "session 2.0K tok" in keep_planted(tmp_path, indexed, raw)
+    transcript = indexed / ".claude/projects/-home-dev-proj" / f"{SESSION}.jsonl"
+    with transcript.open("ab") as f:
+        f.write(claude_line("msg-9", stamp(datetime.now(UTC)), inp=1000, out=2000, session=SESSION))
+    assert "session 5.0K tok" in kept(tmp_path, indexed, raw)
+
+
+def keep_planted(tmp_path: Path, indexed: Path, raw: bytes) -> str:
+    """An answer kept, then replaced by a planted one that the next call is shown to print; the real answer."""
+    for path in [
+        tmp_path / "i.sqlite",
+        tmp_path / "i.sqlite-wal",
+        settings_path(),
+        settings_path().parent / "prices.toml",
+    ]:
+        if path.exists():
+            wait_past_tick(path)
+    line = kept(tmp_path, indexed, raw)
+    doctor(plant)
+    assert kept(tmp_path, indexed, raw) == "PLANTED"
+    return line
+
+
+def test_statusline_changed_index_settings_or_prices_change_the_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, indexed: Path
+) -> None:
+    import sqlite3
+
+    raw = status_raw(indexed)
+    keep_planted(tmp_path, indexed, raw)
+    # another session's call, indexed by someone else (the app): the index changed, this transcript did not
+    (indexed / ".claude/projects/-home-dev-proj" / "later.jsonl").write_bytes(
+        claude_line("msg-3", stamp(datetime.now(UTC)), inp=3000, out=1000, session="other")
+    )
+    assert kept(tmp_path, indexed, raw) == "PLANTED"  # not indexed yet: within FRESH_S, the kept answer
+    assert run(capsys, tmp_path, indexed, "refresh")[0] == 0
+    assert "today 6.0K tok" in kept(tmp_path, indexed, raw)
+    # a write that changes no call still makes a new answer (never an old one)
+    keep_planted(tmp_path, indexed, raw)
+    with sqlite3.connect(tmp_path / "i.sqlite") as conn:
+        conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('statusline-test', '1')")
+    assert kept(tmp_path, indexed, raw) != "PLANTED"
+    for changed in (settings_path(), settings_path().parent / "prices.toml"):
+        keep_planted(tmp_path, indexed, raw)
+        changed.parent.mkdir(parents=True, exist_ok=True)
+        changed.write_text("{}" if changed.suffix == ".json" else "")
+        assert kept(tmp_path, indexed, raw) != "PLANTED", changed
+
+
+def test_statusline_new_minute_new_day_or_old_answer_is_recomputed(tmp_path: Path, indexed: Path) -> None:
+    raw = status_raw(indexed)
+    keep_planted(tmp_path, indexed, raw)
+
+    def yesterday(entry: list[str]) -> None:
+        entry[1] = str(int(entry[1]) - 24 * 60)
+
+    doctor(yesterday)
+    assert kept(tmp_path, indexed, raw) != "PLANTED"
+    keep_planted(tmp_path, indexed, raw)
+
+    def older(entry: list[str]) -> None:
+        entry[0] = str(int(entry[0]) - 6_000_000_000)  # past FRESH_S, still this minute
+
+    doctor(older)
+    assert kept(tmp_path, indexed, raw) != "PLANTED"
+
+
+def test_statusline_kept_file_damaged_or_foreign_is_a_miss(tmp_path: Path, indexed: Path) -> None:
+    from app import statusline
+
+    raw = status_raw(indexed)
+    where = Path(statusline.cache_dir()) / "statusline"
+    wait_past_tick(tmp_path / "i.sqlite")
+    fresh = kept(tmp_path, indexed, raw)
+    for junk in (b"\xff\xfe", b"tokenclub-statusline 1\nx\ty\n", b"other format\n" + where.read_bytes()[23:]):
+        where.write_bytes(junk)
+        assert kept(tmp_path, indexed, raw).startswith(fresh[:30])
+    assert statusline.load(str(where)) != []  # rewritten whole
+
+
+def test_statusline_options_read_without_the_parser() -> None:
+    from app.launch import statusline_options as opts
+
+    assert opts(["statusline"]) == (None, None, 0.5)
+    assert opts(["--db", "/x/i.sqlite", "statusline", "--budget=0", "-q", "--wait", "3"]) == ("/x/i.sqlite", None, 0.0)
+    assert opts(["statusline", "--db=/y", "--db", "/z"]) == ("/z", None, 0.5)
+    assert opts(["statusline", "--home", "/", "--db", "/z"]) == ("/z", "/", 0.5)
+    # the full parser's: help, abbreviations, errors, --home's own index
+    for argv in (
+        [],
+        ["report", "daily"],
+        ["statusline", "--help"],
+        ["--budget", "0", "statusline"],
+        ["statusline", "--bud", "0"],
+        ["statusline", "--budget", "soon"],
+        ["statusline", "--budget", "-1"],
+        ["statusline", "--db"],
+        ["statusline", "--json", "--csv"],
+        ["statusline", "--wait", "1e9"],
+        ["statusline", "--home", "/"],
+        ["statusline", "--home", "/no/such/dir", "--db", "/z"],
+        ["statusline", "statusline"],
+        ["statusline", "--", "x"],
+    ):
+        assert opts(argv) is None, argv
+
+
+def statusline_subprocess(tmp_path: Path, home: Path, raw: bytes, *extra: str) -> str:
+    db = str(tmp_path / "i.sqlite")
+    cmd = [sys.executable, "-m", "app", "statusline", "--db", db, "--home", str(home), *extra]
+    done = subprocess.run(cmd, input=raw, capture_output=True, timeout=60, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0 and done.stderr == b"", done.stderr
+    return done.stdout.decode()
+
+
+def test_statusline_quick_and_full_command_lines_print_the_same(tmp_path: Path, indexed: Path) -> None:
+    """`python -m app statusline` answered before the parser is built, and through it (an abbreviated option)."""
+    wait_past_tick(tmp_path / "i.sqlite")
+    for _ in range(3):  # a minute turning between them is retried
+        outs = [statusline_subprocess(tmp_path, indexed, status_raw(indexed), *x) for x in ([], ["--bud", "0.5"], [])]
+        if len(set(outs)) == 1:
+            break
+    assert outs[0].startswith("Opus 4.1 │ today 2.0K tok │ block 2.0K tok $") and outs[0].endswith("\n")
+    assert outs[0] == outs[1] == outs[2], outs
