@@ -70,6 +70,12 @@ class ClubWorker(QObject):
             self.failed.emit(f"Merge failed: {exc}")
 
 
+NO_FOLDER = (
+    "No club folder yet: type the folder your club shares (its board shows as soon as you leave the field), "
+    "or pick it with Import members' files…. Export my numbers… writes your own file for it."
+)
+
+
 class ClubPage(QWidget):
     """The page: your name, export, the club folder, import, and the board as a table.
 
@@ -132,7 +138,7 @@ class ClubPage(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
-        self.messages = QLabel("")
+        self.messages = QLabel("" if folder else NO_FOLDER)
         self.messages.setWordWrap(True)
         layout.addWidget(self.messages)
         fit_to_screen(self, 900, 560)

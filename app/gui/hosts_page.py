@@ -61,7 +61,12 @@ class HostsOps(QObject):
             for t in hosts.load().values():
                 keys = pinned(t)
                 rows.append(
-                    {"host": t.name, "ssh": t.ssh, "port": t.port, "host_key": keys[0].fingerprint if keys else ""}
+                    {
+                        "host": t.name,
+                        "ssh": t.ssh,
+                        "port": t.port,
+                        "host_key": keys[0].fingerprint if keys else "(no key pinned)",
+                    }
                 )
             self.listed.emit(rows)
         except (HostError, OSError) as exc:

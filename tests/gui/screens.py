@@ -125,7 +125,7 @@ def pages(app: QApplication, controller: Controller, shots: Shots, theme: str) -
     shots.take(f"settings-{theme}", settings)
     settings.show_hosts()
     hosts = show(app, settings._hosts_page)
-    wait_until(app, lambda: hosts.table.rowCount() >= 0, "the hosts list")
+    wait_until(app, lambda: hosts.table.rowCount() > 0, "the hosts list")
     shots.take(f"hosts-{theme}", hosts)
     hosts.hide()
     settings.hide()

@@ -78,6 +78,11 @@ def test_screenshots_on_a_real_display(burn_home: tuple[Path, Path, Burn], tmp_p
     first = day_one_index(tmp_path)
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
+    # a dedicated machine nobody answers for (a closed port on loopback): its row on the Hosts page, its
+    # unreachable note on the Console page, both read for clipping like the rest
+    registry = tmp_path / "tokenclub" / "config" / "hosts.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_text(orjson.dumps({"hosts": {"agent-box": {"ssh": "developer@127.0.0.1", "port": 9}}}).decode())
     with virtual_display(*SCREEN) as display:
         env = {**display, "TOKENCLUB_HOME": str(tmp_path / "tokenclub"), "PYTHONPATH": str(ROOT), "TZ": "UTC"}
         proc = subprocess.Popen(
