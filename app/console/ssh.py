@@ -7,9 +7,10 @@ alias ``tokenclub-<NAME>``, and one ControlMaster per host kept open for
 ``ControlPersist`` seconds after its last use. The identity is the host's ``--identity``
 (with ``IdentitiesOnly``) or whatever the user's ssh-agent and ssh config offer.
 
-The helper (``app/console/helper.py``) is copied to ``~/.cache/tokenclub/helper-<sha>.py``
-on the host when missing (uploaded to a temporary name, then renamed) and run with the
-host's ``python3``; requests and answers travel on its stdin and stdout.
+The helper (the modules of ``app/console/remote``, joined into one file) is copied to
+``~/.cache/tokenclub/helper-<sha>.py`` on the host when missing (uploaded to a temporary name,
+then renamed) and run with the host's ``python3``; requests and answers travel on its stdin and
+stdout.
 
 The host is not trusted (it runs agents on untrusted input): an answer's header line is read
 with a limit (``LINE_MAX``, or ``LINE_MAX_BIG`` for the verbs that list many things), a frame's
@@ -35,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from app.console import remote
 from app.core import paths
 
 CONNECT_TIMEOUT_S = 10
 PERSIST_S = int(os.environ.get("TOKENCLUB_SSH_PERSIST", "60"))
-HELPER = Path(__file__).with_name("helper.py")
 _FP = re.compile(r"SHA256:[A-Za-z0-9+/]{43}")
 LINE_MAX = 1 << 20  # a header line
 LINE_MAX_BIG = 16 << 20  # the header line of a scan (up to confine.MAX_SCAN_FILES files) or of a run list
@@ -217,7 +218,7 @@ def is_fingerprint(text: str) -> bool:
 
 
 def helper_source() -> tuple[bytes, str]:
-    data = HELPER.read_bytes()
+    data = remote.joined()
     return data, hashlib.sha256(data).hexdigest()[:16]
 
 

@@ -30,12 +30,22 @@ def test_a_refresh_without_hosts_loads_no_ssh_code(tmp_path: Path) -> None:
 PYTHONS = ["python3", *sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.8*/bin/python3.8"))]
 
 
+@pytest.fixture(scope="module")
+def helper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The helper file as it is uploaded (joined from its package), outside every test's own folder."""
+    from app.console import ssh
+
+    data, sha = ssh.helper_source()
+    path = tmp_path_factory.mktemp("helper") / f"helper-{sha}.py"
+    path.write_bytes(data)
+    return path
+
+
 @pytest.mark.parametrize("python", PYTHONS)
-def test_helper_frames_with_the_hosts_python(tmp_path: Path, python: str) -> None:
+def test_helper_frames_with_the_hosts_python(tmp_path: Path, python: str, helper: Path) -> None:
     """The helper as the host runs it (``-E -S``, Python 3.8 too): frames on stdin and stdout."""
     log = tmp_path / "a.jsonl"
     log.write_bytes(b'{"x": 1}\n' * 1000)
-    helper = REPO / "app" / "console" / "helper.py"
     reqs = [
         {"op": "info", "env": ["HOME"], "clis": ["definitely-not-a-cli"]},
         {"op": "scan", "roots": [str(tmp_path), str(tmp_path / "missing")]},
@@ -67,12 +77,11 @@ def test_helper_frames_with_the_hosts_python(tmp_path: Path, python: str) -> Non
 
 
 @pytest.mark.parametrize("python", PYTHONS)
-def test_a_run_with_the_hosts_python(tmp_path: Path, python: str) -> None:
+def test_a_run_with_the_hosts_python(tmp_path: Path, python: str, helper: Path) -> None:
     """The supervisor as the host runs it (Python 3.8 too): launch, count, finish, list, kill."""
     from tests.console.test_sessions import put_agents
 
     put_agents(tmp_path)
-    helper = REPO / "app" / "console" / "helper.py"
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     run = {
         "id": "t1",

@@ -160,7 +160,7 @@ def hostile(server: Server, workstation: Path, attack: dict[str, Any]) -> None:
 
 
 def host_events() -> int:
-    db = paths.default_db()
+    db = next(paths.data_dir().glob("homes/*/index.sqlite"))  # the workstation's --home has an index of its own
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT count(*) FROM events WHERE device = 'h1'").fetchone()[0])
 
@@ -290,9 +290,9 @@ def test_a_compressed_frame_that_inflates_past_its_size_is_refused(
 
 
 def test_the_frame_bound_holds_the_helpers_block() -> None:
-    from app.console import helper
+    from app.console.remote import frames
 
-    assert helper.CHUNK == ssh.RAW_MAX
+    assert frames.CHUNK == ssh.RAW_MAX
 
 
 def test_a_malformed_run_list_is_a_named_warning(sshd: Server, host_home: Path, workstation: Path) -> None:
@@ -303,7 +303,7 @@ def test_a_malformed_run_list_is_a_named_warning(sshd: Server, host_home: Path, 
 
 
 def test_session_kill_refuses_an_id_that_is_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.console import helper
+    from app.console.remote import runs
 
     state = tmp_path / "state"
     victim = state / "tokenclub" / "victim"  # beside the runs, shaped like a live run
@@ -313,7 +313,7 @@ def test_session_kill_refuses_an_id_that_is_a_path(tmp_path: Path, monkeypatch: 
     (state / "tokenclub" / "runs").mkdir()
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     out = io.BytesIO()
-    helper.op_kill({"op": "kill", "ids": ["../victim", str(victim), "..", 5], "grace_s": 0}, out)
+    runs.op_kill({"op": "kill", "ids": ["../victim", str(victim), "..", 5], "grace_s": 0}, out)
     killed = json.loads(out.getvalue())["killed"]
     assert [k["status"] for k in killed] == ["unknown"] * 4, killed
     assert all("bad run id" in k["reason"] for k in killed), killed

@@ -146,10 +146,10 @@ def test_a_launch_prices_the_model_the_cli_would_use() -> None:
 
 def test_money_is_written_alike_on_both_sides() -> None:
     from app.console import sessions
-    from tests.console.test_stream_parser import helper
+    from app.console.remote import supervisor
 
     for amount in (0.0, 0.000049, 0.001, 0.0107, 0.0123, 0.5, 1.0, 12.345, 1234.5):
-        assert sessions.usd(amount) == helper._usd(amount)
+        assert sessions.usd(amount) == supervisor._usd(amount)
 
 
 def test_an_impossible_count_is_ignored_with_a_note_in_the_runs_events(box: Path, host_home: Path) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from app.cli import build_parser
-from app.console import agents, helper, sessions
+from app.console import agents, sessions
+from app.console.remote import streams
+from app.console.remote import supervisor as host_supervisor
 
 NOW = 1_795_000_000.0  # a fixed "now" for the readings, in epoch seconds
 
@@ -36,25 +38,25 @@ def rollout(tmp_path: Path, *docs: dict[str, Any] | bytes) -> Path:
 
 
 def test_the_fullest_open_window_of_the_last_reading(tmp_path: Path) -> None:
-    assert helper.plan_window(rollout(tmp_path, reading(40.0), reading(91.5, 20.0)), NOW) == ("primary", 91.5)
-    assert helper.plan_window(rollout(tmp_path, reading(10.0, 97.0)), NOW) == ("secondary", 97.0)
+    assert streams.plan_window(rollout(tmp_path, reading(40.0), reading(91.5, 20.0)), NOW) == ("primary", 91.5)
+    assert streams.plan_window(rollout(tmp_path, reading(10.0, 97.0)), NOW) == ("secondary", 97.0)
     # the 5-hour window reset since the reading: only the weekly one speaks of now
-    assert helper.plan_window(rollout(tmp_path, reading(99.0, 30.0, reset=NOW - 1)), NOW) == ("secondary", 30.0)
+    assert streams.plan_window(rollout(tmp_path, reading(99.0, 30.0, reset=NOW - 1)), NOW) == ("secondary", 30.0)
 
 
 def test_a_zero_placeholder_does_not_hide_the_real_reading(tmp_path: Path) -> None:
     path = rollout(tmp_path, reading(96.0, 20.0), reading(0.0, 0.0), b"not json\n", b'{"rate_limits":{}\n')
-    assert helper.plan_window(path, NOW) == ("primary", 96.0)
-    assert helper.plan_window(rollout(tmp_path, reading(0.0, 0.0)), NOW) is None
-    assert helper.plan_window(rollout(tmp_path, b'{"type":"session_meta"}\n'), NOW) is None
-    assert helper.plan_window(tmp_path / "missing.jsonl", NOW) is None
+    assert streams.plan_window(path, NOW) == ("primary", 96.0)
+    assert streams.plan_window(rollout(tmp_path, reading(0.0, 0.0)), NOW) is None
+    assert streams.plan_window(rollout(tmp_path, b'{"type":"session_meta"}\n'), NOW) is None
+    assert streams.plan_window(tmp_path / "missing.jsonl", NOW) is None
 
 
 def supervisor(spec: dict[str, Any], log: Path | None) -> Any:
     """The supervisor's budget check alone, on a run whose own rollout is ``log``."""
-    sup = object.__new__(helper._Supervisor)
+    sup = object.__new__(host_supervisor._Supervisor)
     sup.spec = spec
-    sup.usage = helper._Usage("codex", True, "codex", "gpt-5.1-codex")
+    sup.usage = streams._Usage("codex", True, "codex", "gpt-5.1-codex")
     sup.usage._log = None if log is None else ["thread", str(log), 0]
     sup.rates = {}
     sup.t0 = time.time()
@@ -74,7 +76,7 @@ def test_the_supervisor_stops_a_run_past_its_window(tmp_path: Path) -> None:
     assert quiet._budget_breach() is None
     rollout(tmp_path, reading(99.0, reset=now + 3600))
     assert quiet._budget_breach() is None  # read again only after WINDOW_EVERY_S
-    quiet._window_read -= helper.WINDOW_EVERY_S
+    quiet._window_read -= host_supervisor.WINDOW_EVERY_S
     assert quiet._budget_breach() == "the Codex plan's primary window is at 99% (stop at 95%)"
 
 

@@ -1,12 +1,11 @@
 """The host helper's live counting, in process, on the streams and logs of the real CLIs' versions.
 
-The helper is a standalone standard-library script (it runs on the hosts), so it is loaded from its
-file. The fixtures and the totals their calls add up to are in tests/fixtures/streams/README.md.
+The helper's modules (``app.console.remote``, joined into one file for the hosts) are imported here as
+they are. The fixtures and the totals their calls add up to are in tests/fixtures/streams/README.md.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,24 +13,14 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from app.console.remote import hostcheck, processes, streams, supervisor
+
 REPO = Path(__file__).resolve().parents[2]
 STREAMS = REPO / "tests" / "fixtures" / "streams"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tokenclub_host_helper", REPO / "app" / "console" / "helper.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helper = _load()
 
 
 def lines(name: str) -> list[bytes]:
@@ -39,7 +28,7 @@ def lines(name: str) -> list[bytes]:
 
 
 def usage(fmt: str, agent: str | None = None, model: str | None = None, includes_cache: bool = False) -> Any:
-    return helper._Usage(fmt, includes_cache, agent, model)
+    return streams._Usage(fmt, includes_cache, agent, model)
 
 
 def totals(u: Any) -> dict[str, list[int]]:
@@ -241,7 +230,7 @@ def test_odd_shapes_never_crash_the_parser(fmt: str, event: dict[str, Any]) -> N
 
 
 def test_money_keeps_two_significant_digits() -> None:
-    assert [helper._usd(x) for x in (0.0123, 0.001, 0.5, 12.345, 0, 0.000049)] == [
+    assert [supervisor._usd(x) for x in (0.0123, 0.001, 0.5, 12.345, 0, 0.000049)] == [
         "$0.0123",
         "$0.001",
         "$0.50",
@@ -255,26 +244,26 @@ def test_configured_models_of_codex_gemini_and_opencode(tmp_path: Path, monkeypa
     for name in ("CODEX_HOME", "GEMINI_CLI_HOME", "GEMINI_MODEL", "XDG_CONFIG_HOME", "OPENCODE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert helper._configured_model("codex", None)[0] is None
+    assert hostcheck._configured_model("codex", None)[0] is None
     (tmp_path / ".codex").mkdir()
     (tmp_path / ".codex" / "config.toml").write_text(
         'model_reasoning_effort = "high"\nmodel = "gpt-5.1-codex"\n\n[profiles.fast]\nmodel = "gpt-5.1-codex-mini"\n'
     )
-    assert helper._configured_model("codex", None) == ("gpt-5.1-codex", str(tmp_path / ".codex" / "config.toml"))
+    assert hostcheck._configured_model("codex", None) == ("gpt-5.1-codex", str(tmp_path / ".codex" / "config.toml"))
     (tmp_path / ".gemini").mkdir()
     (tmp_path / ".gemini" / "settings.json").write_text('{"model": {"name": "gemini-2.5-flash"}}')
-    assert helper._configured_model("gemini-cli", None)[0] == "gemini-2.5-flash"
+    assert hostcheck._configured_model("gemini-cli", None)[0] == "gemini-2.5-flash"
     monkeypatch.setenv("GEMINI_MODEL", "gemini-2.5-pro")
-    assert helper._configured_model("gemini-cli", None)[0] == "gemini-2.5-pro"
+    assert hostcheck._configured_model("gemini-cli", None)[0] == "gemini-2.5-pro"
     cfg = tmp_path / ".config" / "opencode"
     cfg.mkdir(parents=True)
     (cfg / "opencode.jsonc").write_text('{\n  // the default\n  "model": "anthropic/claude-sonnet-4-5", /* x */\n}\n')
-    assert helper._configured_model("opencode", None)[0] == "anthropic/claude-sonnet-4-5"
+    assert hostcheck._configured_model("opencode", None)[0] == "anthropic/claude-sonnet-4-5"
     work = tmp_path / "w"
     work.mkdir()
     (work / "opencode.json").write_text('{"model": "openai/gpt-5.1"}')
-    assert helper._configured_model("opencode", str(work)) == ("openai/gpt-5.1", str(work / "opencode.json"))
-    assert helper._configured_model("claude-code", None)[0] is None
+    assert hostcheck._configured_model("opencode", str(work)) == ("openai/gpt-5.1", str(work / "opencode.json"))
+    assert hostcheck._configured_model("claude-code", None)[0] is None
 
 
 def _script(path: Path, body: str) -> str:
@@ -285,16 +274,16 @@ def _script(path: Path, body: str) -> str:
 
 def test_cli_version_is_bounded_sanitized_and_timed_out(tmp_path: Path) -> None:
     ok = _script(tmp_path / "ok", "printf '\\033[1m2.1.332 (Claude Code)\\033[0m\\a\\n'\n")
-    assert helper._cli_version(ok, 5) == "2.1.332 (Claude Code)"
+    assert hostcheck._cli_version(ok, 5) == "2.1.332 (Claude Code)"
     flood = _script(tmp_path / "flood", "yes 0.171.0-$(printf 'x%.0s' $(seq 300))\n")
     t0 = time.monotonic()
-    text = helper._cli_version(flood, 5)
+    text = hostcheck._cli_version(flood, 5)
     assert text.startswith("0.171.0-xxx") and len(text) == 120 and time.monotonic() - t0 < 5
     slow = _script(tmp_path / "slow", "sleep 30\n")
     t0 = time.monotonic()
-    assert helper._cli_version(slow, 0.5) == "error: no answer in 0.5 s"
+    assert hostcheck._cli_version(slow, 0.5) == "error: no answer in 0.5 s"
     assert time.monotonic() - t0 < 5
-    assert helper._cli_version(str(tmp_path / "missing"), 1).startswith("error: ")
+    assert hostcheck._cli_version(str(tmp_path / "missing"), 1).startswith("error: ")
 
 
 def test_cli_search_is_the_runs_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,8 +292,8 @@ def test_cli_search_is_the_runs_search(tmp_path: Path, monkeypatch: pytest.Monke
     local = tmp_path / ".local" / "bin"
     local.mkdir(parents=True)
     _script(local / "gemini", "echo 0.61.0\n")
-    assert os.pathsep + str(local) in helper._agent_path()
-    assert shutil.which("gemini", path=helper._agent_path()) == str(local / "gemini")
+    assert os.pathsep + str(local) in processes._agent_path()
+    assert shutil.which("gemini", path=processes._agent_path()) == str(local / "gemini")
 
 
 # -- streams recorded from the real CLIs (tests/console/record_streams.py) --------------------------
