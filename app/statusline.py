@@ -34,7 +34,10 @@ PATH_LIMIT = 4096
 FALLBACK = "TokenClub: no status"
 STATUS_BUDGET_S = 0.5  # the longest refresh of the index before answering; the rest is left to the app
 # the variables that decide which index, settings and cache files are read
-_VARIABLES = ("HOME", "TOKENCLUB_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "TZ")
+_VARIABLES = (
+    *("HOME", "TOKENCLUB_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "APPDATA", "LOCALAPPDATA"),
+    "TZ",
+)
 _TICK_NS = 20_000_000  # longer than the kernel's clock tick that file times are taken from
 _COARSE_NS = 2_000_000_000  # a file system that keeps whole seconds (or two)
 
@@ -116,7 +119,13 @@ def load(where: str) -> list[list[str]]:
     lines = text.split("\n")
     if len(data) > FILE_LIMIT or lines[0] != FORMAT:
         return []
-    return [fields for fields in (line.split("\t") for line in lines[1:]) if len(fields) == 9]
+    return [fields for fields in (line.split("\t") for line in lines[1:]) if _sound(fields)]
+
+
+def _sound(fields: list[str]) -> bool:
+    """An entry as ``store`` writes it: nine fields, a time and a minute, pairs of path and state."""
+    numbers = fields[:2]
+    return len(fields) == 9 and all(n.isascii() and n.isdigit() for n in numbers) and fields[7].count("\x1f") % 2 == 1
 
 
 def store(where: str, entries: list[list[str]]) -> None:

@@ -457,6 +457,13 @@ def test_statusline_kept_file_damaged_or_foreign_is_a_miss(tmp_path: Path, index
         where.write_bytes(junk)
         assert kept(tmp_path, indexed, raw).startswith(fresh[:30])
     assert statusline.load(str(where)) != []  # rewritten whole
+    keep_planted(tmp_path, indexed, raw)
+
+    def torn(entry: list[str]) -> None:
+        entry[7] = entry[7].rpartition("\x1f")[0]  # a path without its state
+
+    doctor(torn)
+    assert kept(tmp_path, indexed, raw).startswith(fresh[:30])
 
 
 def test_statusline_options_read_without_the_parser() -> None:
