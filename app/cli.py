@@ -24,15 +24,16 @@ from app.club import cli as club_cli
 from app.console import cli as console_cli
 from app.console import session_cli
 from app.core import memo, paths
+from app.core.env import Env
 from app.core.filters import Filter
-from app.core.index import Index, IndexBusy, IndexUnavailable, Progress, RefreshReport, explain
+from app.core.index import Index, Progress, RefreshReport, events_by_agent, files_summary, has_files
 from app.core.pricing import PriceError
+from app.core.schema import IndexBusy, IndexUnavailable, explain
 from app.core.settings import Settings
 from app.core.settings import load as load_settings
 from app.core.timezones import ZoneError, resolve_zone, rules_stamp
 from app.providers import cli as providers_cli
-from app.sources import all_sources
-from app.sources.env import Env
+from app.sources import SOURCES, all_sources
 
 WAIT_S = 10.0
 REFRESH_INCOMPLETE = 3
@@ -262,7 +263,7 @@ def _env(args: argparse.Namespace) -> Env:
 
 
 def _open(args: argparse.Namespace) -> Index:
-    return Index(args.db or paths.default_db(), overrides=paths.overrides_file(), timeout=args.wait)
+    return Index(args.db or paths.default_db(), overrides=paths.overrides_file(), timeout=args.wait, sources=SOURCES)
 
 
 def _refresh(index: Index, args: argparse.Namespace, agents: Sequence[str] | None = None) -> RefreshReport | None:
@@ -526,7 +527,7 @@ def _host_names() -> list[str]:
 
 def _say_if_empty(args: argparse.Namespace, conn: sqlite3.Connection) -> None:
     """When no agent has written a log yet, say where they were looked for (stderr beside --json/--csv)."""
-    if conn.execute("SELECT 1 FROM files LIMIT 1").fetchone() is not None:
+    if has_files(conn):
         return
     home = str(_env(args).home)
 
@@ -702,23 +703,12 @@ def _shown(path: str, home: Path) -> str:
 
 def sources_doc(index: Index, env: Env) -> dict[str, Any]:
     """Per agent: roots searched (and whether they exist), files, events, MB read, skips, errors."""
-    import json
-
-    conn = index.conn
     per_file: dict[str, dict[str, Any]] = {}
-    mirror = console_cli.mirror_prefix()  # the dedicated machines' files are listed per host
-    for agent, gone, offset, skips, error, path in conn.execute(
-        "SELECT agent, gone, offset, skips, error, path FROM files WHERE path < ? OR path >= ?",
-        (mirror, mirror + "\uffff"),
-    ):
-        s = per_file.setdefault(agent, _no_files())
-        s["gone" if gone else "files"] += 1
-        s["MB"] = round(s["MB"] + (offset or 0) / 1e6, 3)
-        for why, n in (json.loads(skips) if skips else {}).items():
-            s["skipped"][why] = s["skipped"].get(why, 0) + n
-        if error:
-            s["error_files"].append({"path": path, "error": error})
-    events = dict(conn.execute("SELECT agent, COUNT(*) FROM events WHERE device IS NULL GROUP BY agent").fetchall())
+    # the dedicated machines' files are listed per host
+    for agent, f in files_summary(index.conn, console_cli.mirror_prefix(), under=False).items():
+        errors = [{"path": path, "error": error} for path, error in f.pop("errors")]
+        per_file[agent] = {**f, "error_files": errors}
+    events = events_by_agent(index.conn)
     out = []
     for source in all_sources():
         s = per_file.get(source.agent) or _no_files()

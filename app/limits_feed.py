@@ -11,8 +11,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from app.core import limits
+from app.core.env import Env
 from app.sources import codex_limits
-from app.sources.env import Env
 
 
 def collect(

@@ -82,8 +82,8 @@ def chart_redraw(home: Path, db: Path, runs: int) -> dict[str, list[float]]:
     from PySide6.QtWidgets import QApplication
 
     from app.core import dashboard
-    from app.core.index import connect
     from app.core.reports import Filter
+    from app.core.schema import connect
     from app.gui.charts import BurnChart
 
     app = QApplication.instance() or QApplication([])
@@ -115,9 +115,9 @@ def append_to_tray(home: Path, db: Path, runs: int) -> list[float]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
+    from app.core.env import Env
     from app.gui.app import Controller
     from app.gui.formatting import tokens
-    from app.sources.base import Env
     from tests.logmaker import claude_line
 
     app = QApplication.instance() or QApplication([])

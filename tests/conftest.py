@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.core.env import Env
 from app.core.index import Index
-from app.sources.base import Env
+from app.sources import SOURCES
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent-logs"
 
@@ -56,7 +57,7 @@ def indexed(tmp_path: Path) -> Callable[[Path], Index]:
     opened: list[Index] = []
 
     def make(home: Path) -> Index:
-        index = Index(tmp_path / "index.sqlite", overrides=tmp_path / "no-prices.toml")
+        index = Index(tmp_path / "index.sqlite", overrides=tmp_path / "no-prices.toml", sources=SOURCES)
         index.refresh(Env.under(home), workers=1)
         opened.append(index)
         return index

@@ -43,12 +43,13 @@ def export_to(db: Path, member: str, out: Path, models: bool = True, cost: bool 
     from app.core.index import Index
     from app.core.settings import load
     from app.core.timezones import resolve_zone
+    from app.sources import SOURCES
 
     member = export.check_member(member)
     prefs = load().settings
     tz = resolve_zone(prefs.tz)
     key = signing.load_or_create(member)
-    index = Index(db, overrides=paths.overrides_file())
+    index = Index(db, overrides=paths.overrides_file(), sources=SOURCES)
     try:
         doc = export.build(index.conn, Filter(tz=tz, agents=prefs.enabled_agents()), member, key,
                            today=datetime.now(tz).date(), models=models, cost=cost)

@@ -132,6 +132,7 @@ def pull_hosts(index: Any, args: argparse.Namespace, report: Any, agents: Any = 
 def sources_hosts(index: Any) -> list[dict[str, Any]]:
     """Per host and agent: files, gone, MB read, skips and errors under its mirror."""
     from app.console import hosts, pull
+    from app.core.index import events_by_agent, files_summary
 
     try:
         targets = hosts.load()
@@ -140,21 +141,10 @@ def sources_hosts(index: Any) -> list[dict[str, Any]]:
     out = []
     for name in targets:
         base = str(pull.mirror_root(name)) + "/"
-        agents: dict[str, dict[str, Any]] = {}
-        for agent, gone, offset, skips, error, path in index.conn.execute(
-            "SELECT agent, gone, offset, skips, error, path FROM files WHERE path >= ? AND path < ?",
-            (base, base + "\uffff"),
-        ):
-            s = agents.setdefault(agent, {"files": 0, "gone": 0, "MB": 0.0, "skipped": {}, "errors": []})
-            s["gone" if gone else "files"] += 1
-            s["MB"] = round(s["MB"] + (offset or 0) / 1e6, 3)
-            for why, n in (json.loads(skips) if skips else {}).items():
-                s["skipped"][why] = s["skipped"].get(why, 0) + n
-            if error:
-                s["errors"].append({"path": path[len(base) - 1 :], "error": error})
-        events = dict(
-            index.conn.execute("SELECT agent, COUNT(*) FROM events WHERE device = ? GROUP BY agent", (name,)).fetchall()
-        )
+        agents = files_summary(index.conn, base, under=True)
+        for s in agents.values():
+            s["errors"] = [{"path": path[len(base) - 1 :], "error": error} for path, error in s["errors"]]
+        events = events_by_agent(index.conn, name)
         for agent, s in agents.items():
             s["events"] = events.get(agent, 0)
         out.append({"host": name, "agents": agents})

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.console.ssh import HostError, HostKey, Session, Target, keyscan, pin, pinned, stop_master, unpin
 from app.core import paths
-from app.core.index import is_device_name
+from app.core.schema import is_device_name
 
 # agent id -> the CLI a host check looks for
 CLIS = {

@@ -38,7 +38,8 @@ from typing import Any
 from app.console import confine
 from app.console.ssh import HostError, Session, Target
 from app.core import paths
-from app.sources.env import Env
+from app.core.env import Env
+from app.core.index import forget_device, mirror_rows
 
 TAIL = 32
 BLOCK = 4096
@@ -195,23 +196,6 @@ def _save_state(name: str, state: dict[str, list[int]]) -> None:
     paths.write_atomic(host_dir(name) / "state.json", json.dumps(state, separators=(",", ":")).encode())
 
 
-def _index_rows(db: Path, prefix: str) -> dict[str, tuple[int, int, bytes | None, int, int, str | None]]:
-    """The index's ``files`` rows under the mirror: path -> (offset, ino, tail, size, mtime_ns, error)."""
-    if not db.exists():
-        return {}
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = conn.execute(
-            "SELECT path, offset, ino, tail, size, mtime_ns, error FROM files WHERE path >= ? AND path < ?",
-            (prefix, prefix + "\uffff"),
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        conn.close()
-    return {r[0]: (r[1] or 0, r[2] or 0, r[3], r[4] or 0, r[5] or 0, r[6]) for r in rows}
-
-
 def pull(
     target: Target,
     db: Path,
@@ -298,7 +282,7 @@ def _pull(
                 ]
                 groups.append((local[len(base) :], whole, extra))
 
-    rows = _index_rows(db, base + "/")
+    rows = mirror_rows(db, base + "/")
     full: list[str] = []
     append: list[tuple[str, int, bytes | None]] = []
     for main, whole, extra in groups:
@@ -568,7 +552,7 @@ def drop_consumed(name: str, db: Path) -> int:
     """Punch what the index has read out of the mirror; returns the bytes dropped."""
     state = _load_state(name)
     base = str(mirror_root(name))
-    rows = _index_rows(db, base + "/")
+    rows = mirror_rows(db, base + "/")
     from app.sources import all_sources
 
     whole_of: list[Callable[[str], bool]] = [s.is_whole for s in all_sources()]
@@ -649,19 +633,7 @@ def pull_all(
 
 def forget_usage(conn: sqlite3.Connection, name: str) -> int:
     """Delete a host's calls, files and snapshot from the index (``host remove --forget-usage``)."""
-    from app.core import memo
-
-    base = str(mirror_root(name)) + "/"
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        memo.forget(conn)
-        n = conn.execute("DELETE FROM events WHERE device = ?", (name,)).rowcount
-        conn.execute("DELETE FROM files WHERE path >= ? AND path < ?", (base, base + "\uffff"))
-        conn.execute("DELETE FROM meta WHERE k = ?", (f"snapshot:{name}",))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    n = forget_device(conn, name, str(mirror_root(name)) + "/")
     shutil.rmtree(host_dir(name), ignore_errors=True)
     return n
 

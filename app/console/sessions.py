@@ -177,14 +177,14 @@ def launch(target: Target, spec: Launch, prices: Prices | None = None) -> dict[s
 @contextlib.contextmanager
 def price_book(db: Path | None = None, wait: float = 10.0) -> Iterator[PriceBook]:
     """The index's prices while the block runs (the default index unless ``db``)."""
-    from app.core.index import Index
     from app.core.pricing import Pricer
+    from app.core.schema import connect
 
-    index = Index(db or paths.default_db(), overrides=paths.overrides_file(), timeout=wait)
+    conn = connect(db or paths.default_db(), wait)
     try:
-        yield PriceBook(index.conn, Pricer(index.conn, index.overrides))
+        yield PriceBook(conn, Pricer(conn, paths.overrides_file()))
     finally:
-        index.close()
+        conn.close()
 
 
 class PriceBook:
@@ -201,8 +201,9 @@ class PriceBook:
 
     def rates(self, agent: str, model: str | None) -> dict[str, list[float]]:
         """Every model this agent has used, and the one asked for, with a price."""
-        rows = self.conn.execute("SELECT DISTINCT model FROM events WHERE agent = ?", (agent,))
-        models = {m for (m,) in rows} | ({model} if model else set())
+        from app.core.index import models_seen
+
+        models = models_seen(self.conn, agent) | ({model} if model else set())
         return {m: list(p) for m in sorted(models) if (p := self.prices(m)) is not None}
 
 

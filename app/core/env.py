@@ -1,7 +1,7 @@
 """Where the agents' data lives: a home directory and the environment to honour.
 
-Kept apart from ``base`` so that a refresh with nothing new (and every command line start)
-need not load the parsing machinery to say where the logs are.
+The core owns it: the index, the snapshot of a walk and the watcher take one, and every
+source reads its roots through it; a refresh with nothing new never loads a parser.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 MARK = "[redacted]"
 LIMIT = 300  # characters of provider text kept in one message
+MESSAGE_LIMIT = 600  # characters in one error message (the provider's own words get at most LIMIT of them)
 MAX_INPUT = 8192  # characters looked at: the rest of a body is never shown anyway
 MIN_RUN = 8  # a run of this many characters of a secret is the secret
 

@@ -16,14 +16,12 @@ from typing import Any
 from app.core.filters import Filter
 from app.core.milestones import DEFAULT_MILESTONES, next_milestone, tier_for, tier_label
 from app.core.model import QUARTER_MS, Totals
+from app.core.schema import unpriced_sql
 
 QUARTER_SUMS = "SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(cost), SUM(unpriced), SUM(calls)"
 DAY_MS = 86_400_000
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-SUMS = (
-    "SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(COALESCE(cost, 0)),"
-    " SUM(CASE WHEN cost IS NULL THEN inp + cw + cr + out ELSE 0 END), COUNT(*)"
-)
+SUMS = f"SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn), SUM(COALESCE(cost, 0)), SUM({unpriced_sql()}), COUNT(*)"
 
 
 def _totals(row: Sequence[Any]) -> Totals:

@@ -300,7 +300,7 @@ def _milestone_text(value: int) -> str:
 
 
 def _agent_ids() -> list[str]:
-    from app.sources import AGENTS
+    from app.core.source import AGENTS
 
     return sorted(AGENTS)
 

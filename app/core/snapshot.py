@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from app.core.env import Env
 from app.core.memo import code_stamp
-from app.sources.env import Env
 
 FORMAT = "tokenclub-snapshot 1"
 RACY_NS = 2_000_000_000

@@ -24,16 +24,16 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 
-from app.sources import all_sources
-from app.sources.base import Env
+from app.core.env import Env
+from app.core.source import Sources
 
 # reads (ours included) open and close files: only writes count, or indexing would loop
 WRITES = {EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_MOVED, EVENT_TYPE_DELETED, EVENT_TYPE_CLOSED}
 
 
-def watch_roots(env: Env, agents: frozenset[str] | None = None) -> list[Path]:
+def watch_roots(env: Env, sources: Sources, agents: frozenset[str] | None = None) -> list[Path]:
     """Every enabled agent's roots, deduplicated, nested ones dropped."""
-    roots = sorted({r for s in all_sources() if agents is None or s.agent in agents for r in s.roots(env)})
+    roots = sorted({r for s in sources.all(agents) for r in s.roots(env)})
     kept: list[Path] = []
     for root in roots:
         if not any(root.is_relative_to(k) for k in kept):

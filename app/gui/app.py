@@ -18,8 +18,10 @@ from app import __version__
 from app.core import paths
 from app.core import settings as settings_store
 from app.core.dashboard import DEFAULT_RANGE
-from app.core.index import IndexUnavailable, Progress, RefreshReport, move_aside
+from app.core.env import Env
+from app.core.index import Progress, RefreshReport
 from app.core.notices import TierNotices
+from app.core.schema import IndexUnavailable, move_aside
 from app.core.settings import Settings
 from app.core.watch import Watcher, watch_roots
 from app.gui.about import app_icon
@@ -28,8 +30,7 @@ from app.gui.instance import SingleInstance, forward_show, server_name
 from app.gui.theme import apply_theme
 from app.gui.tray import Tray, tier_icon
 from app.gui.workers import IndexWorker, View
-from app.sources import all_sources
-from app.sources.base import Env
+from app.sources import SOURCES, all_sources
 
 NO_TRAY = (
     "No system tray was found on this desktop, so TokenClub runs in this window "
@@ -172,7 +173,8 @@ class Controller(QObject):
 
     def _start_watcher(self) -> None:
         self._stop_watcher()
-        self.watcher = Watcher(watch_roots(self.env, self.settings.enabled_agents()), self.worker.request_refresh)
+        roots = watch_roots(self.env, SOURCES, self.settings.enabled_agents())
+        self.watcher = Watcher(roots, self.worker.request_refresh)
         self.watcher.start()
 
     def _stop_watcher(self) -> None:

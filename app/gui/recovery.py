@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.core.index import IndexUnavailable
+from app.core.schema import IndexUnavailable
 
 MOVE_ASIDE = "Move it aside and rebuild from the logs"
 KEEP_NOTE = (

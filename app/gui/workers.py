@@ -17,9 +17,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from app.core import dashboard, reports
-from app.core.index import Index, IndexBusy, IndexUnavailable, Progress, RefreshReport, explain
+from app.core.env import Env
+from app.core.index import Index, Progress, RefreshReport, has_events
+from app.core.schema import IndexBusy, IndexUnavailable, explain
 from app.core.settings import Settings
-from app.sources.base import Env
+from app.sources import SOURCES
 
 GUI_HOST_TIMEOUT_S = 120.0  # a dedicated machine slower than this is cut off and named in the tray
 LIVE_PULL_S = 5.0  # the hosts are pulled this often while an agent session runs on one
@@ -113,7 +115,7 @@ class IndexWorker(QObject):
         if self._index is not None:
             return
         try:
-            self._index = Index(self.db, overrides=self.overrides)
+            self._index = Index(self.db, overrides=self.overrides, sources=SOURCES)
         except IndexUnavailable as exc:
             self.unavailable.emit(exc)
             return
@@ -280,7 +282,7 @@ def window_data(index: Index, view: View) -> dict[str, Any]:
     flt = dashboard.range_filter(view.range_name, tz, datetime.now(tz).date(), settings.enabled_agents())
     conn = index.conn
     return {
-        "empty": not conn.execute("SELECT EXISTS(SELECT 1 FROM events)").fetchone()[0],
+        "empty": not has_events(conn),
         "dashboard": dashboard.build(conn, flt, settings.milestones, overrides=index.overrides),
         "models": reports.models(conn, flt),
         "projects": reports.projects(conn, flt),

@@ -20,14 +20,13 @@ from typing import Any, NamedTuple
 
 import httpx
 
-from app.core.redact import redact
+from app.core.redact import MESSAGE_LIMIT, redact
 
 TIMEOUT_S = 20.0
 MAX_ATTEMPTS = 5  # per request: the first try and up to four retries
 MAX_WAIT_S = 60.0  # the longest a single Retry-After is honoured
 MAX_TOTAL_WAIT_S = 120.0  # the longest one request waits across its retries
 MAX_PAGES = 200  # a paging loop that never ends is a server bug: stop and say so
-MESSAGE_LIMIT = 600  # characters in one error message (the provider's own words get at most 300 of them)
 
 # why a call failed, as stored beside its message (``provider_sync.error_kind``)
 REFUSED = "refused"  # 401/403 and other 4xx, a redirect not followed, an error code in a 200 answer

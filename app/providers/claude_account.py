@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.limits import Window, account_windows
 from app.providers.base import NETWORK, Cancelled, Http, ProviderError
-from app.sources.env import Env
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 PATH = "/api/oauth/usage"

@@ -304,7 +304,7 @@ def _conn(args: argparse.Namespace) -> Any:
 
 def cmd_provider(args: argparse.Namespace) -> int:
     args = parse(args)
-    from app.core.index import IndexBusy, NotAnIndex
+    from app.core.schema import IndexBusy, NotAnIndex
 
     try:
         return _PROVIDER[args.provider_action](args)
@@ -445,7 +445,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     from app.cli import UsageError, _open, _refresh, parse_day
     from app.providers import config, reconcile
-    from app.providers.store import ensure
 
     for option, given in (("--tz", args.tz), ("--agent", args.agent), ("--range", args.range)):
         if given:
@@ -458,7 +457,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     try:
         if not args.no_refresh:
             _refresh(index, args)
-        ensure(index.conn)
         doc = reconcile.report(index.conn, since, until, threshold)
     finally:
         index.close()

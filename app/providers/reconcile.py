@@ -21,7 +21,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from app.core.model import QUARTER_MS
-from app.providers.store import ensure
 
 DAY_MS = 86_400_000
 _VENDORS = (
@@ -81,7 +80,6 @@ def _pct(a: float, b: float) -> float:
 def report(
     conn: sqlite3.Connection, since: date | None = None, until: date | None = None, threshold_pct: float = 5.0
 ) -> dict[str, Any]:
-    ensure(conn)
     lo = since.isoformat() if since else "0000-01-01"
     hi = until.isoformat() if until else "9999-12-31"
     cells: dict[tuple[str, str], dict[str, Any]] = {}

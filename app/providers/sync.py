@@ -22,7 +22,7 @@ from app.core.redact import redact
 from app.providers import IDS, config, get
 from app.providers.base import MESSAGE_LIMIT, NoUsageEndpoint, ProviderError
 from app.providers.config import KeyInfo
-from app.providers.store import Tx, ensure
+from app.providers.store import Tx
 
 PROVISIONAL_DAYS = 2
 MAX_DAYS = 366
@@ -130,7 +130,6 @@ def sync_usage(
     cancel: Event | None = None,
 ) -> Result:
     today = today or today_utc()
-    ensure(conn)
     since, until = window(conn, info, today, days)
     key = ""
     try:
@@ -193,7 +192,6 @@ def _failed(conn: sqlite3.Connection, info: KeyInfo, what: str, exc: BaseExcepti
 def sync_balance(
     conn: sqlite3.Connection, info: KeyInfo, secret: Callable[[KeyInfo], str] = _secret, cancel: Event | None = None
 ) -> Result:
-    ensure(conn)
     key = ""
     try:
         provider = get(info.provider, cancel=cancel)
@@ -268,7 +266,6 @@ def sync(
 
 def balances(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """The last balance of every key, with its low-balance threshold and whether it is under it."""
-    ensure(conn)
     cfg = config.load()
     limits = {(k.provider, k.label): k.low_balance for k in cfg.keys}
     out = []
@@ -296,7 +293,6 @@ def balances(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 def status(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Each key's sync state; its last error redacted again on the way out (whoever wrote it)."""
-    ensure(conn)
     return [
         {
             "provider": p,

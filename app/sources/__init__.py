@@ -1,4 +1,4 @@
-"""One module per agent; ``all_sources()`` is the registry the index walks.
+"""One module per agent; this module is the registry the faces and features hand the index (``SOURCES``).
 
 The modules are imported when a source is first needed: a refresh that finds nothing new
 (see ``app.core.snapshot``) and the settings' list of agents never load them.
@@ -7,10 +7,8 @@ The modules are imported when a source is first needed: a refresh that finds not
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from app.sources.base import Source
+from app.core.source import AGENTS, Source, Sources
 
 # agent id -> (module, class), in display order
 REGISTRY: dict[str, tuple[str, str]] = {
@@ -34,12 +32,20 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "grok-build": ("grok_build", "GrokBuild"),
     "zcode": ("zcode", "ZCode"),
 }
-AGENTS = tuple(REGISTRY)
+SOURCES = Sources(__name__)  # the index reads through this (a reader process rebuilds it by name)
+__all__ = ["AGENTS", "REGISTRY", "SOURCES", "all_sources", "prepare", "source"]
 
 
 def all_sources() -> list[Source]:
     """Every supported agent, in display order."""
     return [source(agent) for agent in REGISTRY]
+
+
+def prepare() -> None:
+    """What every reader process needs (memmem, orjson): loaded once before they are forked."""
+    from app.sources.base import prepare_scan
+
+    prepare_scan()
 
 
 def source(agent: str) -> Source:

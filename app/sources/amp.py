@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, count, iso_ms, read_json, walk
+from app.core.source import ParseResult, Source
+from app.sources.base import count, iso_ms, read_json, walk
 
 
 class Amp(Source):

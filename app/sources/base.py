@@ -1,90 +1,20 @@
-"""What every agent source shares: where to look, how to read a file from an offset.
-
-A source turns one file (from a byte offset, with the state it left there) into
-normalised :class:`~app.core.model.UsageEvent` s. It never touches the index: the
-index decides which files to read and stores what comes back.
+"""What the agents' sources share to honour the core's contract (``app.core.source``): walking
+their folders, scanning JSON lines from an offset, and turning counts and times into numbers.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO
 
-from app.core.model import UsageEvent
-from app.sources.env import Env  # the sources take it from here, with the rest
+from app.core.source import MAX_COUNT, TAIL, BadCount, ParseResult
 
 BLOCK = 8 << 20  # read size; bounds memory per file
-TAIL = 32  # bytes before a read's end that the index keeps, to notice a file rewritten in place
 MAX_LINE = 64 << 20  # a longer line is skipped (and reported), never buffered whole
-
-
-class ParseResult:
-    """What one read of one file produced.
-
-    ``offset`` is how far the file is consumed: only complete lines count, so a
-    half-written last line is read again, whole, next time.
-    """
-
-    __slots__ = ("events", "offset", "state", "skips", "tail")
-
-    def __init__(self, state: dict[str, Any] | None = None) -> None:
-        self.events: list[UsageEvent] = []
-        self.offset = 0
-        self.state: dict[str, Any] = {} if state is None else state
-        self.skips: dict[str, int] = {}
-        # (path, offset, the TAIL bytes before it) when a scan saw them: the index need not read them again
-        self.tail: tuple[str, int, bytes] | None = None
-
-    def skip(self, reason: str, n: int = 1) -> None:
-        self.skips[reason] = self.skips.get(reason, 0) + n
-
-    def record(self, read: Callable[..., None], *args: Any) -> None:
-        """``read(*args)`` for one record of a document: a :class:`BadCount` there skips that record."""
-        try:
-            read(*args)
-        except BadCount as exc:
-            self.skip(str(exc))
-
-
-class Source(ABC):
-    """One agent's logs.
-
-    Subclasses set ``agent`` (kebab-case id) and ``title``, and say whether a file is
-    appended to (read from the last offset) or rewritten whole (re-read on change).
-    """
-
-    agent: ClassVar[str]
-    title: ClassVar[str]
-    whole_file: ClassVar[bool] = False
-
-    def is_whole(self, path: str | Path) -> bool:
-        """True when ``path`` is rewritten rather than appended to: re-read it whole on change."""
-        return self.whole_file
-
-    def companions(self, path: Path) -> tuple[Path, ...]:
-        """Files whose change also changes what ``path`` holds (an SQLite database's ``-wal``)."""
-        return ()
-
-    @abstractmethod
-    def roots(self, env: Env) -> list[Path]:
-        """Directories (or files) this agent writes to, honouring its env overrides."""
-
-    @abstractmethod
-    def discover(self, root: Path) -> Iterator[Path]:
-        """Files under ``root`` that may carry usage."""
-
-    def files(self, root: Path) -> Iterator[str]:
-        """``discover`` as path strings: what a refresh stats (sources with many files make no Paths)."""
-        return map(str, self.discover(root))
-
-    @abstractmethod
-    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
-        """Read ``path`` from ``offset`` and return the events found there."""
 
 
 def walk(root: Path, accept: Callable[[str], bool]) -> Iterator[Path]:
@@ -343,26 +273,12 @@ def iso_ms(value: Any) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-# The largest usage count believed: far above any real request (a 2M-token context is 2**21, a long
-# Codex thread's running total about 2**34), below 2**53 (the largest integer a JSON number written
-# by a JavaScript agent holds exactly), and low enough that 2**21 events at the ceiling are needed
-# before a sum of four counts overflows SQLite's 64-bit integers. A count above it is a damaged or
-# hostile line, never usage: counting it would overflow the index and stop every refresh.
-COUNT_BITS = 40
-MAX_COUNT = (1 << COUNT_BITS) - 1  # ``(a | b | ...) >> COUNT_BITS == 0``: all of them in 0..MAX_COUNT
 MAX_JSON_INT = (1 << 53) - 1  # any millisecond time for the next 280,000 years
 
 OUT_OF_RANGE = "usage count out of range"  # negative, or above MAX_COUNT, or infinite
 NOT_A_NUMBER = "usage count not a number"  # a string, a bool, a list, an object, NaN
 NOT_WHOLE = "usage count not a whole number"  # 12.5
 CACHED_ABOVE_INPUT = "cached count above input"  # an input that includes the cache, smaller than it
-
-
-class BadCount(ValueError):
-    """A usage count that cannot be counted: the record holding it is skipped under ``str(exc)``.
-
-    Raised by :func:`count`; :func:`scan_stream` and :meth:`ParseResult.record` turn it into a skip.
-    """
 
 
 _INT_ONLY = {int}

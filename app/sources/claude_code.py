@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import COUNT_BITS, Env, ParseResult, Source, count, iso_ms, needle, scan_jsonl, walk_paths
+from app.core.source import COUNT_BITS, ParseResult, Source
+from app.sources.base import count, iso_ms, needle, scan_jsonl, walk_paths
 
 USAGE = needle(b'"usage":')
 

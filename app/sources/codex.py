@@ -23,19 +23,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import (
-    Env,
-    Marker,
-    ParseResult,
-    Source,
-    counts,
-    fresh,
-    iso_ms,
-    scan_jsonl,
-    scan_stream,
-    walk_paths,
-)
+from app.core.source import ParseResult, Source
+from app.sources.base import Marker, counts, fresh, iso_ms, scan_jsonl, scan_stream, walk_paths
 
 FALLBACK_MODEL = "gpt-5"  # builds of Sept 2025 wrote no turn_context; Codex's default then
 TOKEN_COUNT, USAGE_RECORD = 1, 0  # prio: the token_count stream wins over token_usage_record

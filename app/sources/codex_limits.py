@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from app.core.env import Env
 from app.core.limits import CodexSnapshot, newest_snapshot, parse_rate_limits
 from app.sources.codex import Codex
-from app.sources.env import Env
 
 TAIL_BYTES = 256 * 1024  # the first read from a rollout's end; usually holds its last token_count
 MAX_TAIL_BYTES = 4 * 1024 * 1024  # read back no further than this from a plain rollout's end

@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import BadCount, Env, ParseResult, Source, count, iso_ms, needle, scan_jsonl
+from app.core.source import BadCount, ParseResult, Source
+from app.sources.base import count, iso_ms, needle, scan_jsonl
 
 MARKER = needle(b'"session.shutdown"', b'"session.start"')
 STATE_DIRS = ("session-state", "history-session-state")

@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, count, iso_ms
+from app.core.source import ParseResult
+from app.sources.base import count, iso_ms
 from app.sources.sqlite_ro import SessionsDb
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import BadCount, Env, ParseResult, Source, count, fresh, needle, num, scan_jsonl, walk
+from app.core.source import BadCount, ParseResult, Source
+from app.sources.base import count, fresh, needle, num, scan_jsonl, walk
 
 MARKER = needle(b'"turn_completed"')
 

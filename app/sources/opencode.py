@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import Env, ParseResult, Source, count, num, read_json
+from app.core.source import ParseResult, Source
+from app.sources.base import count, num, read_json
 
 DB_FLOOR = 1 << 50  # above any epoch ms: a database row beats a legacy JSON copy
 BUSY_TIMEOUT_S = 5.0  # the agent may be writing; wait for its lock rather than fail

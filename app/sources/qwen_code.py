@@ -34,8 +34,10 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import Env, Marker, ParseResult, Source, count, fresh, iso_ms, needle, read_json, scan_jsonl
+from app.core.source import ParseResult, Source
+from app.sources.base import Marker, count, fresh, iso_ms, needle, read_json, scan_jsonl
 
 MARKER = needle(b'"usageMetadata"', b'"qwen-code.api_response"')
 LEGACY_TOKENS = b'"tokens"'  # a Gemini-shaped message, only looked for under tmp/

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from app.sources.base import ParseResult, Source
+from app.core.source import ParseResult, Source
 
 BUSY_TIMEOUT_S = 5.0  # the agent may hold its write lock; wait for it rather than fail
 

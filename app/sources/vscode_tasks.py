@@ -28,8 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import BadCount, Env, ParseResult, Source, count, num, read_json
+from app.core.source import BadCount, ParseResult, Source
+from app.sources.base import count, num, read_json
 
 EDITORS = ("Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf", "Positron", "Antigravity")
 REMOTE = (".vscode-server", ".vscode-server-insiders")

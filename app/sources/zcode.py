@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.env import Env
 from app.core.model import UsageEvent
-from app.sources.base import BadCount, Env, ParseResult, Source, count, fresh, num
+from app.core.source import BadCount, ParseResult, Source
+from app.sources.base import count, fresh, num
 from app.sources.sqlite_ro import columns, open_ro, wal
 
 USAGE = (

@@ -16,8 +16,9 @@ from PySide6.QtGui import QImage  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
 from app.cli import main  # noqa: E402
+from app.core.env import Env
 from app.core.index import Index  # noqa: E402
-from app.sources.base import Env  # noqa: E402
+from app.sources import SOURCES
 from tests.burn_dataset import write_burn_home  # noqa: E402
 from tests.club.helpers import day, doc, save, signed  # noqa: E402
 from tests.club.memkeyring import MemoryKeyring  # noqa: E402
@@ -31,7 +32,7 @@ def burn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("club-burn")
     home = base / "home"
     write_burn_home(home, days=20, end=datetime.now(UTC).date())
-    index = Index(base / "index.sqlite", overrides=base / "no-prices.toml")
+    index = Index(base / "index.sqlite", overrides=base / "no-prices.toml", sources=SOURCES)
     index.refresh(Env.under(home), workers=1)
     index.close()
     return home, base / "index.sqlite"
@@ -69,7 +70,7 @@ def test_card_numbers(burn: tuple[Path, Path]) -> None:
     from app.club import card as card_numbers
     from app.core.filters import Filter
     home, db = burn
-    index = Index(db, overrides=db.parent / "none.toml")
+    index = Index(db, overrides=db.parent / "none.toml", sources=SOURCES)
     try:
         index.refresh(Env.under(home), workers=1)
         today = datetime.now(UTC).date()

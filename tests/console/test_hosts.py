@@ -16,9 +16,10 @@ import pytest
 from app.console import hosts as host_registry
 from app.console import pull, ssh
 from app.core import reports
+from app.core.env import Env
 from app.core.filters import Filter
 from app.core.index import Index
-from app.sources.env import Env
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.console.conftest import REPO, Server, add_host, make_server, refresh_json, tokenclub
 from tests.core.test_expected_totals import EXPECTED
@@ -206,7 +207,7 @@ def test_kill_9_mid_pull_then_exact_totals(sshd: Server, host_home: Path, workst
         proc.wait()
     refresh_json(workstation)
     got = daily(workstation)
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     try:
         clean.refresh(Env.under(host_home))
         want = reports.daily(clean.conn, Filter())

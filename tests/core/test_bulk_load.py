@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from app.core import reports
+from app.core.env import Env
 from app.core.index import Index, Progress
-from app.sources.base import Env
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.core.test_quarters import assert_consistent
 from tests.logmaker import claude_line
@@ -32,14 +33,14 @@ def home_with(tmp_path: Path, calls: int) -> Path:
 
 def test_first_load_keeps_every_index_and_trigger_and_sums_exactly(tmp_path: Path) -> None:
     home = home_with(tmp_path, 200)
-    fresh = Index(tmp_path / "fresh.sqlite")
+    fresh = Index(tmp_path / "fresh.sqlite", sources=SOURCES)
     schema = fresh.conn.execute(SCHEMA).fetchall()
     fresh.refresh(Env.under(home), workers=1)
     assert fresh.conn.execute(SCHEMA).fetchall() == schema
     assert_consistent(fresh.conn)
 
     # the same calls arriving into an index that is not empty take the per-row path
-    step = Index(tmp_path / "step.sqlite")
+    step = Index(tmp_path / "step.sqlite", sources=SOURCES)
     step.refresh(Env.under(home), agents=["codex"], workers=1)
     step.refresh(Env.under(home), workers=1)
     assert_consistent(step.conn)
@@ -67,7 +68,7 @@ def test_interrupted_first_load_keeps_what_it_read_and_stays_consistent(
 ) -> None:
     home = home_with(tmp_path, 50)
     monkeypatch.setattr("app.core.index.COMMIT_EVERY_S", 0.0)  # report progress after every file
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     schema = index.conn.execute(SCHEMA).fetchall()
     with pytest.raises(KeyboardInterrupt):
         index.refresh(Env.under(home), progress=interrupt_after(3), workers=1)
@@ -76,7 +77,7 @@ def test_interrupted_first_load_keeps_what_it_read_and_stays_consistent(
     assert index.conn.execute(SCHEMA).fetchall() == schema
     assert_consistent(index.conn)
     index.refresh(Env.under(home), workers=1)
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
 
@@ -84,7 +85,7 @@ def test_interrupted_first_load_keeps_what_it_read_and_stays_consistent(
 def test_a_crash_inside_the_first_load_leaves_the_empty_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = home_with(tmp_path, 20)
     monkeypatch.setattr("app.core.index.COMMIT_EVERY_S", 0.0)
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     schema = index.conn.execute(SCHEMA).fetchall()
 
     def fail(p: Progress) -> None:
@@ -101,18 +102,18 @@ def test_what_a_reader_process_that_dies_leaves_the_main_process_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, death: str
 ) -> None:
     home = home_with(tmp_path, 30)
-    monkeypatch.setattr("app.core.index.POOL_MIN_BYTES", 0)
+    monkeypatch.setattr("app.core.readers.POOL_MIN_BYTES", 0)
 
-    def die(jobs: object) -> None:  # runs in the forked readers (the OOM killer, say)
+    def die(jobs: object, sources: object) -> None:  # runs in the forked readers (the OOM killer, say)
         if death == "exit":
             os._exit(3)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    monkeypatch.setattr("app.core.index._read_all", die)
-    index = Index(tmp_path / "i.sqlite")
+    monkeypatch.setattr("app.core.readers.read_all", die)
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     report = index.refresh(Env.under(home), workers=2)
     assert report.files_read == index.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 0
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
 
@@ -123,9 +124,9 @@ def test_with_other_threads_running_the_readers_are_spawned_not_forked(
     import threading
 
     home = home_with(tmp_path, 30)
-    monkeypatch.setattr("app.core.index.POOL_MIN_BYTES", 0)
-    monkeypatch.setattr("app.core.index._Forked", None)  # forking now would fail the refresh
-    index = Index(tmp_path / "i.sqlite")
+    monkeypatch.setattr("app.core.readers.POOL_MIN_BYTES", 0)
+    monkeypatch.setattr("app.core.readers.Forked", None)  # forking now would fail the refresh
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     failures: list[BaseException] = []
 
     def refresh() -> None:  # as the desktop app does: off the main thread
@@ -138,7 +139,7 @@ def test_with_other_threads_running_the_readers_are_spawned_not_forked(
     worker.start()
     worker.join(120)
     assert not failures
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
 
@@ -147,15 +148,15 @@ def test_when_no_reader_can_be_forked_the_main_process_reads_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     home = home_with(tmp_path, 30)
-    monkeypatch.setattr("app.core.index.POOL_MIN_BYTES", 0)
+    monkeypatch.setattr("app.core.readers.POOL_MIN_BYTES", 0)
 
     def no_fork() -> int:
         raise BlockingIOError("Resource temporarily unavailable")
 
-    monkeypatch.setattr("app.core.index.os.fork", no_fork)
-    index = Index(tmp_path / "i.sqlite")
+    monkeypatch.setattr("app.core.readers.os.fork", no_fork)
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     index.refresh(Env.under(home), workers=2)
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     clean.refresh(Env.under(home), workers=1)
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
 
@@ -196,12 +197,12 @@ def test_first_load_sums_copies_as_the_upsert_keeps_them(
     """The quarters a first load sums as rows arrive equal the calls kept, with copies across files
     (and summed in SQL instead once there are too many keys to follow)."""
     home = home_with_copies(tmp_path)
-    monkeypatch.setattr("app.core.index.BULK_KEYS_MAX", keys_max)
-    fresh = Index(tmp_path / "fresh.sqlite")
+    monkeypatch.setattr("app.core.bulk.BULK_KEYS_MAX", keys_max)
+    fresh = Index(tmp_path / "fresh.sqlite", sources=SOURCES)
     fresh.refresh(Env.under(home), workers=1)
     assert_consistent(fresh.conn)
     assert fresh.conn.execute("SELECT COUNT(*) FROM events WHERE session = 's-2'").fetchone()[0] == 20
-    step = Index(tmp_path / "step.sqlite")
+    step = Index(tmp_path / "step.sqlite", sources=SOURCES)
     step.refresh(Env.under(home), agents=["codex"], workers=1)
     step.refresh(Env.under(home), workers=1)  # the triggers' path
     assert reports.daily(fresh.conn, reports.Filter()) == reports.daily(step.conn, reports.Filter())

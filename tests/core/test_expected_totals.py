@@ -99,7 +99,7 @@ def test_reindexing_everything_again_changes_nothing(
     index = indexed(fixture_home)
     before = reports.daily(index.conn, reports.Filter())["totals"]
     index.conn.execute("DELETE FROM files")
-    from app.sources.base import Env
+    from app.core.env import Env
 
     index.refresh(Env.under(fixture_home), workers=1)
     assert reports.daily(index.conn, reports.Filter())["totals"] == before

@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from app.core import reports
-from app.core.index import Index, IndexBusy
-from app.sources.base import BLOCK, MAX_LINE, Env
+from app.core.env import Env
+from app.core.index import Index
+from app.core.schema import IndexBusy
+from app.sources import SOURCES
+from app.sources.base import BLOCK, MAX_LINE
 from tests.logmaker import claude_line, tool_result_line
 
 
@@ -53,7 +56,7 @@ def test_malformed_json_and_binary_garbage_are_skipped_and_counted(tmp_path: Pat
         + b"\x00\x01\x02 plain binary, no needle\n"
         + claude_line("m2", "2026-11-20T10:00:01Z")
     )
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     report = index.refresh(Env.under(home))
     assert total(index) == 220
     assert skips(index) == {"malformed JSON": 1, "undecodable line (not UTF-8)": 1}
@@ -74,7 +77,7 @@ def test_a_50_mb_line_is_read_and_an_oversized_one_skipped(tmp_path: Path) -> No
         + claude_line("m2", "2026-11-20T10:00:03Z")
     )
     (d / "b.jsonl").write_bytes(tool_result_line(MAX_LINE + BLOCK + 1024) + claude_line("m3", "2026-11-20T10:00:04Z"))
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     index.refresh(Env.under(home))
     assert total(index) == 110 + 15 + 110 + 110
     assert skips(index) == {"line over 64 MiB": 1}
@@ -92,7 +95,7 @@ def test_unreadable_file_is_reported_and_the_rest_counted(tmp_path: Path, monkey
     else:
         bad.write_bytes(claude_line("m2", "2026-11-20T10:00:00Z"))
         bad.chmod(0)
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     report = index.refresh(Env.under(home))
     assert total(index) == 110
     assert any(str(bad) in w and "unreadable" in w for w in report.warnings)
@@ -106,7 +109,7 @@ def test_file_deleted_between_discovery_and_reading(tmp_path: Path) -> None:
     (d / "stay.jsonl").write_bytes(claude_line("m1", "2026-11-20T10:00:00Z"))
     leaving = d / "leaving.jsonl"
     leaving.write_bytes(claude_line("m2", "2026-11-20T10:00:00Z"))
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     from app.core.index import RefreshReport
     from app.core.snapshot import Walk
 
@@ -134,12 +137,12 @@ def test_index_locked_by_another_process(tmp_path: Path) -> None:
     home = tmp_path / "home"
     project_dir(home).joinpath("s.jsonl").write_bytes(claude_line("m1", "2026-11-20T10:00:00Z"))
     db = tmp_path / "i.sqlite"
-    Index(db).close()
+    Index(db, sources=SOURCES).close()
     # the lock is held until the test kills its holder: the CLI below meets it however slowly it starts
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(db), "600"], stdout=subprocess.PIPE, text=True)
     try:
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        index = Index(db, timeout=0.3)
+        index = Index(db, timeout=0.3, sources=SOURCES)
         with pytest.raises(IndexBusy, match="locked by another process"):
             index.refresh(Env.under(home))
         assert total(index) == 0  # reads still work while the writer waits
@@ -198,9 +201,9 @@ def test_kill_9_at_any_point_then_rerun_gives_exact_totals(tmp_path: Path) -> No
         proc.wait()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    index = Index(db)
+    index = Index(db, sources=SOURCES)
     assert total(index) == expected
-    clean = Index(tmp_path / "clean.sqlite")
+    clean = Index(tmp_path / "clean.sqlite", sources=SOURCES)
     clean.refresh(Env.under(home))
     assert reports.daily(index.conn, reports.Filter()) == reports.daily(clean.conn, reports.Filter())
 

@@ -17,18 +17,13 @@ from typing import Any
 import orjson
 import pytest
 
-from app.core import index as index_module
-from app.core.index import BAD_EVENT, Index, _Job, _read
+from app.core.env import Env
+from app.core.index import Index
 from app.core.model import UsageEvent
-from app.sources.base import (
-    MAX_COUNT,
-    BadCount,
-    Env,
-    ParseResult,
-    Source,
-    count,
-    counts,
-)
+from app.core.readers import BAD_EVENT, Job, read
+from app.core.source import MAX_COUNT, BadCount, ParseResult, Source, Sources
+from app.sources import SOURCES
+from app.sources.base import count, counts
 from tests.conftest import lay_out_home
 from tests.logmaker import claude_line
 
@@ -172,7 +167,7 @@ def test_cached_above_input_is_a_named_skip(tmp_path: Path) -> None:
             b'"input_tokens":0,"cached_input_tokens":0', b'"input_tokens":10,"cached_input_tokens":50'
         )
     )
-    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
+    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml", sources=SOURCES)
     try:
         index.refresh(Env.under(home), workers=1)
         (skips,) = index.conn.execute("SELECT skips FROM files WHERE agent = 'codex'").fetchone()
@@ -212,8 +207,11 @@ class _Careless(Source):
 def test_the_index_drops_what_a_buggy_parser_hands_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log"
     log.write_bytes(b"x\n")
-    monkeypatch.setitem(index_module._SOURCES, "careless", _Careless())
-    done = _read(_Job("careless", str(log), 0, {}, True, (0, 0, 2, 0), 2))
+    class Careless(Sources):
+        def get(self, agent: str) -> Source:
+            return _Careless()
+
+    done = read(Job("careless", str(log), 0, {}, True, (0, 0, 2, 0), 2), Careless("app.sources"))
     assert done.error is None
     assert [row[7] for row in done.rows] == [5]
     assert done.skips == {BAD_EVENT: 7}

@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 
 from app.core import reports
+from app.core.env import Env
 from app.core.index import Index
-from app.sources.base import Env
+from app.sources import SOURCES
 from tests.logmaker import claude_line, tool_result_line
 
 
@@ -22,7 +23,7 @@ def project_dir(home: Path) -> Path:
 
 
 def open_index(tmp_path: Path) -> Index:
-    return Index(tmp_path / "index.sqlite", overrides=None)
+    return Index(tmp_path / "index.sqlite", overrides=None, sources=SOURCES)
 
 
 def test_append_reads_only_new_bytes(tmp_path: Path) -> None:
@@ -177,8 +178,8 @@ def test_parallel_cold_ingest_equals_inline(tmp_path: Path) -> None:
             for i in range(30):
                 f.write(claude_line(f"m{s}-{i}", f"2026-11-{1 + i % 28:02d}T10:00:00Z", inp=s, out=i))
                 f.write(padding)
-    inline = Index(tmp_path / "a.sqlite")
+    inline = Index(tmp_path / "a.sqlite", sources=SOURCES)
     inline.refresh(Env.under(home), workers=1)
-    pooled = Index(tmp_path / "b.sqlite")
+    pooled = Index(tmp_path / "b.sqlite", sources=SOURCES)
     pooled.refresh(Env.under(home), workers=2)
     assert reports.daily(inline.conn, reports.Filter()) == reports.daily(pooled.conn, reports.Filter())

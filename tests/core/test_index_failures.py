@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from app.core.index import SCHEMA_VERSION, Index, IndexUnavailable, move_aside
-from app.sources.base import Env
+from app.core.env import Env
+from app.core.index import Index
+from app.core.schema import SCHEMA_VERSION, IndexUnavailable, move_aside
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.logmaker import claude_line
 
@@ -238,14 +240,14 @@ def _write_only_sysfs_files() -> Iterator[Path]:
 
 def test_the_core_raises_one_kind_of_error(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable) as caught:
-        Index(tmp_path)
+        Index(tmp_path, sources=SOURCES)
     assert caught.value.path == tmp_path and caught.value.kind == "folder" and not caught.value.rebuildable
     assert "is a folder" in caught.value.cause and "--db" in caught.value.advice
 
 
 def test_moving_aside_keeps_every_file(tmp_path: Path, home: Path) -> None:
     db = tmp_path / "index.sqlite"
-    index = Index(db)
+    index = Index(db, sources=SOURCES)
     index.refresh(Env.under(home))
     keeper = sqlite3.connect(db)  # a reader keeps -wal and -shm on disk
     keeper.execute("SELECT 1 FROM events").fetchone()

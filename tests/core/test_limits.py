@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from app.core import limits
+from app.core.env import Env
 from app.core.limits import Block, BurnRate, Pace, Projection, Window
 from app.sources import codex_limits
-from app.sources.env import Env
 
 
 def at(text: str) -> datetime:
@@ -378,6 +378,7 @@ def test_limit_settings() -> None:
 def test_current_block_reads_back_to_the_gap_that_fixes_its_start(tmp_path: Path) -> None:
     """Calls every 200 min for 3 days: each block's start depends on the one before, back to the first call."""
     from app.core.index import Index
+    from app.sources import SOURCES
     from tests.logmaker import claude_line
 
     now = at("2026-12-07T02:52:00")
@@ -387,7 +388,7 @@ def test_current_block_reads_back_to_the_gap_that_fixes_its_start(tmp_path: Path
     project.mkdir(parents=True)
     stamp = [t.isoformat(timespec="milliseconds").replace("+00:00", "Z") for t in times]
     (project / "s.jsonl").write_bytes(b"".join(claude_line(f"m{i}", ts) for i, ts in enumerate(stamp)))
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     try:
         index.refresh(Env.under(tmp_path / "home"), ["claude-code"])
         every = limits.claude_blocks(index.conn, now)

@@ -10,8 +10,10 @@ import pytest
 
 from app.cli import main
 from app.core import memo, paths
-from app.core.index import Index, connect
-from app.sources.base import Env
+from app.core.env import Env
+from app.core.index import Index
+from app.core.schema import connect
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.logmaker import claude_line
 
@@ -88,7 +90,7 @@ def test_a_memo_is_found_by_another_process(tmp_path: Path, home: Path) -> None:
 
 def test_a_memo_from_before_another_writer_is_never_stored(tmp_path: Path, home: Path) -> None:
     db = tmp_path / "i.sqlite"
-    writer = Index(db)
+    writer = Index(db, sources=SOURCES)
     writer.refresh(Env.under(home))
     reader = connect(db)
     reader.execute("BEGIN")
@@ -110,7 +112,7 @@ def test_a_memo_from_before_another_writer_is_never_stored(tmp_path: Path, home:
 
 def test_a_locked_index_is_not_waited_for(tmp_path: Path, home: Path) -> None:
     db = tmp_path / "i.sqlite"
-    Index(db).close()
+    Index(db, sources=SOURCES).close()
     holder = connect(db)
     holder.execute("BEGIN IMMEDIATE")
     reader = connect(db, timeout=30)

@@ -10,10 +10,12 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from app.core import price_table, pricing, reports
-from app.core.index import Index, connect
+from app.core.env import Env
+from app.core.index import Index
 from app.core.model import UsageEvent
 from app.core.pricing import PriceError, Pricer, load_overrides
-from app.sources.base import Env
+from app.core.schema import connect
+from app.sources import SOURCES
 from tests.logmaker import claude_line
 
 
@@ -64,7 +66,7 @@ def test_unknown_model_is_unpriced_not_free(tmp_path: Path) -> None:
     (d / "s.jsonl").write_bytes(
         claude_line("m1", "2026-11-20T10:00:00Z", model="house-model-9") + claude_line("m2", "2026-11-20T10:00:01Z")
     )
-    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
+    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml", sources=SOURCES)
     index.refresh(Env.under(home))
     doc = reports.daily(index.conn, reports.Filter())
     assert doc["unpriced_models"] == ["house-model-9"]
@@ -81,7 +83,7 @@ def test_overrides_price_a_model_and_costs_follow_a_change(tmp_path: Path) -> No
     (d / "s.jsonl").write_bytes(claude_line("m1", "2026-11-20T10:00:00Z", model="qwen3-coder-plus", inp=1_000_000))
     prices = tmp_path / "prices.toml"
     prices.write_text('[models."qwen3-coder-*"]\ninput_mtok = 2.0\noutput_mtok = 10.0\n')
-    index = Index(tmp_path / "i.sqlite", overrides=prices)
+    index = Index(tmp_path / "i.sqlite", overrides=prices, sources=SOURCES)
     index.refresh(Env.under(home))
     assert reports.daily(index.conn, reports.Filter())["totals"]["cost_usd"] == pytest.approx(2.001)
     prices.write_text('[models."qwen3-coder-plus"]\ninput_mtok = 1.0\noutput_mtok = 10.0\n')
@@ -345,7 +347,7 @@ def test_prices_json_names_the_source_of_each_model(tmp_path: Path) -> None:
         + claude_line("m2", "2026-11-20T10:00:01Z")
         + claude_line("m3", "2026-11-20T10:00:02Z", model="house-model-9")
     )
-    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml")
+    index = Index(tmp_path / "i.sqlite", overrides=tmp_path / "none.toml", sources=SOURCES)
     index.refresh(Env.under(home))
     doc = price_report.build(index.conn, tmp_path / "none.toml")
     by = {m["model"]: m["priced_by"] for m in doc["models"]}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import sqlite_utils
 
-from app.core.index import MIGRATIONS, Index, connect
+from app.core.index import Index
 from app.core.model import QUARTER_MS
+from app.core.schema import MIGRATIONS, connect
 
 BY_QUARTER = (
     f"SELECT ts / {QUARTER_MS}, agent, model, SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn),"

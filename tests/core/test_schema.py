@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from app.core.index import FRESH_VERSION, MIGRATIONS, SCHEMA_VERSION, connect, fresh_schema
+from app.core.schema import FRESH_VERSION, MIGRATIONS, SCHEMA_VERSION, connect, fresh_schema
 
 SCHEMA = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from app.core import index as index_module
 from app.core import memo, snapshot
+from app.core.env import Env
 from app.core.index import Index
-from app.sources.base import Env
+from app.core.source import Source, Sources
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.logmaker import claude_line
 
@@ -55,7 +56,7 @@ def settled(index: Index, env: Env) -> None:
 
 
 def test_nothing_new_is_known_without_walking(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     walks = Walks(monkeypatch)
     files = index.conn.execute("SELECT COUNT(*) FROM files").fetchone()[0]
@@ -100,7 +101,7 @@ def _database_log(home: Path) -> None:
 def test_any_change_walks_again(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, change: Callable[[Path], None]
 ) -> None:
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     before = index.conn.execute("SELECT SUM(inp + cw + cr + out), COUNT(*) FROM events").fetchone()
     walks = Walks(monkeypatch)
@@ -113,7 +114,7 @@ def test_any_change_walks_again(
 
 
 def test_other_env_scope_or_code_walks_again(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     moved = tmp_path / "codex-elsewhere"
     moved.mkdir()
     age(moved)
@@ -140,7 +141,7 @@ def test_a_new_file_behind_a_linked_directory_walks_again(
     (projects / "linked").symlink_to(elsewhere.parent, target_is_directory=True)
     (elsewhere.parent / "loop").symlink_to(elsewhere.parent, target_is_directory=True)
     age(tmp_path)
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     walks = Walks(monkeypatch)
     chat = next(home.rglob("*.jsonl"))
@@ -156,7 +157,7 @@ def test_a_file_created_while_the_walk_runs_is_never_lost(
     from app.sources.claude_code import ClaudeCode
 
     monkeypatch.setattr(snapshot, "RACY_NS", 0)  # this ordering must hold even on a clock that never looks racy
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     _append(home)  # so the next refresh walks
     index.refresh(Env.under(home))
@@ -178,7 +179,7 @@ def test_a_file_created_while_the_walk_runs_is_never_lost(
 
 
 def test_a_directory_changed_just_now_is_not_trusted(tmp_path: Path, home: Path) -> None:
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     _new_directory(home)  # its parent's mtime is now
     index.refresh(Env.under(home))
@@ -188,27 +189,24 @@ def test_a_directory_changed_just_now_is_not_trusted(tmp_path: Path, home: Path)
     settled(index, Env.under(home))
 
 
-def test_a_file_that_keeps_failing_is_retried_every_time(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_file_that_keeps_failing_is_retried_every_time(tmp_path: Path, home: Path) -> None:
     broken = next((home / ".claude" / "projects").rglob("*.jsonl"))
-    real_read = index_module._source
 
-    def failing(agent: str) -> object:
-        source = real_read(agent)
-        if agent == "claude-code":
+    class Failing(Sources):
+        def get(self, agent: str) -> Source:
+            source = SOURCES.get(agent)
+            if agent == "claude-code":
 
-            class Broken(type(source)):  # type: ignore[misc]
-                def parse(self, path: Path, offset: int, state: dict) -> object:  # type: ignore[override]
-                    if path == broken:
-                        raise OSError(13, "Permission denied")
-                    return super().parse(path, offset, state)
+                class Broken(type(source)):  # type: ignore[misc]
+                    def parse(self, path: Path, offset: int, state: dict) -> object:  # type: ignore[override]
+                        if path == broken:
+                            raise OSError(13, "Permission denied")
+                        return super().parse(path, offset, state)
 
-            return Broken()
-        return source
+                return Broken()
+            return source
 
-    monkeypatch.setattr(index_module, "_source", failing)
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=Failing("app.sources"))
     for _ in range(3):
         report = index.refresh(Env.under(home), workers=1)
         assert any("Permission denied" in w for w in report.warnings)
@@ -221,7 +219,7 @@ def test_a_path_with_a_newline_keeps_no_snapshot(tmp_path: Path) -> None:
     project.mkdir(parents=True)
     (project / "s.jsonl").write_bytes(claude_line("msg_snap_3", "2026-11-21T10:00:00Z"))
     age(home)
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     index.refresh(Env.under(home))
     index.refresh(Env.under(home))
     assert index.meta("snapshot") is None
@@ -231,7 +229,7 @@ def test_a_path_with_a_newline_keeps_no_snapshot(tmp_path: Path) -> None:
 def test_a_damaged_snapshot_walks_again_and_is_replaced(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    index = Index(tmp_path / "i.sqlite")
+    index = Index(tmp_path / "i.sqlite", sources=SOURCES)
     settled(index, Env.under(home))
     header = "\n".join(index.meta("snapshot").split("\n")[:3])
     index.conn.execute("UPDATE meta SET v = ? WHERE k = 'snapshot'", (header + "\nD only-two-fields",))

@@ -13,8 +13,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QWidget  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
+from app.core.env import Env
 from app.core.index import Index  # noqa: E402
-from app.sources.base import Env  # noqa: E402
+from app.sources import SOURCES
 from tests.burn_dataset import Burn, write_burn_home  # noqa: E402
 
 
@@ -25,7 +26,7 @@ def burn_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Bur
     home = base / "home"
     burn = write_burn_home(home, days=120, end=datetime.now(UTC).date())
     db = base / "index.sqlite"
-    index = Index(db, overrides=base / "no-prices.toml")
+    index = Index(db, overrides=base / "no-prices.toml", sources=SOURCES)
     index.refresh(Env.under(home), workers=1)
     index.close()
     return home, db, burn

@@ -14,11 +14,12 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.core import settings as settings_store
+from app.core.env import Env
 from app.core.index import Index
 from app.gui.app import CANCELLED, NO_TRAY, Controller
 from app.gui.console_page import EMPTY
 from app.gui.instance import SingleInstance, forward_show, server_name
-from app.sources.base import Env
+from app.sources import SOURCES
 from tests.logmaker import claude_line
 
 WAIT_MS = 60_000  # a ceiling for the index worker, never a pace: a loaded machine is slow
@@ -41,7 +42,7 @@ def _append(path: Path, data: bytes) -> None:
 
 def _indexed(tmp_path: Path, home: Path) -> Path:
     db = tmp_path / "index.sqlite"
-    index = Index(db)
+    index = Index(db, sources=SOURCES)
     index.refresh(Env.under(home), workers=1)
     index.close()
     return db

@@ -16,7 +16,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.core import dashboard
-from app.core.index import connect
+from app.core.schema import connect
 from app.gui import formatting as fmt
 from app.gui.charts import MAX_SERIES, OTHER, BurnChart, DayAxis, TokenAxis, stack
 from app.gui.minicharts import MiniCharts

@@ -228,9 +228,9 @@ def test_no_host_no_poll_until_one_is_registered(
 
 
 def test_the_hosts_are_pulled_every_5_s_while_a_run_is_live(tmp_path: Path, qtbot: QtBot) -> None:
+    from app.core.env import Env
     from app.core.settings import Settings
     from app.gui.workers import LIVE_PULL_S, IndexWorker, View
-    from app.sources.base import Env
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,12 +15,12 @@ from PySide6.QtWidgets import QFileDialog, QGroupBox, QHeaderView, QLabel, QWidg
 from pytestqt.qtbot import QtBot
 
 from app.core import dashboard, reports
-from app.core.index import connect
+from app.core.env import Env
+from app.core.schema import connect
 from app.gui import formatting as fmt
 from app.gui.dashboard import DashboardWindow
 from app.gui.tables import MODEL_COLUMNS, SORT_ROLE, Column, RowsModel, RowsTable
 from app.sources import all_sources
-from app.sources.base import Env
 from tests.burn_dataset import Burn
 from tests.gui.conftest import shown
 

@@ -38,9 +38,9 @@ def test_chart_stacks_by_device() -> None:
 
 
 def test_worker_names_a_host_that_is_down(tmp_path: Path, qtbot: QtBot) -> None:
+    from app.core.env import Env
     from app.core.settings import Settings
     from app.gui.workers import IndexWorker, View
-    from app.sources.env import Env
 
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

@@ -14,10 +14,11 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.core.env import Env
 from app.core.index import Index
 from app.gui.app import Controller
 from app.gui.recovery import MOVE_ASIDE
-from app.sources.base import Env
+from app.sources import SOURCES
 from tests.logmaker import claude_line
 
 WAIT_MS = 60_000
@@ -36,7 +37,7 @@ def _home(tmp_path: Path) -> Path:
 def _damaged(tmp_path: Path, home: Path) -> Path:
     """A real index whose every page after the first is garbage (the header still says SQLite)."""
     db = tmp_path / "data" / "index.sqlite"
-    index = Index(db)
+    index = Index(db, sources=SOURCES)
     index.refresh(Env.under(home), workers=1)
     index.conn.execute("INSERT INTO meta(k, v) VALUES ('only-in-the-old-file', 'history')")
     index.close()

@@ -240,10 +240,13 @@ def test_echoed_keys_are_never_printed_stored_or_listed(
 
 def _old_index(path: Path, leaked: str) -> None:
     """An index written before the failure's kind was kept: its last error holds the key, word for word."""
-    from app.core.index import connect
+    from app.core.schema import connect
 
     connect(path).close()
     conn = sqlite3.connect(path, isolation_level=None)
+    for table in ("provider_usage", "provider_sync", "provider_balances"):  # as schema 5 left them: not there
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA user_version = 5")
     conn.execute(
         "CREATE TABLE provider_sync(provider TEXT NOT NULL, label TEXT NOT NULL, covered_from TEXT,"
         " covered_to TEXT, last_ok INTEGER, last_attempt INTEGER, last_error TEXT, PRIMARY KEY (provider, label))"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.core.env import Env
 from app.core.index import Index
 from app.providers import keys, reconcile, sync
-from app.providers.store import ensure
-from app.sources.env import Env
+from app.sources import SOURCES
 from tests.conftest import lay_out_home
 from tests.providers.conftest import FAKE_KEYS, FakeApi, MemoryKeyring, Reply, fixture_json
 from tests.providers.test_sync import point_at
@@ -25,9 +25,8 @@ def _synced_index(api: FakeApi, tmp_path: Path) -> Path:
     api.route("/v1/organizations/usage_report/messages", Reply(fixture_json("anthropic_usage_report_reconcile.json")))
     api.route("/v1/organizations/cost_report", Reply(fixture_json("anthropic_cost_report_empty.json")))
     path = tmp_path / "index.sqlite"
-    index = Index(path, overrides=tmp_path / "no-prices.toml")
+    index = Index(path, overrides=tmp_path / "no-prices.toml", sources=SOURCES)
     index.refresh(Env.under(lay_out_home(tmp_path / "home")), workers=1)
-    ensure(index.conn)
     [result] = sync.sync(index.conn, today=date(2026, 11, 21), days=3)
     assert result.ok, result.message
     index.close()
@@ -36,7 +35,7 @@ def _synced_index(api: FakeApi, tmp_path: Path) -> Path:
 
 def test_exactly_the_disagreeing_cell_is_flagged(api: FakeApi, memory_keyring: MemoryKeyring, tmp_path: Path) -> None:
     path = _synced_index(api, tmp_path)
-    index = Index(path)
+    index = Index(path, sources=SOURCES)
     doc = reconcile.report(index.conn, date(2026, 11, 15), date(2026, 11, 22), threshold_pct=5)
     index.close()
     cells = {(r["date"], reconcile.norm(r["model"])): r for r in doc["rows"]}
@@ -54,7 +53,7 @@ def test_exactly_the_disagreeing_cell_is_flagged(api: FakeApi, memory_keyring: M
     assert bad["diff"]["pct"] == 24.28
     assert all(r["diff"]["tokens"] == 0 for k, r in cells.items() if k != ("2026-11-20", "claude-haiku-4-5"))
     # a threshold above the difference flags nothing
-    index = Index(path)
+    index = Index(path, sources=SOURCES)
     assert reconcile.report(index.conn, None, None, threshold_pct=30)["flagged"] == 0
     index.close()
 

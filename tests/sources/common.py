@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.core.model import UsageEvent, dedupe
-from app.sources.base import Source
+from app.core.source import Source
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent-logs"
 EXTRA = Path(__file__).parents[1] / "fixtures" / "agent-logs-extra"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.core import reports
+from app.core.env import Env
 from app.core.index import Index
-from app.sources.base import Env
+from app.sources import SOURCES
 from tests.sources.common import Table
 
 
@@ -26,4 +27,4 @@ def index_table(index: Index, home: Path, agent: str) -> Table:
 
 
 def open_index(tmp: Path) -> Index:
-    return Index(tmp / "index.sqlite", overrides=tmp / "no-prices.toml")
+    return Index(tmp / "index.sqlite", overrides=tmp / "no-prices.toml", sources=SOURCES)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from app.core.env import Env
 from app.sources.amp import Amp
-from app.sources.base import Env
 from tests.sources.common import EXTRA, FIXTURES, parse_all, per_day_model
 from tests.sources.indexing import index_table, open_index
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.sources.base import Source
+from app.core.source import Source
 from app.sources.factory_droid import FactoryDroid
 from app.sources.goose import Goose
 from app.sources.hermes_agent import HermesAgent

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.codex import Codex
 from tests.sources.common import EXTRA, FIXTURES, parse_all, per_day_model
 from tests.sources.indexing import index_table, open_index

@@ -19,7 +19,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.factory_droid import FactoryDroid
 from tests.sources.common import EXTRA, parse_all, per_day_model
 from tests.sources.indexing import index_table, open_index

@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.hermes_agent import HermesAgent
 from tests.sources.common import EXTRA, per_day_model
 from tests.sources.indexing import index_table, open_index

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.kilo_cli import KiloCli
 from tests.sources.common import EXTRA, parse_all, per_day_model
 

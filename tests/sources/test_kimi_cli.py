@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.kimi_cli import KimiCli
 from tests.sources.common import EXTRA, parse_all, parse_half_line, parse_in_two_reads, per_day_model
 

@@ -19,7 +19,7 @@ import json
 import shutil
 from pathlib import Path
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.openclaw import OpenClaw, is_transcript, session_of
 from tests.sources.common import EXTRA, parse_all, parse_half_line, parse_in_two_reads, per_day_model
 

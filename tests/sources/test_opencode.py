@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.opencode import OpenCode
 from tests.sources.common import FIXTURES, parse_all, per_day_model
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
+from app.core.env import Env
 from app.core.model import dedupe
-from app.sources.base import Env
 from app.sources.qwen_code import QwenCode
 from tests.sources.common import EXTRA, FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
 from tests.sources.indexing import index_table, open_index

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 import pytest
 
+from app.core.source import ParseResult, Source
 from app.sources import base
-from app.sources.base import Marker, ParseResult, Source, searcher
+from app.sources.base import Marker, searcher
 from app.sources.claude_code import ClaudeCode
 from app.sources.codex import Codex
 from app.sources.gemini_cli import GeminiCli

@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.vscode_tasks import Cline, KiloCode, RooCode, VscodeTasks
 from tests.sources.common import EXTRA, Table, parse_all, per_day_model
 from tests.sources.indexing import index_table, open_index

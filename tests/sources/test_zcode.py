@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from app.sources.base import Env
+from app.core.env import Env
 from app.sources.zcode import ZCode
 from tests.sources.common import EXTRA, per_day_model
 
