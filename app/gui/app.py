@@ -8,6 +8,7 @@ dashboard at once so the user sees the indexing progress and where logs were loo
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.core.watch import Watcher, watch_roots
 from app.gui.about import app_icon
 from app.gui.formatting import tokens
 from app.gui.instance import SingleInstance, forward_show, server_name
+from app.gui.limits_worker import ALERTS_FILE, LimitsFeed, Reading, SentAlerts
 from app.gui.theme import apply_theme
 from app.gui.tray import Tray, tier_icon
 from app.gui.workers import IndexWorker, View
@@ -123,6 +125,12 @@ class Controller(QObject):
             self.tray.stop_sessions_requested.connect(self.sessions.stop_all)
             self.sessions.running_changed.connect(self.tray.set_running)
             self.sessions.notify.connect(self.tray.notify)
+        # plan windows (its own thread): read after each refresh and every minute, at most once a minute
+        self.limits = LimitsFeed(db, env, account_url(self.settings), self)
+        self.sent_alerts = SentAlerts(db.parent / ALERTS_FILE)  # beside notices.json: a restart repeats none
+        self.limits.updated.connect(self._on_limits)
+        self.limits.failed.connect(self._on_limits_failed)
+        self.worker.refreshed.connect(self.limits.request)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 
@@ -135,6 +143,7 @@ class Controller(QObject):
         self.providers.start()
         self.club.start()
         self.sessions.start()
+        self.limits.start()
         if self.settings.watching:
             self._start_watcher()
         if self.tray is None or self.first_run:
@@ -157,6 +166,7 @@ class Controller(QObject):
         self.providers.stop()
         self.club.stop()
         self.sessions.stop()
+        self.limits.stop()
         if self.tray is not None:
             self.tray.hide()
 
@@ -199,6 +209,8 @@ class Controller(QObject):
             self.window.refresh_requested.connect(self.worker.refresh_now)
             self.window.cancel_requested.connect(self.cancel_index)
             self.window.installEventFilter(self)
+            if self.limits.last is not None:
+                self._show_limits(self.limits.last)
         return self.window
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
@@ -244,6 +256,9 @@ class Controller(QObject):
         if agents_changed and self.watcher is not None:
             self._start_watcher()
         self.view_changed.emit(View(new, self.range_name))
+        if self.limits.last is not None:  # the ring's setting or the alerts' colours may have changed
+            self._show_limits(self.limits.last)
+        self.limits.set_account_url(account_url(new))
 
     def cancel_index(self) -> None:
         """Stop indexing and watching: nothing starts again until the user refreshes or resumes."""
@@ -274,6 +289,36 @@ class Controller(QObject):
                 f"You are in the {label}-a-day club: {tokens(today['total'])} tokens so far today.",
             )
             self.notices.mark(today["date"], [label])
+
+    def _on_limits(self, reading: Reading) -> None:
+        """A plan reading: the Limits tab, the tooltip and the ring; each alert threshold once per window."""
+        from app.core.limits import alerts_due
+        from app.gui.limits_panel import alert_text
+
+        now = datetime.now(UTC)
+        self._show_limits(reading, now)
+        if self.tray is None:
+            return
+        tz, thresholds = self.settings.zone(), self.settings.limit_alerts
+        for window, threshold, key in alerts_due(reading.windows, thresholds, self.sent_alerts.keys, now):
+            self.tray.notify(*alert_text(window, threshold, now, tz))
+            self.sent_alerts.mark([key], now)
+
+    def _show_limits(self, reading: Reading, now: datetime | None = None) -> None:
+        from app.gui.limits_panel import ring_share, tooltip_lines
+
+        now = now or datetime.now(UTC)
+        tz = self.settings.zone()
+        if self.window is not None:
+            self.window.show_limits(reading, now, tz, self.settings.limit_alerts)
+        if self.tray is not None:
+            ring = ring_share(reading, now) if self.settings.ring_follows_limits else None
+            self.tray.set_plan(tooltip_lines(reading, now, tz), ring)
+
+    def _on_limits_failed(self, message: str) -> None:
+        if self.window is not None:  # not a balloon: the next minute's reading may well succeed
+            self.window.statusBar().showMessage(message)
+        print(f"tokenclub: {message}", file=sys.stderr)
 
     def _on_dashboard(self, data: dict[str, Any]) -> None:
         window = self._dashboard_window()
@@ -340,6 +385,11 @@ class Controller(QObject):
         if self.window is not None:
             self.window.statusBar().showMessage(message)
         print(f"tokenclub: {message}", file=sys.stderr)
+
+
+def account_url(s: Settings) -> str | None:
+    """Where to ask Claude's account for its plan use, when the user opted in."""
+    return s.limits_account_url if s.limits_account else None
 
 
 def searched_roots(env: Env) -> dict[str, list[str]]:

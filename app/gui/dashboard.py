@@ -7,6 +7,7 @@ It only displays the documents ``show_data`` is given (``app.core.dashboard.buil
 from __future__ import annotations
 
 import html
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from app.core.milestones import to_go
 from app.gui import formatting as fmt
 from app.gui.charts import BUCKET_NAMES, STACKINGS, BurnChart
 from app.gui.fitting import fit_to_screen
+from app.gui.limits_panel import LimitsPanel, ring_share
+from app.gui.limits_worker import Reading
 from app.gui.minicharts import MiniCharts
 from app.gui.tables import INSIGHT_COLUMNS, MODEL_COLUMNS, PROJECT_COLUMNS, SESSION_COLUMNS, RowsTable
 
@@ -209,6 +212,8 @@ class DashboardWindow(QMainWindow):
         self.tabs.addTab(self.projects_table, "Projects")
         self.tabs.addTab(self.sessions_table, "Sessions")
         self.tabs.addTab(insights, "Insights")
+        self.limits_panel = LimitsPanel()  # plan windows and Claude Code's block (app.gui.limits_panel)
+        self.tabs.addTab(self.limits_panel, "Limits")
         split = self._split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.chart)
         split.addWidget(self.tabs)
@@ -302,6 +307,13 @@ class DashboardWindow(QMainWindow):
                 self.tabs.setCurrentIndex(i)
                 return
         raise KeyError(title)
+
+    def show_limits(self, reading: Reading, now: datetime, tz: tzinfo, alerts: tuple[int, ...]) -> None:
+        """Show a plan reading in the Limits tab, whose title gives the tightest window's use."""
+        self.limits_panel.show_reading(reading, now, tz, alerts)
+        share = ring_share(reading, now)
+        title = "Limits" if share is None else f"Limits ({share:.0%})"
+        self.tabs.setTabText(self.tabs.indexOf(self.limits_panel), title)
 
     def show_notice(self, text: str) -> None:
         """A standing message above the controls, wrapped to the window's width (not a status bar line)."""

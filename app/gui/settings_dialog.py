@@ -133,6 +133,25 @@ class SettingsDialog(QDialog):
         self._start_at_login = QCheckBox("Start TokenClub when I log in", self)
         self._start_at_login.setObjectName("start_at_login")
 
+        self._limit_alerts = QLineEdit(self)
+        self._limit_alerts.setObjectName("limit_alerts")
+        self._limit_alerts.setToolTip("Notify once per window when its use reaches each percent, e.g. 80, 95")
+        self._limit_alerts_error = FieldError("limit_alerts-error", self)
+        self._limit_alerts.textChanged.connect(self._limit_alerts_error.clear)
+        self._ring_follows = QCheckBox("The tray ring shows the fullest plan window, not the next milestone", self)
+        self._ring_follows.setObjectName("ring_follows_limits")
+        self._limits_account = QCheckBox("Read Claude's plan use from its account", self)
+        self._limits_account.setObjectName("limits_account")
+        self._limits_account.setToolTip(
+            "Asks the account's usage endpoint with Claude Code's sign-in, read-only; the token is never copied"
+        )
+        self._limits_url = QLineEdit(self)
+        self._limits_url.setObjectName("limits_account_url")
+        self._limits_url.setToolTip("The account endpoint's base URL")
+        self._limits_url_error = FieldError("limits_account_url-error", self)
+        self._limits_url.textChanged.connect(self._limits_url_error.clear)
+        self._limits_account.toggled.connect(self._limits_url.setEnabled)
+
         self._theme = QComboBox(self)
         self._theme.setObjectName("theme")
         for theme in settings.THEMES:
@@ -147,6 +166,12 @@ class SettingsDialog(QDialog):
         form.addRow("Notify me of", self._notify_tiers)
         form.addRow("Start at login", self._start_at_login)
         form.addRow("Theme", self._theme)
+        form.addRow("Plan limit alerts (%)", self._limit_alerts)
+        form.addRow("", self._limit_alerts_error)
+        form.addRow("Tray ring", self._ring_follows)
+        form.addRow("Claude's plan", self._limits_account)
+        form.addRow("Account base URL", self._limits_url)
+        form.addRow("", self._limits_url_error)
         hosts = QPushButton("Dedicated machines…", self)
         hosts.setObjectName("hosts")
         hosts.setToolTip("Hosts over ssh whose agents' tokens count here too: add, check, remove, pull interval")
@@ -241,6 +266,10 @@ class SettingsDialog(QDialog):
             "notify_tiers": self._notify_tiers.isChecked(),
             "start_at_login": self._start_at_login.isChecked(),
             "theme": self._theme.currentData(),
+            "limit_alerts": self._limit_alerts.text(),
+            "ring_follows_limits": self._ring_follows.isChecked(),
+            "limits_account": self._limits_account.isChecked(),
+            "limits_account_url": self._limits_url.text(),
         }
         # Only toggled agents: one never toggled stays absent, so it follows the default (on).
         agents = self._settings.agents
@@ -269,9 +298,19 @@ class SettingsDialog(QDialog):
         self._notify_tiers.setChecked(s.notify_tiers)
         self._start_at_login.setChecked(s.start_at_login)
         self._theme.setCurrentIndex(max(0, self._theme.findData(s.theme)))
+        self._limit_alerts.setText(", ".join(str(p) for p in s.limit_alerts))
+        self._ring_follows.setChecked(s.ring_follows_limits)
+        self._limits_account.setChecked(s.limits_account)
+        self._limits_url.setText(s.limits_account_url)
+        self._limits_url.setEnabled(s.limits_account)
 
     def _show_errors(self, errors: dict[str, str]) -> None:
-        fields = {"tz": (self._tz, self._tz_error), "milestones": (self._milestones, self._milestones_error)}
+        fields = {
+            "tz": (self._tz, self._tz_error),
+            "milestones": (self._milestones, self._milestones_error),
+            "limit_alerts": (self._limit_alerts, self._limit_alerts_error),
+            "limits_account_url": (self._limits_url, self._limits_url_error),
+        }
         first = True
         for key, (widget, error) in fields.items():
             if key in errors:

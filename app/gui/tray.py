@@ -30,12 +30,15 @@ def tier_level(total: int, milestones: Sequence[int]) -> int:
     return sum(1 for m in milestones if total >= m)
 
 
-def tier_icon(total: int, milestones: Sequence[int]) -> QIcon:
-    """The tray picture for a day that burned ``total`` tokens."""
+def tier_icon(total: int, milestones: Sequence[int], ring: float | None = None) -> QIcon:
+    """The tray picture for a day that burned ``total`` tokens; ``ring`` (0-1) fills the ring instead of the
+    distance to the next milestone (the tightest plan window, when the ring follows the limits)."""
     level = tier_level(total, milestones)
     ahead = sorted(m for m in milestones if m > total)
     floor = max([0, *(m for m in milestones if m <= total)])
     progress = 1.0 if not ahead else (total - floor) / (ahead[0] - floor)
+    if ring is not None:
+        progress = ring
     label = tier_label(max(m for m in milestones if m <= total)) if level else "·"
     rendered = _rendered(level, label)
     icon = QIcon()
@@ -93,10 +96,13 @@ def _badge(size: int, colour: str, label: str, progress: float, base: QPixmap | 
     return pixmap
 
 
-def tooltip(today: dict[str, Any], balances: Sequence[str] = (), hosts_down: Sequence[str] = ()) -> str:
+def tooltip(
+    today: dict[str, Any], balances: Sequence[str] = (), hosts_down: Sequence[str] = (), plan: Sequence[str] = ()
+) -> str:
     """Today's total, cost, tier and the distance to the next milestone, then the buckets apart.
 
     ``hosts_down``: the dedicated machines the last pull could not reach, each with why.
+    ``plan``: the plan windows, one line each (``app.gui.limits_panel.tooltip_lines``).
     """
     spent = cost(today.get("cost_usd"), today.get("unpriced_tokens"))
     lines = [f"TokenClub · today {tokens(today['total'])} tokens · {spent}"]
@@ -121,6 +127,9 @@ def tooltip(today: dict[str, Any], balances: Sequence[str] = (), hosts_down: Seq
         lines.append("Balances: " + "; ".join(balances))
     if hosts_down:
         lines.append("Unreachable: " + "; ".join(hosts_down))
+    if plan:
+        lines.append("Plan limits:")
+        lines.extend(f"  {line}" for line in plan)
     return "\n".join(lines)
 
 
@@ -183,6 +192,8 @@ class Tray(QObject):
         self.today: dict[str, Any] | None = None
         self.balances: list[str] = []  # provider balances, appended to the tooltip
         self.hosts_down: list[str] = []  # dedicated machines the last pull could not reach, with why
+        self.plan_lines: list[str] = []  # the plan windows, one line each
+        self.plan_ring: float | None = None  # the tightest window's share, when the ring follows it
         self._indexing = False  # the tooltip shows indexing progress, not today's numbers
 
     def _action(self, text: str, slot: Any) -> QAction:
@@ -206,8 +217,8 @@ class Tray(QObject):
         """Redraw the picture and the tooltip from today's numbers."""
         self.today = today
         self._indexing = False
-        self.icon.setIcon(tier_icon(int(today["total"]), self.milestones))
-        self.icon.setToolTip(tooltip(today, self.balances, self.hosts_down))
+        self.icon.setIcon(tier_icon(int(today["total"]), self.milestones, self.plan_ring))
+        self.icon.setToolTip(tooltip(today, self.balances, self.hosts_down, self.plan_lines))
 
     def show_progress(self, share: float, files_done: int) -> None:
         """A cold index is running: the tooltip says how far (today's numbers come back after)."""
@@ -218,19 +229,28 @@ class Tray(QObject):
         if self._indexing:
             self._indexing = False
             if self.today is not None:
-                self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
+                self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down, self.plan_lines))
 
     def set_balances(self, lines: list[str]) -> None:
         """Provider balances for the tooltip (``app.gui.providers_page.balance_lines``)."""
         self.balances = list(lines)
         if self.today is not None and not self._indexing:
-            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
+            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down, self.plan_lines))
 
     def set_hosts(self, pulled: list[dict[str, Any]]) -> None:
         """The last pull of the dedicated machines (``IndexWorker.hosts``): the unreachable ones join the tooltip."""
         self.hosts_down = [f"{h['host']} ({h['error']})" for h in pulled if not h["ok"]]
         if self.today is not None and not self._indexing:
-            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down))
+            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down, self.plan_lines))
+
+    def set_plan(self, lines: list[str], ring: float | None) -> None:
+        """The plan windows' tooltip lines, and the ring's share (None: the ring shows the next milestone)."""
+        redraw = ring != self.plan_ring
+        self.plan_lines, self.plan_ring = list(lines), ring
+        if self.today is not None and redraw:
+            self.icon.setIcon(tier_icon(int(self.today["total"]), self.milestones, ring))
+        if self.today is not None and not self._indexing:
+            self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down, self.plan_lines))
 
     def set_running(self, count: int) -> None:
         """How many agent sessions are live on the dedicated machines (``Console.running_changed``)."""
