@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from app.core.limits import Window
 from app.core.milestones import DEFAULT_MILESTONES
 from app.gui.app import Controller
 from app.gui.limits_panel import EMPTY, NO_BLOCK, LimitsPanel, alert_text, ring_share, tooltip_lines
-from app.gui.limits_worker import ALERTS_FILE, Reading, SentAlerts
+from app.gui.limits_worker import ALERTS_FILE, LimitsFeed, Reading, SentAlerts
 from app.gui.tray import Tray, tier_icon
 from app.sources import SOURCES
 from tests.core.test_limits import ID2, token_count, write_rollout
@@ -333,6 +334,39 @@ def test_app_alerts_once_per_window_across_a_restart_and_rings_the_tightest(
         assert tray2.plan_ring is None  # back to the next milestone
     finally:
         _stop(again)
+
+
+def test_feed_reads_off_the_gui_thread_and_at_most_once_a_minute(tmp_path: Path, qtbot: QtBot, api: FakeApi) -> None:
+    now = datetime.now(UTC)
+    answer = {"five_hour": {"utilization": 12.0, "resets_at": (now + timedelta(hours=1)).isoformat()}}
+    api.route("/api/oauth/usage", Reply(answer, delay=1.5))  # a slow endpoint
+    home = _home(tmp_path, now)
+    db = tmp_path / "not-yet.sqlite"  # the index not created yet: no block, and not created by a reader either
+    feed = LimitsFeed(db, Env.under(home), api.url)
+    got: list[Reading] = []
+    feed.updated.connect(got.append)
+    started = time.monotonic()
+    try:
+        feed.start()
+        assert time.monotonic() - started < 1.0  # the GUI thread never waits on the endpoint
+        qtbot.waitUntil(lambda: len(got) == 1, timeout=WAIT_MS)
+        assert time.monotonic() - started >= 1.5
+        assert {(w.agent, w.name) for w in got[0].windows} == {
+            ("codex", "primary"),
+            ("codex", "secondary"),
+            ("claude-code", "5h"),
+        }
+        assert got[0].block is None and not db.exists()
+        feed.request()  # a refresh of the index within the minute: the next reading waits for the minute
+        feed.request()
+        assert feed.timer.isActive() and 55_000 < feed.timer.remainingTime() <= 60_000
+        assert len(api.requests) == 1
+        feed.set_account_url(None)  # the opt-in turned off: read at once, the endpoint not asked
+        qtbot.waitUntil(lambda: len(got) == 2, timeout=WAIT_MS)
+        assert len(api.requests) == 1 and not got[1].account_asked
+        assert {w.agent for w in got[1].windows} == {"codex"}
+    finally:
+        feed.stop()
 
 
 def test_settings_dialog_edits_the_limit_settings(qtbot: QtBot, tmp_path: Path) -> None:
