@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.console import hosts, ssh
 from app.core.milestones import DEFAULT_MILESTONES
 from app.gui import sessions_poller
-from app.gui.console_page import ConsolePage, LaunchDialog
+from app.gui.console_page import COLUMNS, ConsolePage, LaunchDialog
 from app.gui.sessions_poller import SessionsPoller, transitions
 from app.gui.tray import Tray
 from tests.console.conftest import Server, add_host
@@ -181,10 +181,22 @@ def test_a_failed_launch_says_why_in_the_page(box: Path, poller: SessionsPoller,
     qtbot.addWidget(page)
     poller.start()
     fields = LaunchDialog(["box"]).fields() | {"agent": "codex", "goal": "fix it"}  # no codex on the host
-    with qtbot.waitSignal(poller.launched, timeout=WAIT_MS) as launched:
+    with (
+        qtbot.waitSignal(poller.notify, timeout=WAIT_MS) as balloon,
+        qtbot.waitSignal(poller.launched, timeout=WAIT_MS) as launched,
+    ):
         poller.launch("box", fields)
     assert launched.args[0]["status"] == "failed"
-    assert "codex is not on the host's PATH" in page.status.text()
+    reason = launched.args[0]["reason"]
+    searched = reason.split("(searched ")[1].rstrip(")")  # the host's whole PATH
+    folders = len([f for f in searched.split(":") if f])
+    said = f"codex is not on the host's PATH ({folders} folders searched)"
+    assert said in page.status.text() and searched not in page.status.text()
+    assert said in balloon.args[1] and searched not in balloon.args[1]  # the balloon: short, no PATH
+    qtbot.waitUntil(lambda: page.table.rowCount() > 0, timeout=WAIT_MS)
+    cell = page.table.item(0, COLUMNS.index("Reason"))
+    assert said in cell.text() and searched not in cell.text()
+    assert cell.toolTip() == reason  # the whole reason, PATH and all, one hover away
     with qtbot.waitSignal(poller.failed, timeout=WAIT_MS):
         poller.launch("box", fields | {"goal": "  "})
     assert page.status.text().endswith("Launch on box failed: the goal is empty")
