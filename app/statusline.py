@@ -48,12 +48,13 @@ def answer(db: str | None, home: str | None, budget: float) -> str:
     ``db`` and ``home`` are strings: pathlib alone is a third of a reprinted answer's time.
     """
     try:
-        return _answer(db, home, budget, read_stdin())
+        return answer_for(db, home, budget, read_stdin())
     except Exception as exc:  # noqa: BLE001  (the status bar gets a line whatever went wrong)
         return f"{FALLBACK} ({type(exc).__name__})"
 
 
-def _answer(db: str | None, home: str | None, budget: float, raw: bytes) -> str:
+def answer_for(db: str | None, home: str | None, budget: float, raw: bytes) -> str:
+    """The status line for the input ``raw``: a kept answer if it still holds, else a new one (kept if it can be)."""
     now_ns = time.time_ns()
     context = "\x1f".join([FORMAT, db or "", home or "", repr(budget), *(os.environ.get(v, "") for v in _VARIABLES)])
     where = os.path.join(cache_dir(), "statusline")
@@ -64,13 +65,9 @@ def _answer(db: str | None, home: str | None, budget: float, raw: bytes) -> str:
         stamp, minute, ctx, entry_raw, session, model, transcript, deps, line = entry
         if ctx != context or minute != str(now_ns // 60_000_000_000) or not 0 <= now_ns - int(stamp) <= FRESH_S * 1e9:
             continue
-        if entry_raw != raw_hex:
+        if entry_raw != raw_hex:  # Claude Code's other fields (cost, duration) change from call to call
             given = parse_input(raw) if given is None else given
-            if [given.get("session_id", ""), given.get("model", ""), given.get("transcript", "")] != [
-                session,
-                model,
-                transcript,
-            ]:
+            if _fields(given) != [session, model, transcript]:
                 continue
         paths = deps.split("\x1f")
         if all(_stat(p) == s for p, s in zip(paths[::2], paths[1::2], strict=True)):
@@ -85,14 +82,17 @@ def _answer(db: str | None, home: str | None, budget: float, raw: bytes) -> str:
     checked = time.time_ns()
     before = [_stat(p) for p in files]
     line, at = limits_cli.status_text(db_path, home_path, budget, given)
-    if [_stat(p) for p in files] == before and not _racy(files, checked):
+    if [_stat(p) for p in files] == before and not _racy(before, checked):
         deps = "\x1f".join(x for pair in zip(files, before, strict=True) for x in pair)
         minute = str(int(at.timestamp()) // 60)
-        entry = [str(now_ns), minute, context, raw_hex, given.get("session_id", ""), given.get("model", "")]
-        entry += [given.get("transcript", ""), deps, line]
+        entry = [str(now_ns), minute, context, raw_hex, *_fields(given), deps, line]
         same = [entry[2], *entry[4:7]]
         store(where, [entry, *(e for e in kept if [e[2], *e[4:7]] != same)][:KEEP])
     return line
+
+
+def _fields(given: dict[str, str]) -> list[str]:
+    return [given.get("session_id", ""), given.get("model", ""), given.get("transcript", "")]
 
 
 def cache_dir() -> str:
@@ -153,15 +153,13 @@ def _stat(path: str) -> str:
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _racy(files: list[str], at_ns: int) -> bool:
+def _racy(states: list[str], at_ns: int) -> bool:
     """Whether a file changed so shortly before ``at_ns`` that a further change could keep its time."""
-    for path in files:
-        try:
-            mtime = os.stat(path).st_mtime_ns
-        except (OSError, ValueError):
-            continue
-        if at_ns - mtime < (_COARSE_NS if mtime % 1_000_000_000 == 0 else _TICK_NS):
-            return True
+    for state in states:
+        if state != "-":
+            mtime = int(state.rpartition(":")[2])
+            if at_ns - mtime < (_COARSE_NS if mtime % 1_000_000_000 == 0 else _TICK_NS):
+                return True
     return False
 
 

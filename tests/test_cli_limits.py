@@ -324,7 +324,7 @@ def kept(tmp_path: Path, home: Path, raw: bytes, budget: float = 0.5) -> str:
     """The status line as the command answers it (kept answers included), for ``raw`` on stdin."""
     from app import statusline
 
-    return statusline._answer(str(tmp_path / "i.sqlite"), str(home), budget, raw)
+    return statusline.answer_for(str(tmp_path / "i.sqlite"), str(home), budget, raw)
 
 
 def doctor(change: Callable[[list[str]], None]) -> None:
