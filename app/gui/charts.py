@@ -30,7 +30,7 @@ BAR_WIDTH = 0.8
 EXPORT_SIZE = QSize(1400, 700)
 LOG2, LOG5 = log10(2), log10(5)
 LOG_DECADES = 6  # the log scale spans at most this many decades below the top milestone
-LOG_HEADROOM = 0.15  # decades above the top milestone or the busiest day
+LOG_HEADROOM = 0.3  # decades above the top milestone or the busiest day: room for its tick label
 EXPORT_SCALE = 2  # PNGs are rendered at twice the widget's pixels, for sharp text
 
 PALETTE = (
