@@ -20,6 +20,7 @@ import sqlite3
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app.core import provider_data
 from app.core.model import QUARTER_MS
 
 DAY_MS = 86_400_000
@@ -99,11 +100,7 @@ def report(
             }
         return c
 
-    for day, model, provider, inp, cw, cr, out, cost, priced, provisional in conn.execute(
-        "SELECT day, model, provider, SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(cost), COUNT(cost),"
-        " MAX(provisional) FROM provider_usage WHERE day BETWEEN ? AND ? GROUP BY 1, 2, 3",
-        (lo, hi),
-    ):
+    for day, model, provider, inp, cw, cr, out, cost, priced, provisional in provider_data.usage_cells(conn, lo, hi):
         c = cell(day, model)
         c["model"] = model
         _add(c["provider"], inp, cw, cr, out, cost if priced else None)
@@ -113,18 +110,12 @@ def report(
             c["providers"].append(provider)
 
     covered: dict[str, list[tuple[str, str]]] = {}
-    for provider, first, last in conn.execute(
-        "SELECT provider, covered_from, covered_to FROM provider_sync WHERE covered_to IS NOT NULL"
-    ):
+    for provider, first, last in provider_data.coverage(conn):
         covered.setdefault(provider, []).append((first, last))
 
     q_lo = _ms(lo) // QUARTER_MS if since else -(2**62)
     q_hi = (_ms(hi) + DAY_MS - 1) // QUARTER_MS if until else 2**62
-    for number, model, inp, cw, cr, out, cost, unpriced in conn.execute(
-        f"SELECT q * {QUARTER_MS} / {DAY_MS}, model, SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(cost),"
-        " SUM(unpriced) FROM quarters WHERE q BETWEEN ? AND ? GROUP BY 1, 2 HAVING SUM(calls) > 0",
-        (q_lo, q_hi),
-    ):
+    for number, model, inp, cw, cr, out, cost, unpriced in provider_data.log_cells(conn, q_lo, q_hi):
         day = date.fromordinal(date(1970, 1, 1).toordinal() + number).isoformat()
         key = (day, norm(model))
         maker = vendor(model)

@@ -1,14 +1,11 @@
-"""Provider data in the index file, beside the calls: its tables are the core's (``app.core.schema``).
+"""Provider data in the index file, beside the calls.
 
-- ``provider_usage``: tokens, requests and cost per provider, key label, UTC day and model;
-  ``provisional`` marks the most recent days, which the next sync fetches again.
-- ``provider_sync``: per key, the days covered so far, the last success, and the last error:
-  its kind (``error_kind``: refused, rate-limited, server error, network, …) and a redacted,
-  bounded message.
-- ``provider_balances``: per key and currency, the last balance read.
-
-Every sync writes one key's fetched data in one transaction after all of it arrived, so a
-failure at any point keeps the last good data and never leaves half of a sync behind.
+The tables are the core's (``app.core.schema``'s migration ladder creates them) and every query on
+them is ``app.core.provider_data``'s: per key and UTC day the usage a provider reported (its last two
+days provisional, fetched again by the next sync), each key's sync state (the days covered, the last
+success, the last error's kind and redacted message), and each key's last balances. Every sync
+writes one key's fetched data in one transaction after all of it arrived, so a failure at any
+point keeps the last good data and never leaves half of a sync behind.
 """
 
 from __future__ import annotations

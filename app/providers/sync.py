@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from threading import Event
 from typing import Any, NamedTuple
 
+from app.core import provider_data
 from app.core.redact import redact
 from app.providers import IDS, config, get
 from app.providers.base import MESSAGE_LIMIT, NoUsageEndpoint, ProviderError
@@ -83,16 +84,10 @@ def fault_kind(exc: BaseException) -> str:
 def window(conn: sqlite3.Connection, info: KeyInfo, today: date, days: int | None) -> tuple[date, date]:
     if days is not None:
         return today - timedelta(days=min(max(days, 1), MAX_DAYS) - 1), today
-    row = conn.execute(
-        "SELECT covered_to FROM provider_sync WHERE provider = ? AND label = ?", (info.provider, info.label)
-    ).fetchone()
-    first = conn.execute(
-        "SELECT MIN(day) FROM provider_usage WHERE provider = ? AND label = ? AND provisional = 1",
-        (info.provider, info.label),
-    ).fetchone()[0]
-    if not row or not row[0]:
+    covered_to, first = provider_data.sync_window(conn, info.provider, info.label)
+    if not covered_to:
         return today - timedelta(days=config.DEFAULT_DAYS - 1), today
-    since = date.fromisoformat(row[0]) + timedelta(days=1)
+    since = date.fromisoformat(covered_to) + timedelta(days=1)
     if first:
         since = min(since, date.fromisoformat(first))
     since = min(since, today - timedelta(days=PROVISIONAL_DAYS - 1))
@@ -107,18 +102,10 @@ def _note(
     kind: str | None = None,
 ) -> None:
     now = int(time.time())
-    conn.execute(
-        "INSERT INTO provider_sync(provider, label, last_attempt, last_error, error_kind) VALUES (?,?,?,?,?)"
-        " ON CONFLICT(provider, label) DO UPDATE SET last_attempt = excluded.last_attempt,"
-        " last_error = excluded.last_error, error_kind = excluded.error_kind",
-        (info.provider, info.label, now, error and redact(error, (), MESSAGE_LIMIT), kind if error else None),
-    )
+    message = error and redact(error, (), MESSAGE_LIMIT)
+    provider_data.note_attempt(conn, info.provider, info.label, now, message, kind if error else None)
     if covered is not None:
-        conn.execute(
-            "UPDATE provider_sync SET last_ok = ?, covered_from = MIN(IFNULL(covered_from, ?), ?), covered_to = ?"
-            " WHERE provider = ? AND label = ?",
-            (now, covered[0], covered[0], covered[1], info.provider, info.label),
-        )
+        provider_data.note_covered(conn, info.provider, info.label, now, *covered)
 
 
 def sync_usage(
@@ -144,16 +131,14 @@ def sync_usage(
     now = int(time.time())
     lo, hi = since.isoformat(), until.isoformat()
     with Tx(conn):
-        conn.execute(
-            "DELETE FROM provider_usage WHERE provider = ? AND label = ? AND day BETWEEN ? AND ?",
-            (info.provider, info.label, lo, hi),
-        )
-        conn.executemany(
-            "INSERT INTO provider_usage VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        provider_data.replace_usage(
+            conn,
+            info.provider,
+            info.label,
+            lo,
+            hi,
             [
                 (
-                    info.provider,
-                    info.label,
                     r.day,
                     r.model,
                     r.inp,
@@ -203,10 +188,11 @@ def sync_balance(
         return _failed(conn, info, "balance", exc, key)
     now = int(time.time())
     with Tx(conn):
-        conn.execute("DELETE FROM provider_balances WHERE provider = ? AND label = ?", (info.provider, info.label))
-        conn.executemany(
-            "INSERT INTO provider_balances VALUES (?,?,?,?,?,?,?,?)",
-            [(info.provider, info.label, b.currency, b.total, b.granted, b.topped_up, b.detail, now) for b in balances],
+        provider_data.replace_balances(
+            conn,
+            info.provider,
+            info.label,
+            [(b.currency, b.total, b.granted, b.topped_up, b.detail, now) for b in balances],
         )
     _touch(info)
     shown = ", ".join(f"{b.total:,.2f} {b.currency}" for b in balances) or "no balance reported"
@@ -269,10 +255,7 @@ def balances(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     cfg = config.load()
     limits = {(k.provider, k.label): k.low_balance for k in cfg.keys}
     out = []
-    for provider, label, currency, total, granted, topped_up, detail, fetched in conn.execute(
-        "SELECT provider, label, currency, total, granted, topped_up, detail, fetched_at FROM provider_balances"
-        " ORDER BY provider, label, currency"
-    ):
+    for provider, label, currency, total, granted, topped_up, detail, fetched in provider_data.balances(conn):
         low = limits.get((provider, label))
         out.append(
             {
@@ -304,8 +287,5 @@ def status(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "last_error": redact(err, (), MESSAGE_LIMIT) if err else err,
             "error_kind": kind if err else None,
         }
-        for p, lab, f, t, ok, at, err, kind in conn.execute(
-            "SELECT provider, label, covered_from, covered_to, last_ok, last_attempt, last_error, error_kind"
-            " FROM provider_sync ORDER BY provider, label"
-        )
+        for p, lab, f, t, ok, at, err, kind in provider_data.sync_states(conn)
     ]
