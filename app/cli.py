@@ -72,15 +72,21 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.HelpFormatter(prog, width=max(columns - 2, 20))
 
 
-def _seconds(text: str) -> float:
-    """``--wait``: a number of seconds, zero (do not wait) or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value <= 86_400:
-        raise argparse.ArgumentTypeError(f"{text} seconds is out of range (0 to 86400)")
-    return value
+def bounded(kind: Callable[[str], Any], low: float, high: float, unit: str = "") -> Callable[[str], Any]:
+    """An argparse type: a number (``int`` or ``float``) from ``low`` to ``high``; anything else exits 2, named."""
+    of = f" of {unit}" if unit else ""
+    after = f" {unit}" if unit else ""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number{of}: {text!r}") from None
+        if not low <= value <= high:  # NaN too
+            raise argparse.ArgumentTypeError(f"{text}{after} is out of range ({low:g} to {high:g})")
+        return value
+
+    return parse
 
 
 def _common(sub: bool = False) -> argparse.ArgumentParser:
@@ -99,7 +105,7 @@ def _common(sub: bool = False) -> argparse.ArgumentParser:
     common.add_argument("--quiet", "-q", action="store_true", help="no warnings on stderr")
     common.add_argument(
         "--wait",
-        type=_seconds,
+        type=bounded(float, 0, 86_400, "seconds"),
         default=WAIT_S,
         metavar="SECONDS",
         # spelled out: after a command the default is suppressed, and %(default)s would break its --help

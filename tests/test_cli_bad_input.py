@@ -155,3 +155,20 @@ def test_sources_prints_the_roots_searched_and_the_skips(capsys: pytest.CaptureF
     assert lines[searched + 2].split() == ["~/.config/claude/projects"]
     assert "claude-code: skipped 1 × undecodable line (not UTF-8)" in lines
     assert "claude-code: skipped 1 × malformed JSON" in lines
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["provider", "sync", "--days", "0"], "argument --days: 0 days is out of range (1 to 366)"),
+        (["provider", "sync", "--days", "-3"], "argument --days: -3 days is out of range (1 to 366)"),
+        (["host", "add", "b", "--ssh", "a@b", "--port", "-1"], "argument --port: -1 is out of range (1 to 65535)"),
+        (["report", "reconcile", "--threshold", "-5"], "argument --threshold: -5 percent is out of range (0 to 1000)"),
+        (["keys", "set", "openai", "--low-balance", "-5"], "argument --low-balance: -5 is out of range (0 to 1e+12)"),
+        (["keys", "add", "openai", "--low-balance", "lots"], "argument --low-balance: not a number: 'lots'"),
+    ],
+)
+def test_numbers_out_of_range_are_refused(capsys: pytest.CaptureFixture[str], args: list[str], said: str) -> None:
+    code, out, err = run(capsys, *args)
+    assert (code, out) == (2, "")
+    assert said in err

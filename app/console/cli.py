@@ -19,7 +19,7 @@ _Handler = Callable[[argparse.Namespace], int]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``host`` to ``sub``, ``--host``/``--local-only`` to the commands that refresh, ``--device`` to report."""
-    from app.cli import _formatter
+    from app.cli import _formatter, bounded
 
     host = sub.add_parser(
         "host",
@@ -31,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     add = hs.add_parser("add", parents=[common], help="pair a host (pins its key, compares machine ids)")
     add.add_argument("name", help="the host's device name in reports")
     add.add_argument("--ssh", required=True, metavar="[USER@]HOST", help="where ssh reaches it")
-    add.add_argument("--port", type=int, default=22)
+    add.add_argument("--port", type=bounded(int, 1, 65_535), default=22)
     add.add_argument("--identity", metavar="FILE", help="a private key file (default: your ssh-agent and config)")
     add.add_argument("--accept-host-key", metavar="SHA256:…", help="the host key's fingerprint (ssh-keygen -lf)")
     add.add_argument("--allow-this-machine", action="store_true", help="pair the machine you sit at, on purpose")

@@ -30,7 +30,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     Each is a thin parser that keeps the rest of the line: its actions and their options are
     built only when the command runs (building them all cost every command line start 2 ms).
     """
-    from app.cli import _formatter
+    from app.cli import _formatter, bounded
 
     for name, text in HELP.items():
         thin = sub.add_parser(name, parents=[common], add_help=False, help=text, formatter_class=_formatter)
@@ -40,7 +40,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     if rep is not None:
         rep.add_argument(
             "--threshold",
-            type=float,
+            type=bounded(float, 0, 1000, "percent"),
             metavar="PERCENT",
             help="reconcile only: flag differences above this (default: the provider settings', 5)",
         )
@@ -75,7 +75,7 @@ def parse(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    from app.cli import _formatter
+    from app.cli import _formatter, bounded
 
     ks = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
     add = ks.add_parser(
@@ -91,7 +91,9 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
         choices=("regular", "admin"),
         help="admin for usage/cost/management keys (default: guessed from the key's prefix)",
     )
-    add.add_argument("--low-balance", type=float, metavar="AMOUNT", help="warn when the balance falls below this")
+    add.add_argument(
+        "--low-balance", type=bounded(float, 0, 1e12), metavar="AMOUNT", help="warn when the balance falls below this"
+    )
     ls = ks.add_parser("list", parents=[common], formatter_class=_formatter, help="the keys, masked")
     ls.add_argument("provider", nargs="?", metavar="PROVIDER")
     test = ks.add_parser(
@@ -117,12 +119,12 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     st.add_argument("--label", default="default")
     st.add_argument("--new-label")
     st.add_argument("--kind", choices=("regular", "admin"))
-    st.add_argument("--low-balance", type=float, metavar="AMOUNT")
+    st.add_argument("--low-balance", type=bounded(float, 0, 1e12), metavar="AMOUNT")
     st.add_argument("--no-low-balance", action="store_true", help="no low-balance warning for this key")
 
 
 def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    from app.cli import _formatter
+    from app.cli import _formatter, bounded
 
     ps = parser.add_subparsers(dest="provider_action", metavar="ACTION", required=True)
     sy = ps.add_parser(
@@ -136,7 +138,11 @@ def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentP
     )
     sy.add_argument("provider", nargs="?", choices=IDS, metavar="PROVIDER")
     sy.add_argument("--label")
-    sy.add_argument("--days", type=int, help="fetch this many days back (default: what is new, 30 days at first)")
+    sy.add_argument(
+        "--days",
+        type=bounded(int, 1, 366, "days"),
+        help="fetch this many days back (default: what is new, 30 days at first)",
+    )
     bal = ps.add_parser(
         "balances",
         parents=[common],
