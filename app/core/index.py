@@ -77,9 +77,7 @@ class Index:
         sources: the agents' sources a refresh walks and reads (``app.sources.SOURCES``).
     """
 
-    def __init__(
-        self, path: Path, overrides: Path | None = None, timeout: float = 10.0, *, sources: Sources
-    ) -> None:
+    def __init__(self, path: Path, overrides: Path | None = None, timeout: float = 10.0, *, sources: Sources) -> None:
         self.path = path
         self.timeout = timeout
         self.overrides = overrides
@@ -361,6 +359,7 @@ class Index:
     def _tx(self) -> _Transaction:
         return _Transaction(self.conn)
 
+
 class _Transaction:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -389,7 +388,6 @@ def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     for k, v in b.items():
         merged[k] = merged.get(k, 0) + v
     return merged
-
 
 
 # -- what the faces and features ask of the index's tables ------------------------------------

@@ -465,5 +465,3 @@ def is_device_name(name: str) -> bool:
 
 
 UPSERT = upsert_sql()
-
-

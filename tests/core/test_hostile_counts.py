@@ -204,9 +204,10 @@ class _Careless(Source):
         return result
 
 
-def test_the_index_drops_what_a_buggy_parser_hands_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_index_drops_what_a_buggy_parser_hands_it(tmp_path: Path) -> None:
     log = tmp_path / "log"
     log.write_bytes(b"x\n")
+
     class Careless(Sources):
         def get(self, agent: str) -> Source:
             return _Careless()
