@@ -323,8 +323,12 @@ class ConsolePage(QDialog):
         live = sum(r["status"] in LIVE for r in rows)
         self.summary = [f"{len(rows)} session{'s' * (len(rows) != 1)}, {live} live"]
         if not rows:
-            self.summary = [EMPTY if not errors else "No session on the reachable hosts."]
-        self.summary += [f"{host} unreachable: {why} (its runs as last seen)" for host, why in errors.items()]
+            self.summary = [EMPTY if not errors else "No session to show."]
+        shown = {r["host"] for r in rows}
+        for host, why in errors.items():
+            # the reason often starts with the word itself: "box unreachable (ssh: …)", not "unreachable: unreachable"
+            said = f"{host} {why}" if why.startswith("unreachable") else f"{host} unreachable: {why}"
+            self.summary.append(said + (" (its runs as last seen)" if host in shown else ""))
         self._show_status()
         self._enable_buttons()
 
