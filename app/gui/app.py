@@ -131,6 +131,8 @@ class Controller(QObject):
         self.limits.updated.connect(self._on_limits)
         self.limits.failed.connect(self._on_limits_failed)
         self.worker.refreshed.connect(self.limits.request)
+        self.worker.today.connect(self.limits.index_opened)
+        self.worker.unavailable.connect(self.limits.index_closed)
         app.setQuitOnLastWindowClosed(not has_tray)
         app.aboutToQuit.connect(self.shutdown)
 

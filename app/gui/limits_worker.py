@@ -48,12 +48,17 @@ class Reading(NamedTuple):
     taken_at: datetime
 
 
-def open_index(db: Path) -> sqlite3.Connection:
-    """The index, read-only (the index worker is the only writer); before its tables exist, an empty stand-in."""
-    if db.exists():
+def open_index(db: Path | None) -> sqlite3.Connection:
+    """The index, read-only (the index worker is the only writer); an empty stand-in while it is not open (None)
+    or before its tables exist."""
+    if db is not None and db.exists():
         conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=DB_TIMEOUT_S, check_same_thread=False)
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone():
-            return conn
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone():
+                return conn
+        except sqlite3.Error:
+            conn.close()  # a damaged index: let go of it, so it can be moved aside whole
+            raise
         conn.close()
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     conn.execute("CREATE TABLE events (id INTEGER, agent TEXT, device TEXT, ts INTEGER, inp, cw, cr, out, cost, model)")
@@ -66,18 +71,17 @@ class LimitsWorker(QObject):
     read = Signal(object)  # a Reading
     failed = Signal(str)
 
-    def __init__(self, db: Path, env: Env) -> None:
+    def __init__(self, env: Env) -> None:
         super().__init__()
-        self.db = db
         self.env = env
 
-    @Slot(object)
-    def fetch(self, account_url: str | None) -> None:
+    @Slot(object, object)
+    def fetch(self, account_url: str | None, db: Path | None) -> None:
         now = datetime.now(UTC)
         try:
             from app import limits_feed
 
-            conn = open_index(self.db)
+            conn = open_index(db)
             try:
                 windows, block, notes = limits_feed.collect(self.env, conn, now, account_url)
             finally:
@@ -98,14 +102,18 @@ class LimitsFeed(QObject):
 
     updated = Signal(object)
     failed = Signal(str)
-    _fetch = Signal(object)
+    _fetch = Signal(object, object)
 
     def __init__(self, db: Path, env: Env, account_url: str | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self.db = db
         self.account_url = account_url
+        # the block is read from the index only while the index worker has it open: a damaged index is
+        # never opened here (a reader would leave its -wal and -shm beside the file to be moved aside)
+        self.index_open = False
         self.thread_ = QThread()
         self.thread_.setObjectName("tokenclub-limits")
-        self.worker = LimitsWorker(db, env)
+        self.worker = LimitsWorker(env)
         self.worker.moveToThread(self.thread_)
         self._fetch.connect(self.worker.fetch)
         self.worker.read.connect(self._on_read)
@@ -119,8 +127,20 @@ class LimitsFeed(QObject):
         self._last_start = -float(EVERY_MS)  # monotonic ms of the last reading's start
 
     def start(self) -> None:
+        """Start the thread; the first reading comes with :meth:`index_opened` (or :meth:`read_now`)."""
         self.thread_.start()
-        self.read_now()
+
+    def index_opened(self) -> None:
+        """The index worker opened the index (its ``today`` signal): the first reading, with the block."""
+        if not self.index_open:
+            self.index_open = True
+            self.read_now()
+
+    def index_closed(self) -> None:
+        """The index cannot be used (``unavailable``): the windows are read without the block until it opens."""
+        self.index_open = False
+        if self.last is None:
+            self.read_now()
 
     def stop(self) -> None:
         self.timer.stop()
@@ -158,7 +178,7 @@ class LimitsFeed(QObject):
         self.timer.stop()
         self._in_flight, self._wanted = True, False
         self._last_start = time.monotonic() * 1000
-        self._fetch.emit(self.account_url)
+        self._fetch.emit(self.account_url, self.db if self.index_open else None)
 
     def _ended(self) -> None:
         self._in_flight = False

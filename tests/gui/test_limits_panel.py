@@ -348,6 +348,7 @@ def test_feed_reads_off_the_gui_thread_and_at_most_once_a_minute(tmp_path: Path,
     started = time.monotonic()
     try:
         feed.start()
+        feed.index_opened()
         assert time.monotonic() - started < 1.0  # the GUI thread never waits on the endpoint
         qtbot.waitUntil(lambda: len(got) == 1, timeout=WAIT_MS)
         assert time.monotonic() - started >= 1.5
@@ -365,6 +366,27 @@ def test_feed_reads_off_the_gui_thread_and_at_most_once_a_minute(tmp_path: Path,
         qtbot.waitUntil(lambda: len(got) == 2, timeout=WAIT_MS)
         assert len(api.requests) == 1 and not got[1].account_asked
         assert {w.agent for w in got[1].windows} == {"codex"}
+    finally:
+        feed.stop()
+
+
+def test_feed_reads_the_block_only_while_the_index_is_open(tmp_path: Path, qtbot: QtBot) -> None:
+    home = _home(tmp_path, datetime.now(UTC))
+    db = tmp_path / "index.sqlite"
+    index = Index(db, sources=SOURCES)
+    index.refresh(Env.under(home), workers=1)
+    index.close()
+    feed = LimitsFeed(db, Env.under(home), None)
+    got: list[Reading] = []
+    feed.updated.connect(got.append)
+    try:
+        feed.start()
+        feed.index_closed()  # the index worker could not open it: the windows without the block
+        qtbot.waitUntil(lambda: len(got) == 1, timeout=WAIT_MS)
+        assert got[0].block is None and got[0].windows
+        feed.index_opened()
+        qtbot.waitUntil(lambda: len(got) == 2, timeout=WAIT_MS)
+        assert got[1].block is not None and got[1].block.total == 1_500  # the call a minute ago
     finally:
         feed.stop()
 
