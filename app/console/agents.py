@@ -1,41 +1,24 @@
 """The agent CLIs the console runs, each in its headless structured-output mode.
 
-One table, to update when a CLI changes its flags. The goal is never in an argv: every agent
-reads it from its stdin, a file that ends. ``format`` names how the agent's stdout reports
-usage (the supervisor on the host counts it); ``agent`` is the name the index uses.
+Each source declares its CLI's headless invocation (``descriptor.headless`` in ``app.sources``);
+the console runs it as declared. The goal is never in an argv: every agent reads it from its stdin,
+a file that ends. ``format`` names how the agent's stdout reports usage (the supervisor on the host
+counts it); an agent is named as the index names it.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+
+from app.core.descriptor import Headless
+from app.sources import source
 
 FORMATS = ("claude", "codex", "gemini", "opencode", "text")
 
-
-@dataclass(frozen=True)
-class Invocation:
-    argv: tuple[str, ...]
-    format: str
-    model_flag: str = "--model"
-    tail: tuple[str, ...] = ()  # after the model flag (codex: "-" reads the prompt from stdin)
-    input_includes_cache: bool = False  # its input count includes the cache reads
-
-
-# A dedicated machine is one the agent may trash: each runs without asking for approval.
-AGENTS: dict[str, Invocation] = {
-    "claude-code": Invocation(
-        ("claude", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"), "claude"
-    ),
-    "codex": Invocation(
-        ("codex", "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox"),
-        "codex",
-        tail=("-",),
-    ),
-    "gemini-cli": Invocation(("gemini", "--output-format", "stream-json", "--yolo"), "gemini"),
-    "opencode": Invocation(("opencode", "run", "--format", "json"), "opencode"),
-    "qwen-code": Invocation(("qwen", "--output-format", "stream-json", "--yolo"), "claude", input_includes_cache=True),
-}
+# The agents whose source declares a headless mode, in the registry's order (a test holds the two
+# equal): named here so that the command line's start, which offers them, loads no source. A
+# dedicated machine is one the agent may trash: each mode runs without asking for approval.
+AGENTS = ("claude-code", "codex", "gemini-cli", "opencode", "qwen-code")
 CHOICES = (*AGENTS, "custom")
 # the agents whose stream names the model before any usage; the others' model comes from --model,
 # the CLI's config on the host, or (once running) its session log
@@ -97,9 +80,7 @@ def command(agent: str, model: str | None, template: str | None = None) -> list[
         if not argv or not argv[0]:
             raise AgentError("--command is empty")
         return argv
-    inv = AGENTS.get(agent)
-    if inv is None:
-        raise AgentError(f"unknown agent {agent!r}; choose one of {', '.join(CHOICES)}")
+    inv = headless(agent)
     if template:
         raise AgentError("--command is only for --agent custom")
     return [*inv.argv, *((inv.model_flag, model) if model else ()), *inv.tail]
@@ -108,9 +89,16 @@ def command(agent: str, model: str | None, template: str | None = None) -> list[
 def stream_format(agent: str, custom_format: str | None) -> str:
     if agent == "custom":
         return custom_format or "text"
-    return AGENTS[agent].format
+    return headless(agent).format
 
 
 def includes_cache(agent: str) -> bool:
-    inv = AGENTS.get(agent)
-    return bool(inv and inv.input_includes_cache)
+    return agent in AGENTS and headless(agent).input_includes_cache
+
+
+def headless(agent: str) -> Headless:
+    """How the console runs ``agent``: the headless mode its source declares."""
+    inv = source(agent).descriptor.headless if agent in AGENTS else None
+    if inv is None:
+        raise AgentError(f"unknown agent {agent!r}; choose one of {', '.join(CHOICES)}")
+    return inv

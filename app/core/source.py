@@ -14,6 +14,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from app.core.descriptor import Descriptor
 
 if TYPE_CHECKING:
     from app.core.env import Env
@@ -99,6 +100,7 @@ class Source(ABC):
     agent: ClassVar[str]
     title: ClassVar[str]
     whole_file: ClassVar[bool] = False
+    descriptor: ClassVar[Descriptor] = Descriptor()  # its variables, colour and headless mode
 
     def is_whole(self, path: str | Path) -> bool:
         """True when ``path`` is rewritten rather than appended to: re-read it whole on change."""

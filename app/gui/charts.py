@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.milestones import to_go
 from app.gui import formatting as fmt
+from app.sources import REGISTRY, source
 
 STACKINGS = ("agent", "model", "device", "bucket")
 BUCKETS = ("in", "cw", "cr", "out")  # rsn is inside out: shown in the hover only
@@ -47,17 +48,13 @@ PALETTE = (
     "#d4a6c8",
     "#8cd17d",
 )
+# the buckets' colours, then each agent's own (its source declares it), then ``other``
 FIXED_COLOURS = {
     "in": "#4e79a7",
     "cw": "#f28e2b",
     "cr": "#76b7b2",
     "out": "#e15759",
-    "claude-code": "#d97757",
-    "codex": "#10a37f",
-    "gemini-cli": "#4285f4",
-    "opencode": "#b07aa1",
-    "qwen-code": "#7c6cf0",
-    "amp": "#edc948",
+    **{agent: colour for agent in REGISTRY if (colour := source(agent).descriptor.colour) is not None},
     OTHER: "#9a9a9a",
 }
 

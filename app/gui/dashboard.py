@@ -43,22 +43,13 @@ from app.gui.limits_panel import LimitsPanel, ring_share
 from app.gui.limits_worker import Reading
 from app.gui.minicharts import MiniCharts
 from app.gui.tables import INSIGHT_COLUMNS, MODEL_COLUMNS, PROJECT_COLUMNS, SESSION_COLUMNS, RowsTable
+from app.sources import REGISTRY, source
 
 RANGE_TITLES = {"7d": "7 days", "30d": "30 days", "90d": "90 days", "1y": "1 year", "all": "All"}
 STACKING_TITLES = {"agent": "Agent", "model": "Model", "device": "Device", "bucket": "Bucket"}
 PROGRESS_STEPS = 1000
-# The env variables each agent's reader honours (README, "Where logs are read from").
-ENV_OVERRIDES = {
-    "claude-code": ("CLAUDE_CONFIG_DIR",),
-    "codex": ("CODEX_HOME",),
-    "gemini-cli": ("GEMINI_CLI_HOME",),
-    "opencode": ("XDG_DATA_HOME", "OPENCODE_DB"),
-    "qwen-code": ("QWEN_RUNTIME_DIR",),
-    "amp": ("XDG_DATA_HOME",),
-    "kilo-cli": ("XDG_DATA_HOME",),
-    "kimi-cli": ("KIMI_SHARE_DIR",),
-    "pi-agent": ("PI_CODING_AGENT_DIR",),
-}
+# The env variables each agent's reader honours (README, "Where logs are read from"), as its source declares them.
+ENV_OVERRIDES = {agent: env for agent in REGISTRY if (env := source(agent).descriptor.env)}
 ENV_NOTES = {"claude-code": " (several folders, comma-separated)"}
 
 

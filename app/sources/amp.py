@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -27,6 +28,7 @@ from app.sources.base import count, iso_ms, read_json, walk
 class Amp(Source):
     agent = "amp"
     title = "Amp"
+    descriptor = Descriptor(env=("XDG_DATA_HOME",), colour="#edc948")
     whole_file = True
 
     def roots(self, env: Env) -> list[Path]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor, Headless
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import COUNT_BITS, ParseResult, Source
@@ -33,6 +34,13 @@ LATEST_S = (1 << 32) - 1
 class ClaudeCode(Source):
     agent = "claude-code"
     title = "Claude Code"
+    descriptor = Descriptor(
+        env=("XDG_CONFIG_HOME", "CLAUDE_CONFIG_DIR"),
+        colour="#d97757",
+        headless=Headless(
+            ("claude", "-p", "--output-format", "stream-json", "--verbose", "--dangerously-skip-permissions"), "claude"
+        ),
+    )
 
     def roots(self, env: Env) -> list[Path]:
         configured = env.var("CLAUDE_CONFIG_DIR")

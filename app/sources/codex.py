@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor, Headless
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -41,6 +42,15 @@ SESSION_META = b'"type":"session_meta"'
 class Codex(Source):
     agent = "codex"
     title = "Codex CLI"
+    descriptor = Descriptor(
+        env=("CODEX_HOME",),
+        colour="#10a37f",
+        headless=Headless(
+            ("codex", "exec", "--json", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox"),
+            "codex",
+            tail=("-",),
+        ),
+    )
 
     def roots(self, env: Env) -> list[Path]:
         base = Path(env.var("CODEX_HOME") or env.home / ".codex")

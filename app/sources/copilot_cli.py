@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import BadCount, ParseResult, Source
@@ -33,6 +34,7 @@ STATE_DIRS = ("session-state", "history-session-state")
 class CopilotCli(Source):
     agent = "copilot-cli"
     title = "GitHub Copilot CLI"
+    descriptor = Descriptor(env=("COPILOT_HOME",))
 
     def roots(self, env: Env) -> list[Path]:
         base = Path(env.var("COPILOT_HOME") or env.home / ".copilot")

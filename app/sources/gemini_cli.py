@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor, Headless
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -31,6 +32,11 @@ JSONL_FLOOR = 1 << 50  # above any mtime in ms: a .jsonl line beats a legacy .js
 class GeminiCli(Source):
     agent = "gemini-cli"
     title = "Gemini CLI"
+    descriptor = Descriptor(
+        env=("GEMINI_CLI_HOME",),
+        colour="#4285f4",
+        headless=Headless(("gemini", "--output-format", "stream-json", "--yolo"), "gemini"),
+    )
 
     def roots(self, env: Env) -> list[Path]:
         home = Path(env.var("GEMINI_CLI_HOME") or env.home)

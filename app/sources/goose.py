@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult
@@ -30,6 +31,7 @@ from app.sources.sqlite_ro import SessionsDb
 class Goose(SessionsDb):
     agent = "goose"
     title = "Goose"
+    descriptor = Descriptor(env=("XDG_DATA_HOME", "GOOSE_PATH_ROOT", "APPDATA"))
 
     def roots(self, env: Env) -> list[Path]:
         root = env.var("GOOSE_PATH_ROOT")

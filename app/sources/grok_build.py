@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import BadCount, ParseResult, Source
@@ -34,6 +35,7 @@ ORIGINAL, FORK_COPY = 1, 0
 class GrokBuild(Source):
     agent = "grok-build"
     title = "Grok Build"
+    descriptor = Descriptor(env=("GROK_HOME",))
 
     def roots(self, env: Env) -> list[Path]:
         return [Path(env.var("GROK_HOME") or env.home / ".grok") / "sessions"]

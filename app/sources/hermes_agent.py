@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult
@@ -33,6 +34,7 @@ FIELDS = (
 class HermesAgent(SessionsDb):
     agent = "hermes-agent"
     title = "Hermes Agent"
+    descriptor = Descriptor(env=("HERMES_HOME", "LOCALAPPDATA"))
 
     def roots(self, env: Env) -> list[Path]:
         home = env.var("HERMES_HOME")

@@ -7,12 +7,14 @@ No Kilo-owned variable that relocates the database is documented, so none is hon
 
 from __future__ import annotations
 
+from app.core.descriptor import Descriptor
 from app.sources.opencode import OpenCode
 
 
 class KiloCli(OpenCode):
     agent = "kilo-cli"
     title = "Kilo CLI"
+    descriptor = Descriptor(env=("XDG_DATA_HOME",))
     dir_name = "kilo"
     db_env = None
     key_prefix = "kilo"

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -28,6 +29,7 @@ DEFAULT_MODEL = "kimi-for-coding"
 class KimiCli(Source):
     agent = "kimi-cli"
     title = "Kimi CLI"
+    descriptor = Descriptor(env=("KIMI_SHARE_DIR",))
 
     def roots(self, env: Env) -> list[Path]:
         return [Path(env.var("KIMI_SHARE_DIR") or env.home / ".kimi") / "sessions"]

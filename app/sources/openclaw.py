@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -68,6 +69,7 @@ def session_of(name: str) -> str:
 class OpenClaw(Source):
     agent = "openclaw"
     title = "OpenClaw"
+    descriptor = Descriptor(env=("OPENCLAW_HOME", "OPENCLAW_STATE_DIR", "CLAWDBOT_STATE_DIR"))
 
     def roots(self, env: Env) -> list[Path]:
         override = env.var("OPENCLAW_STATE_DIR") or env.var("CLAWDBOT_STATE_DIR")

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.core.descriptor import Descriptor, Headless
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -44,6 +45,11 @@ Steps = Callable[[], list[dict[str, Any]]]
 class OpenCode(Source):
     agent = "opencode"
     title = "OpenCode"
+    descriptor = Descriptor(
+        env=("XDG_DATA_HOME", "OPENCODE_DB"),
+        colour="#b07aa1",
+        headless=Headless(("opencode", "run", "--format", "json"), "opencode"),
+    )
     # what a fork of OpenCode (same schema, own data dir) overrides
     dir_name: ClassVar[str] = "opencode"
     db_env: ClassVar[str | None] = "OPENCODE_DB"

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -30,6 +31,7 @@ ORIGINAL, BRANCH_COPY = 1, 0
 class PiAgent(Source):
     agent = "pi-agent"
     title = "pi"
+    descriptor = Descriptor(env=("PI_CODING_AGENT_DIR",))
 
     def roots(self, env: Env) -> list[Path]:
         base = Path(env.var("PI_CODING_AGENT_DIR") or env.home / ".pi" / "agent")

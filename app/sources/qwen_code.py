@@ -34,6 +34,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from app.core.descriptor import Descriptor, Headless
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
@@ -56,6 +57,11 @@ JSONL_FLOOR = 1 << 50  # above any mtime in ms: a legacy .jsonl line beats a .js
 class QwenCode(Source):
     agent = "qwen-code"
     title = "Qwen Code"
+    descriptor = Descriptor(
+        env=("QWEN_RUNTIME_DIR",),
+        colour="#7c6cf0",
+        headless=Headless(("qwen", "--output-format", "stream-json", "--yolo"), "claude", input_includes_cache=True),
+    )
 
     def roots(self, env: Env) -> list[Path]:
         base = Path(env.var("QWEN_RUNTIME_DIR") or env.home / ".qwen")

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from app.core.descriptor import Descriptor
 from app.core.env import Env
 from app.core.model import UsageEvent
 from app.core.source import BadCount, ParseResult, Source
@@ -150,6 +151,7 @@ class Cline(VscodeTasks):
 
     agent = "cline"
     title = "Cline"
+    descriptor = Descriptor(env=("XDG_CONFIG_HOME", "APPDATA", "CLINE_DATA_DIR", "CLINE_DIR"))
     extension = "saoudrizwan.claude-dev"
 
     def roots(self, env: Env) -> list[Path]:
@@ -179,6 +181,7 @@ class RooCode(VscodeTasks):
 
     agent = "roo-code"
     title = "Roo Code"
+    descriptor = Descriptor(env=("XDG_CONFIG_HOME", "APPDATA"))
     extension = "rooveterinaryinc.roo-cline"
 
     def companions(self, path: Path) -> tuple[Path, ...]:
@@ -220,6 +223,7 @@ class KiloCode(RooCode):
 
     agent = "kilo-code"
     title = "Kilo Code"
+    descriptor = Descriptor(env=("XDG_CONFIG_HOME", "APPDATA"))
     extension = "kilocode.kilo-code"
 
 
