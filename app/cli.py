@@ -370,13 +370,11 @@ def _csv_cell(value: Any) -> Any:
 def _cell(value: Any, column: str, row: dict[str, Any]) -> str:
     if value is None:
         return "-"
-    if column == "extra_cost_usd":  # an insight's: often a fraction of a cent
-        from app.core.insights import usd
+    if column.endswith("_usd"):  # an insight's extra cost, a quiet day's: often a fraction of a cent
+        from app.core.money import usd
 
-        return usd(value)
-    if column.endswith("_usd"):
         # some of the row's tokens have no price: what is shown is the priced part
-        return f"≥ ${value:,.2f}" if column == "cost_usd" and row.get("unpriced_tokens") else f"${value:,.2f}"
+        return f"≥ {usd(value)}" if column == "cost_usd" and row.get("unpriced_tokens") else usd(value)
     if column == "cache_hit_rate":
         return f"{value * 100:.1f}%"
     if isinstance(value, bool):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.core import reports
+from app.core.money import usd
 from app.core.pricing import Pricer, Tiers
 
 TTL_MS = 5 * 60_000
@@ -182,13 +183,6 @@ def report(conn: sqlite3.Connection, flt: reports.Filter, overrides: Path | None
         "price_source": reports.price_source(conn),
         "tz": str(flt.tz),
     }
-
-
-def usd(x: float) -> str:
-    """An extra cost as the app shows it: cents below a dime to a tenth of a cent ($0.002), never "$0.00"."""
-    if 0 < abs(x) < 0.001:
-        return "<$0.001"
-    return f"${x:.3f}" if 0 < abs(x) < 0.1 else f"${x:,.2f}"
 
 
 def _summary(found: Insight, idle: float, cost: float | None) -> str:
