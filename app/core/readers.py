@@ -292,7 +292,6 @@ class Results:
 
     def __init__(self, jobs: list[Job], sources: Sources, workers: int | None, total_bytes: int) -> None:
         n = workers if workers is not None else (os.cpu_count() or 1)
-        self.sources = sources
         self.pool: Any = None
         self.forked: Forked | None = None
         self.futures: list[Any] = []
