@@ -44,6 +44,15 @@ def test_a_home_that_is_a_file_is_named(capsys: pytest.CaptureFixture[str], tmp_
     assert err == f"tokenclub: --home {file}: not a directory\n"
 
 
+@pytest.mark.parametrize("command", [[], ["gui"], ["demo"]])
+def test_the_app_refuses_a_bad_home_before_it_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    code, out, err = run(capsys, *command, "--home", str(tmp_path / "gone"))
+    assert (code, out) == (2, "")
+    assert err == f"tokenclub: --home {tmp_path / 'gone'}: no such directory\n"
+
+
 def test_each_home_has_its_own_index(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     claude = lay_out_home(tmp_path / "a", ("claude",))
     codex = lay_out_home(tmp_path / "b", ("codex",))
