@@ -33,3 +33,20 @@ def test_a_new_index_needs_no_sqlite_utils(tmp_path: Path) -> None:
     assert "sqlite_utils" not in sys.modules
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_an_index_of_schema_5_gets_the_provider_tables_and_keeps_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(old)
+    for step in MIGRATIONS[:5]:
+        step(db)
+    old.execute("PRAGMA user_version = 5")
+    old.execute("INSERT INTO events(key, agent, ts, inp, cw, cr, out, rsn) VALUES (1, 'codex', 0, 5, 0, 0, 1, 0)")
+    old.close()
+    conn = connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'provider_%'")}
+    assert tables == {"provider_usage", "provider_sync", "provider_balances"}
+    assert "error_kind" in {r[1] for r in conn.execute("PRAGMA table_info(provider_sync)")}
+    assert conn.execute("SELECT inp, out FROM events").fetchall() == [(5, 1)]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
