@@ -31,6 +31,7 @@ FILE_LIMIT = 256 * 1024
 STDIN_LIMIT = 64 * 1024  # Claude Code sends well under 2 KiB
 STDIN_WAIT_S = 0.5  # the status line never waits longer for its input
 PATH_LIMIT = 4096
+RAW_KEPT = 4096  # a longer input is matched by its fields alone, so the file stays small
 FALLBACK = "TokenClub: no status"
 STATUS_BUDGET_S = 0.5  # the longest refresh of the index before answering; the rest is left to the app
 # the variables that decide which index, settings and cache files are read
@@ -59,13 +60,13 @@ def answer_for(db: str | None, home: str | None, budget: float, raw: bytes) -> s
     context = "\x1f".join([FORMAT, db or "", home or "", repr(budget), *(os.environ.get(v, "") for v in _VARIABLES)])
     where = os.path.join(cache_dir(), "statusline")
     kept = load(where)
-    raw_hex = raw.hex()
+    raw_hex = raw.hex() if len(raw) <= RAW_KEPT else "-"  # never a hex string
     given: dict[str, str] | None = None
     for entry in kept:
         stamp, minute, ctx, entry_raw, session, model, transcript, deps, line = entry
         if ctx != context or minute != str(now_ns // 60_000_000_000) or not 0 <= now_ns - int(stamp) <= FRESH_S * 1e9:
             continue
-        if entry_raw != raw_hex:  # Claude Code's other fields (cost, duration) change from call to call
+        if entry_raw != raw_hex or raw_hex == "-":  # Claude Code's other fields (cost, duration) change each call
             given = parse_input(raw) if given is None else given
             if _fields(given) != [session, model, transcript]:
                 continue

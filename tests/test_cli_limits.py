@@ -372,6 +372,7 @@ def test_statusline_kept_answer_is_the_computed_one(tmp_path: Path, indexed: Pat
     assert statusline_subprocess(tmp_path, indexed, raw) == "PLANTED\n"  # the command prints it too
     # Claude Code's other fields (cost, duration) change between calls: the same session and model still match
     assert kept(tmp_path, indexed, status_raw(indexed, cost={"total_duration_ms": 1234})) == "PLANTED"
+    assert kept(tmp_path, indexed, status_raw(indexed, padding="x" * 20_000)) == "PLANTED"  # matched by its fields
     assert kept(tmp_path, indexed, status_raw(indexed, model="Sonnet 4.5")).startswith("Sonnet 4.5 │ today 2.0K")
     assert kept(tmp_path, indexed, status_raw(indexed, session="other")) != "PLANTED"
     assert kept(tmp_path, indexed, raw, budget=0) != "PLANTED"  # other options
