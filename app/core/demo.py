@@ -64,8 +64,8 @@ def write_sample(home: Path, tz: tzinfo, now: datetime, days: int = DAYS, seed: 
             continue
         # the three agents side by side through the day, as parallel sessions run
         _claude(sample, day, start, end - start, int(target * 0.6), rng)
-        _codex(sample, day, start + (end - start) / 10, (end - start) * 0.8, int(target * 0.28), rng)
-        _gemini(sample, day, start + (end - start) / 5, (end - start) * 0.7, int(target * 0.12), rng)
+        _codex(sample, day, start + (end - start) / 10, (end - start) * 0.9, int(target * 0.28), rng)
+        _gemini(sample, day, start + (end - start) / 5, (end - start) * 0.8, int(target * 0.12), rng)
         if back == 1:
             _insights(sample, day, tz)
     return sample
@@ -101,7 +101,8 @@ def _calls(tokens: int, per_call: int) -> int:
 
 
 def _times(start: datetime, span: timedelta, calls: int) -> list[datetime]:
-    step = span / (calls + 1)
+    """Evenly through ``span``, the last call at its end: today's sessions are live a minute ago."""
+    step = span / calls
     return [start + step * (i + 1) for i in range(calls)]
 
 
