@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QThread, Signal
+from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from app import __version__
@@ -26,6 +26,7 @@ from app.core.schema import IndexUnavailable, move_aside
 from app.core.settings import Settings
 from app.core.watch import Watcher, watch_roots
 from app.gui.about import app_icon
+from app.gui.background import Background
 from app.gui.formatting import tokens
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.gui.limits_worker import ALERTS_FILE, LimitsFeed, Reading, SentAlerts
@@ -39,7 +40,6 @@ NO_TRAY = (
     "(closing it quits). Install a tray host or enable your desktop's status icons to keep it in the tray."
 )
 CANCELLED = "Indexing cancelled: what was read is kept. Refresh, or resume watching in the tray menu, to go on."
-STOP_TIMEOUT_MS = 10_000
 
 
 class Controller(QObject):
@@ -75,11 +75,9 @@ class Controller(QObject):
         self.last_failure: str | None = None
         apply_theme(app, self.settings.theme)
 
-        self.index_thread = QThread()
-        self.index_thread.setObjectName("tokenclub-index")
         self.worker = IndexWorker(db, env, paths.overrides_file(), View(self.settings, self.range_name))
-        self.worker.moveToThread(self.index_thread)
-        self.index_thread.started.connect(self.worker.start)
+        self.index_background = Background(self.worker, "tokenclub-index")
+        self.index_background.started.connect(self.worker.start)
         self.worker.today.connect(self._on_today)
         self.worker.dashboard.connect(self._on_dashboard)
         self.worker.progress.connect(self._on_progress)
@@ -141,7 +139,7 @@ class Controller(QObject):
     def start(self) -> None:
         if self.tray is not None:
             self.tray.show()
-        self.index_thread.start()
+        self.index_background.start()
         self.providers.start()
         self.club.start()
         self.sessions.start()
@@ -162,8 +160,7 @@ class Controller(QObject):
         """Stop watching, let the running refresh end after its current file, close the index."""
         self._stop_watcher()
         self.worker.cancel()
-        self.index_thread.quit()
-        self.index_thread.wait(STOP_TIMEOUT_MS)
+        self.index_background.stop()
         self.worker.stop()
         self.providers.stop()
         self.club.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.background import Background
 from app.gui.fitting import fit_to_screen
 from app.gui.formatting import tokens
 
-STOP_TIMEOUT_MS = 10_000
 COLUMNS = ("#", "Member", "Tier today", "Total", "Fresh", "Calls", "Days", "Streak", "Flags")
 PERIODS = (("today", "Today"), ("7d", "7 days"), ("30d", "30 days"), ("all", "All time"))
 
@@ -255,10 +255,8 @@ class Club(QObject):
 
     def __init__(self, db: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("tokenclub-club")
         self.worker = ClubWorker(db)
-        self.worker.moveToThread(self.worker_thread)
+        self.background = Background(self.worker, "tokenclub-club")
         self._export.connect(self.worker.export)
         self._merge.connect(self.worker.merge)
         self.worker.exported.connect(self._on_exported)
@@ -267,11 +265,10 @@ class Club(QObject):
         self.page: ClubPage | None = None
 
     def start(self) -> None:
-        self.worker_thread.start()
+        self.background.start()
 
     def stop(self) -> None:
-        self.worker_thread.quit()
-        self.worker_thread.wait(STOP_TIMEOUT_MS)
+        self.background.stop()
 
     def show_page(self) -> ClubPage:
         from app.club import service

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,7 +31,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.background import Background
 from app.gui.fitting import fit_to_screen
+
+STOP_TIMEOUT_MS = 90_000  # longer than an action's ssh exchange takes (each request gives up after 60 s)
 
 
 class HostsOps(QObject):
@@ -166,10 +169,9 @@ class HostsPage(QDialog):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("TokenClub · dedicated machines")
-        self._thread = QThread(self)
-        self._thread.setObjectName("tokenclub-hosts")
         self._ops = HostsOps()
-        self._ops.moveToThread(self._thread)  # runs while the page is shown (see showEvent, hideEvent)
+        # runs while the page is shown (see showEvent, hideEvent)
+        self._background = Background(self._ops, "tokenclub-hosts", STOP_TIMEOUT_MS)
         self.destroyed.connect(self._ops.deleteLater)
         for signal, slot in (
             (self._list, self._ops.list_hosts),
@@ -253,14 +255,11 @@ class HostsPage(QDialog):
         self._list.emit()
 
     def shutdown(self) -> None:
-        """Stop the page's thread (after the action running on it)."""
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        """Stop the page's thread after the action running on it (waiting at most ``STOP_TIMEOUT_MS``)."""
+        self._background.stop()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
-        if not self._thread.isRunning():
-            self._thread.start()
+        self._background.start()
         super().showEvent(event)
 
     def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import orjson
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.core import limits, paths
 from app.core.env import Env
+from app.gui.background import Background
 
 EVERY_MS = 60_000  # a plan reading moves slowly; the account endpoint is not asked more often than this
 STOP_TIMEOUT_MS = 25_000  # the account endpoint gives up after 20 s
@@ -111,10 +112,8 @@ class LimitsFeed(QObject):
         # the block is read from the index only while the index worker has it open: a damaged index is
         # never opened here (a reader would leave its -wal and -shm beside the file to be moved aside)
         self.index_open = False
-        self.thread_ = QThread()
-        self.thread_.setObjectName("tokenclub-limits")
         self.worker = LimitsWorker(env)
-        self.worker.moveToThread(self.thread_)
+        self.background = Background(self.worker, "tokenclub-limits", STOP_TIMEOUT_MS)
         self._fetch.connect(self.worker.fetch)
         self.worker.read.connect(self._on_read)
         self.worker.failed.connect(self._on_failed)
@@ -128,7 +127,7 @@ class LimitsFeed(QObject):
 
     def start(self) -> None:
         """Start the thread; the first reading comes with :meth:`index_opened` (or :meth:`read_now`)."""
-        self.thread_.start()
+        self.background.start()
 
     def index_opened(self) -> None:
         """The index worker opened the index (its ``today`` signal): the first reading, with the block."""
@@ -144,8 +143,7 @@ class LimitsFeed(QObject):
 
     def stop(self) -> None:
         self.timer.stop()
-        self.thread_.quit()
-        self.thread_.wait(STOP_TIMEOUT_MS)
+        self.background.stop()
 
     def set_account_url(self, url: str | None) -> None:
         """The opt-in or its base URL changed: read again now."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.background import Background
 from app.gui.fitting import fit_to_screen
 from app.gui.formatting import tokens
 from app.providers import TITLES, config
@@ -311,10 +312,8 @@ class Providers(QObject):
 
     def __init__(self, db: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("tokenclub-providers")
         self.worker = ProvidersWorker(db)
-        self.worker.moveToThread(self.worker_thread)
+        self.background = Background(self.worker, "tokenclub-providers", STOP_TIMEOUT_MS)
         self._load.connect(self.worker.load)
         self._sync.connect(self.worker.sync)
         self.worker.loaded.connect(self._on_loaded)
@@ -328,7 +327,7 @@ class Providers(QObject):
         self.last: dict[str, Any] | None = None
 
     def start(self) -> None:
-        self.worker_thread.start()
+        self.background.start()
         self.set_schedule(config.load().sync_every_minutes, save=False)
         self._load.emit()
 
@@ -336,8 +335,7 @@ class Providers(QObject):
         """Stop the schedule and the worker; a sync in flight ends after its current request (timeout 20 s)."""
         self.timer.stop()
         self.worker.cancel.set()
-        self.worker_thread.quit()
-        self.worker_thread.wait(STOP_TIMEOUT_MS)
+        self.background.stop()
 
     def set_schedule(self, minutes: int, save: bool = True) -> None:
         if save:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from app.gui.background import Background
 from app.gui.fitting import short_reason
 from app.gui.formatting import tokens
 
@@ -28,7 +29,6 @@ NEWS = {
 }
 POLL_LIVE_MS = 2_000
 POLL_IDLE_MS = 10_000
-STOP_TIMEOUT_MS = 10_000
 
 Row = dict[str, Any]
 
@@ -161,10 +161,8 @@ class SessionsPoller(QObject):
 
     def __init__(self, db: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.worker_thread = QThread()
-        self.worker_thread.setObjectName("tokenclub-sessions")
         self.worker = SessionsWorker(db)
-        self.worker.moveToThread(self.worker_thread)
+        self.background = Background(self.worker, "tokenclub-sessions")
         self._poll.connect(self.worker.poll)
         self._launch.connect(self.worker.launch)
         self._kill.connect(self.worker.kill)
@@ -187,13 +185,12 @@ class SessionsPoller(QObject):
         self._live = 0
 
     def start(self) -> None:
-        self.worker_thread.start()
+        self.background.start()
         self.poll()
 
     def stop(self) -> None:
         self.timer.stop()
-        self.worker_thread.quit()
-        self.worker_thread.wait(STOP_TIMEOUT_MS)
+        self.background.stop()
 
     @Slot()
     def poll(self) -> None:
