@@ -32,7 +32,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from app.console import confine
@@ -54,10 +54,6 @@ def host_dir(name: str) -> Path:
 
 def mirror_root(name: str) -> Path:
     return host_dir(name) / "root"
-
-
-def mirror_path(name: str, remote: str) -> str:
-    return str(mirror_root(name)) + str(PurePosixPath("/") / remote)
 
 
 # -- where the host's agents write ------------------------------------------------------------

@@ -55,6 +55,3 @@ class Filter(NamedTuple):
             sql += f" AND device IN ({','.join('?' * len(self.devices))})"
             args.extend(sorted(self.devices))
         return sql, args
-
-    def local_day(self, ms: int) -> date:
-        return datetime.fromtimestamp(ms / 1000, self.tz).date()

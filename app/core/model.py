@@ -33,10 +33,6 @@ class UsageEvent(NamedTuple):
     rsn: int = 0
     cw1h: int = 0
 
-    @property
-    def total(self) -> int:
-        return self.inp + self.cw + self.cr + self.out
-
 
 class Totals:
     """Summed buckets plus cost. ``unpriced`` counts tokens of models without a price."""

@@ -92,10 +92,6 @@ class Watcher:
             self._thread = None
         self._armed.clear()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
     def watched(self) -> list[Path]:
         """What is being watched now (roots, or ancestors of roots still missing)."""
         return sorted(self._armed)

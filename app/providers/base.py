@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import httpx
@@ -124,13 +124,6 @@ def day_start(day: date) -> datetime:
 def iso_day(text: str) -> str:
     """``2025-08-01T00:00:00Z`` (or a bare date) -> ``2025-08-01``."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).date().isoformat()
-
-
-def days_between(since: date, until: date) -> Iterator[date]:
-    d = since
-    while d <= until:
-        yield d
-        d += timedelta(days=1)
 
 
 class Http:

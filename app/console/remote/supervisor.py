@@ -163,7 +163,6 @@ class _Supervisor:
         self.rates = {}
         self._rates_mtime = None
         self.t0 = time.time()
-        self.mono0 = time.monotonic()
         self.last_active = time.monotonic()
         self.cpu_mark = 0
         self.cpu_total = 0
@@ -173,7 +172,6 @@ class _Supervisor:
         self.dropped = 0
         self.notes_shown = 0  # the usage notes already in the run's events
         self.agent = None
-        self.wait_status = None
         self._last_write = 0.0
 
     # -- state ----------------------------------------------------------------
@@ -361,7 +359,6 @@ class _Supervisor:
                     break
             for pid, status in _reap_any().items():
                 if pid == proc.pid:
-                    self.wait_status = status
                     proc.returncode = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             if proc.returncode is not None and out_fd is None:
                 break
