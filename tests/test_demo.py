@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.core.demo import BUCKETS, write_sample
+from app.core.demo import write_sample
+from app.core.model import BUCKETS
 from app.core.timezones import local_zone
 
 ROOT = Path(__file__).parents[1]

@@ -11,7 +11,9 @@ from typing import Any
 
 import orjson
 
-FIELDS = ("in", "cw", "cr", "out", "rsn", "total", "calls")
+from app.core.model import BUCKETS
+
+FIELDS = (*BUCKETS, "total", "calls")
 COST = "cost_musd"
 SPLITS = ("by_agent", "by_model")
 

@@ -20,9 +20,9 @@ from app.club.canonical import canonical
 from app.club.signing import MemberKey, b64
 from app.core.filters import Filter
 from app.core.milestones import DEFAULT_MILESTONES, tier_for
+from app.core.model import BUCKETS
 
 MEMBER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
-BUCKETS = ("in", "cw", "cr", "out", "rsn")
 
 
 class ExportError(ValueError):

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from app.club import rules
+from app.club import columns, rules
 from app.club.schema import Rejected, read
 
 MEMBERS_FILE = "members.json"
@@ -34,7 +34,7 @@ MEMBERS_SCHEMA = "tokenclub.club-members"
 IN, CW, CR, OUT, RSN, TOTAL, CALLS, COST = range(8)
 
 
-COLUMNS = ("in", "cw", "cr", "out", "rsn", "total", "calls")
+COLUMNS = columns.FIELDS  # the export's day fields: the first seven of a merged day, in that order
 
 
 class Member:

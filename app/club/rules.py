@@ -25,6 +25,7 @@ from typing import Any
 
 from app.club.schema import Rejected
 from app.core.milestones import DEFAULT_MILESTONES, tier_label
+from app.core.model import BUCKETS
 
 FILE_RULES = ("total_is_sum", "parts_sum", "tier_matches_total")
 DAY_RULES = ("future_day", "cache_read_per_call", "calls_per_day")
@@ -100,7 +101,7 @@ def check_file(doc: dict[str, Any]) -> None:
     n = len(dates)
     for split in _splits(doc):
         what = "agents" if split == "by_agent" else "models"
-        for field in ("in", "cw", "cr", "out", "rsn", "calls"):
+        for field in (*BUCKETS, "calls"):
             summed = [0] * n
             for cols in doc[split].values():
                 summed = list(map(add, summed, cols[field]))

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from app.core.model import BUCKETS
+
 DAYS = 30
 BIG_DAY_AGO = 3  # the day past 10M, counted back from today
 BIG_DAY_TOKENS = 14_000_000
@@ -26,7 +28,6 @@ CLAUDE_MODELS = ("claude-sonnet-4-5-20250929", "claude-opus-4-5-20251101")
 CODEX_MODEL = "gpt-5.1-codex"
 GEMINI_MODEL = "gemini-2.5-pro"
 PROJECTS = ("/home/demo/api", "/home/demo/web", "/home/demo/infra")
-BUCKETS = ("in", "cw", "cr", "out", "rsn")
 
 
 @dataclass

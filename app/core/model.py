@@ -4,7 +4,7 @@
 # string (a millisecond and a half of every start); these annotations are plain classes.
 from typing import NamedTuple
 
-BUCKETS = ("in", "cw", "cr", "out", "rsn")
+BUCKETS = ("in", "cw", "cr", "out", "rsn")  # the token buckets every document names, in this order
 
 
 QUARTER_MS = 900_000  # reports sum calls per UTC quarter hour: every UTC offset in use is a whole number of them

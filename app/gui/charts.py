@@ -19,11 +19,12 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalett
 from PySide6.QtWidgets import QApplication, QSizePolicy, QVBoxLayout, QWidget
 
 from app.core.milestones import to_go
+from app.core.model import BUCKETS
 from app.gui import formatting as fmt
 from app.sources import REGISTRY, source
 
 STACKINGS = ("agent", "model", "device", "bucket")
-BUCKETS = ("in", "cw", "cr", "out")  # rsn is inside out: shown in the hover only
+STACKED = tuple(b for b in BUCKETS if b != "rsn")  # rsn is inside out: shown in the hover only
 BUCKET_NAMES = {"in": "input", "cw": "cache write", "cr": "cache read", "out": "output", "rsn": "reasoning"}
 OTHER = "other"
 MAX_SERIES = 8  # past this, the smallest series share one "other" bar so the legend stays readable
@@ -92,7 +93,7 @@ def stack(days: list[dict[str, Any]], stacking: str) -> tuple[list[str], np.ndar
     if stacking not in STACKINGS:
         raise ValueError(f"unknown stacking {stacking!r} (one of {', '.join(STACKINGS)})")
     if stacking == "bucket":
-        names = list(BUCKETS)
+        names = list(STACKED)
         return names, np.array([[d[b] for d in days] for b in names], dtype=np.float64).reshape(len(names), len(days))
     split = f"by_{stacking}"  # by_agent, by_model, by_device
     sums: dict[str, int] = {}
@@ -462,7 +463,7 @@ class BurnChart(QWidget):
             ("total", f"{fmt.tokens(d['total'])} ({fmt.exact(d['total'])})"),
             ("cost", fmt.cost(d["cost_usd"], d.get("unpriced_tokens"))),
         ]
-        rows += [(BUCKET_NAMES[b], fmt.tokens(d[b])) for b in ("in", "cw", "cr", "out", "rsn")]
+        rows += [(BUCKET_NAMES[b], fmt.tokens(d[b])) for b in BUCKETS]
         rows += [("cache hit", fmt.percent(d["cache_hit_rate"])), ("cache saved", fmt.usd(d["cache_saved_usd"]))]
         html = [f"<b>{fmt.day_label(d['date'])}</b>{tier}<table cellspacing='0' cellpadding='1'>"]
         html += [f"<tr><td>{k}&nbsp;&nbsp;</td><td align='right'>{v}</td></tr>" for k, v in rows]

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from app.core.dashboard import DEFAULT_RANGE, RANGES
 from app.core.milestones import to_go
+from app.core.model import BUCKETS
 from app.gui import formatting as fmt
 from app.gui.charts import BUCKET_NAMES, STACKINGS, BurnChart
 from app.gui.fitting import fit_to_screen
@@ -230,7 +231,7 @@ class DashboardWindow(QMainWindow):
         row.addWidget(today, 2)
 
         buckets = QGroupBox("Today's tokens")
-        names = [BUCKET_NAMES[b] for b in ("in", "cw", "cr", "out", "rsn")] + ["cache hit rate"]
+        names = [BUCKET_NAMES[b] for b in BUCKETS] + ["cache hit rate"]
         self._today_buckets = _value_grid(buckets, names)
         row.addWidget(buckets, 2)
 
@@ -363,7 +364,7 @@ class DashboardWindow(QMainWindow):
             self._next_bar.setValue(PROGRESS_STEPS)
             self._next_bar.setFormat("every milestone reached")
         self._next_label.setText(to_go(total, milestones))
-        for bucket in ("in", "cw", "cr", "out", "rsn"):
+        for bucket in BUCKETS:
             label = self._today_buckets[BUCKET_NAMES[bucket]]
             label.setText(fmt.tokens(today[bucket]))
             label.setToolTip(f"{fmt.exact(today[bucket])} tokens")

@@ -23,10 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.core.model import BUCKETS
+
 ANSWER = "Four."
 THOUGHT = "Two and two."
 MAX_BODY = 32 << 20  # a request body above this is refused, never read whole
-BUCKETS = ("in", "cw", "cr", "out", "rsn")
 
 
 @dataclass(frozen=True)
