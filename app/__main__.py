@@ -1,5 +1,5 @@
 """``python -m app``: the same as the ``tokenclub`` command."""
 
-from app.launch import entry
+from app.cli.launch import entry
 
 entry()

@@ -42,7 +42,7 @@ from bench_index import ccusage_env, find_ccusage, machine, tokenclub_bin  # noq
 
 CASES = ("after a new message", "nothing new", "nothing new, 5.2 s later")
 EXPIRED = CASES[2]
-KEPT_S = 5.0  # app.statusline.FRESH_S (not imported: the bench times the installed command)
+KEPT_S = 5.0  # app.cli.statusline.FRESH_S (not imported: the bench times the installed command)
 
 
 def timed(cmd: list[str], env: dict[str, str], stdin: bytes) -> tuple[float, float, str, int]:

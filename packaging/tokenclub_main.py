@@ -1,6 +1,6 @@
 """The frozen app's entry point: the same as the ``tokenclub`` command."""
 
-from app.launch import entry
+from app.cli.launch import entry
 
 if __name__ == "__main__":
     entry()

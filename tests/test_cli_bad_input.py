@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.core import paths
 from app.core.timezones import local_zone
 from tests.conftest import lay_out_home

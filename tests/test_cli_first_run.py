@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app import display
-from app.cli import main
+from app.cli import display
+from app.cli.main import main
 from tests.conftest import lay_out_home
 
 ROOT = Path(__file__).parents[1]
@@ -37,7 +37,7 @@ def run(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path, *args: s
 def test_without_a_display_the_app_says_so_before_qt_starts(tmp_path: Path, command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["TOKENCLUB_HOME"] = str(tmp_path / "tc")
-    probe = "import sys, runpy; sys.argv = ['tokenclub', *sys.argv[1:]]; from app.cli import main; code = main();"
+    probe = "import sys, runpy; sys.argv = ['tokenclub', *sys.argv[1:]]; from app.cli.main import main; code = main();"
     probe += " print('qt' if 'PySide6' in sys.modules else 'no qt'); sys.exit(code)"
     done = subprocess.run(
         [sys.executable, "-c", probe, *command], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.core.test_limits import ANSWER, ID2, PRO, ZEROS, token_count, write_rollout
 from tests.logmaker import claude_line
 from tests.providers.conftest import FakeApi, Reply
@@ -197,7 +197,7 @@ def test_report_blocks_json(capsys: pytest.CaptureFixture[str], tmp_path: Path, 
 
 
 def test_statusline_on_claude_codes_input(capsys: pytest.CaptureFixture[str], tmp_path: Path, home: Path) -> None:
-    from app import limits_cli
+    from app.cli import limits as limits_cli
 
     code, _, _ = run(capsys, tmp_path, home, "refresh")
     assert code == 0
@@ -322,14 +322,14 @@ def status_raw(home: Path, session: str = SESSION, model: str = "Opus 4.1", **ex
 
 def kept(tmp_path: Path, home: Path, raw: bytes, budget: float = 0.5) -> str:
     """The status line as the command answers it (kept answers included), for ``raw`` on stdin."""
-    from app import statusline
+    from app.cli import statusline
 
     return statusline.answer_for(str(tmp_path / "i.sqlite"), str(home), budget, raw)
 
 
 def doctor(change: Callable[[list[str]], None]) -> None:
     """Rewrite every kept answer in place (a stale one planted where a fresh one was)."""
-    from app import statusline
+    from app.cli import statusline
 
     where = os.path.join(statusline.cache_dir(), "statusline")
     entries = statusline.load(where)
@@ -357,7 +357,7 @@ def wait_past_tick(path: Path) -> None:
 
 
 def test_statusline_kept_answer_is_the_computed_one(tmp_path: Path, indexed: Path) -> None:
-    from app import limits_cli
+    from app.cli import limits as limits_cli
 
     raw = status_raw(indexed)
     wait_past_tick(tmp_path / "i.sqlite")
@@ -448,7 +448,7 @@ def test_statusline_new_minute_new_day_or_old_answer_is_recomputed(tmp_path: Pat
 
 
 def test_statusline_kept_file_damaged_or_foreign_is_a_miss(tmp_path: Path, indexed: Path) -> None:
-    from app import statusline
+    from app.cli import statusline
 
     raw = status_raw(indexed)
     where = Path(statusline.cache_dir()) / "statusline"
@@ -468,7 +468,7 @@ def test_statusline_kept_file_damaged_or_foreign_is_a_miss(tmp_path: Path, index
 
 
 def test_statusline_options_read_without_the_parser() -> None:
-    from app.launch import statusline_options as opts
+    from app.cli.launch import statusline_options as opts
 
     assert opts(["statusline"]) == (None, None, 0.5)
     assert opts(["--db", "/x/i.sqlite", "statusline", "--budget=0", "-q", "--wait", "3"]) == ("/x/i.sqlite", None, 0.0)

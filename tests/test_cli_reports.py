@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.burn_dataset import Burn, write_burn_home
 from tests.conftest import lay_out_home
 

@@ -133,7 +133,7 @@ import os, sqlite3, sys, tempfile, time
 from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from app.cli import main
+from app.cli.main import main
 
 app = QApplication(["tokenclub"])
 want, shot = int(sys.argv[1]), sys.argv[2]

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from app.cli import _cell, main
+from app.cli.main import main
+from app.cli.render import cell
 from app.sources import all_sources
 from tests.conftest import lay_out_home
 
@@ -231,6 +232,6 @@ def test_the_log_table_lists_every_source() -> None:
 
 
 def test_an_insights_extra_cost_keeps_its_tenth_of_a_cent() -> None:
-    assert _cell(0.002497, "extra_cost_usd", {}) == "$0.002"
-    assert _cell(0.0004, "extra_cost_usd", {}) == "<$0.001"
-    assert _cell(0.64515, "extra_cost_usd", {}) == "$0.65"
+    assert cell(0.002497, "extra_cost_usd", {}) == "$0.002"
+    assert cell(0.0004, "extra_cost_usd", {}) == "<$0.001"
+    assert cell(0.64515, "extra_cost_usd", {}) == "$0.65"

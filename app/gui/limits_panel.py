@@ -14,10 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QProgressBar, QScrollArea, QVBoxLayout, QWidget
 
+from app.cli.limits import clock, duration, pace_text
 from app.core import limits
 from app.gui import formatting as fmt
 from app.gui.limits_worker import Reading
-from app.limits_cli import clock, duration, pace_text
 
 AGENT_TITLES = {limits.CLAUDE: "Claude", limits.CODEX: "Codex"}
 SOURCE_TITLES = {limits.LOG: "Codex's logs", limits.ACCOUNT: "Claude's account"}

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.club import schema
 from tests.club.memkeyring import MemoryKeyring
 from tests.conftest import lay_out_home

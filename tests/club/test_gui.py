@@ -15,7 +15,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtGui import QImage  # noqa: E402
 from pytestqt.qtbot import QtBot  # noqa: E402
 
-from app.cli import main  # noqa: E402
+from app.cli.main import main  # noqa: E402
 from app.core.env import Env
 from app.core.index import Index  # noqa: E402
 from app.sources import SOURCES

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from tests.conftest import lay_out_home
 from tests.secret_service import SecretService, secret_service, secret_service_session  # noqa: F401
 

@@ -16,14 +16,14 @@ from tests.console.conftest import REPO
 
 def test_a_refresh_without_hosts_loads_no_ssh_code(tmp_path: Path) -> None:
     code = (
-        "import sys; from app.cli import main; main(['refresh', '-q', '--home', sys.argv[1]]); "
+        "import sys; from app.cli.main import main; main(['refresh', '-q', '--home', sys.argv[1]]); "
         "print(sorted(m for m in sys.modules if m.startswith('app.console')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], cwd=REPO, capture_output=True, text=True, check=True
     )
     loaded = done.stdout.strip().splitlines()[-1]
-    assert loaded == "['app.console', 'app.console.agents', 'app.console.cli', 'app.console.session_cli']"
+    assert loaded == "['app.console', 'app.console.agents']"
 
 
 # the oldest Python the helper supports, where one is installed (pyenv), beside the system's python3

@@ -7,7 +7,7 @@ replaced with the real helper plus overrides of its verbs, which answer as ``~/.
 and asserts: nothing outside the host's mirror changed (a sentinel folder and the
 workstation's home, by tree, sizes and mtimes), nothing of the host reached the index, and the
 host's entry is ``ok: false`` with kind ``protocol`` and the reason named. ``refresh`` itself
-exits with ``app.cli``'s "refresh incomplete" status (a failed host is a warning on stderr and
+exits with ``app.cli.report``'s "refresh incomplete" status (a failed host is a warning on stderr and
 listed in ``failures``; the local report stands), as for an unreachable host.
 """
 
@@ -27,14 +27,14 @@ from typing import Any
 
 import pytest
 
-from app import cli
+from app.cli import report
 from app.console import hosts as host_registry
 from app.console import pull, ssh
 from app.core import paths
 from tests.conftest import lay_out_home
 from tests.console.conftest import REPO, Server, add_host, tokenclub
 
-INCOMPLETE = getattr(cli, "REFRESH_INCOMPLETE", 0)  # refresh's status when a host failed
+INCOMPLETE = report.REFRESH_INCOMPLETE  # refresh's status when a host failed
 HOSTILE = r"""
 # -- a compromised host: the verbs above, answering as ~/.attack says ---------------------------
 import io as _io

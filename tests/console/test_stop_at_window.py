@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.cli import build_parser
+from app.cli.main import build_parser
 from app.console import agents, sessions
 from app.console.remote import streams
 from app.console.remote import supervisor as host_supervisor

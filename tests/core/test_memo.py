@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.core import memo, paths
 from app.core.env import Env
 from app.core.index import Index

@@ -21,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # as tests/gui: no displa
 from PySide6.QtGui import QColor, QImage  # noqa: E402
 
 from app import __version__  # noqa: E402
-from app.cli import main  # noqa: E402
+from app.cli.main import main  # noqa: E402
 from app.gui.tray import TIER_COLOURS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -122,7 +122,7 @@ def test_locked_keyring_stores_nothing(memory_keyring: MemoryKeyring) -> None:
 
 def test_log_reports_work_without_a_keyring(fixture_home: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["report", "daily", "--json", "--home", str(fixture_home), "--db", str(tmp_path / "i.sqlite")]) == 0
     assert '"days"' in capsys.readouterr().out
@@ -134,7 +134,7 @@ def test_log_reports_work_without_a_keyring(fixture_home: Path, tmp_path: Path,
 def test_a_key_given_as_an_argument_is_refused_and_not_echoed(
     argv: list[str], memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
 
     with pytest.raises(SystemExit) as done:
         main(argv)

@@ -78,7 +78,7 @@ def test_cli_reconcile_json(api: FakeApi, memory_keyring: MemoryKeyring, tmp_pat
 def test_cli_threshold_and_options_that_do_not_apply(
     api: FakeApi, memory_keyring: MemoryKeyring, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from app.cli import main
+    from app.cli.main import main
     from app.providers import config
 
     path = _synced_index(api, tmp_path)

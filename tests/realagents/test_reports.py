@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from app.core.model import BUCKETS
 from tests.realagents.agents import AGENTS, HERE, NODE_MODULES, run
 from tests.realagents.model_server import Call, ModelServer

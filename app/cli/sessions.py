@@ -8,20 +8,19 @@ import sys
 import time
 from typing import Any
 
+from app.cli.common import formatter
+from app.cli.render import print_doc, render_table
 from app.console import agents
-from app.console.cli import _print
 
 _FOLLOW_EVERY_S = 1.0
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
-    from app.cli import _formatter
-
     ses = sub.add_parser(
         "session",
         parents=[common],
         help="agent runs on a dedicated machine: launch, list, tail, kill",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     ss = ses.add_subparsers(dest="session_action", metavar="ACTION", required=True)
     la = ss.add_parser("launch", parents=[common], help="start an agent on a host with a goal (its stdin)")
@@ -113,7 +112,7 @@ def _launch(args: argparse.Namespace) -> int:
             spec.rates = book.rates(args.agent, args.model)
         row = sessions.launch(target, spec, book.prices)
     if args.json:
-        _print(args, row, "")
+        print_doc(args, row, "")
     else:
         first = row.get("first_event")
         seen = f"; first event: {json.dumps(first)[:160]}" if first is not None else ""
@@ -141,13 +140,11 @@ def _list(args: argparse.Namespace) -> int:
         for k in h.killed:
             print(f"tokenclub: a pending kill of {k['id']} on {h.host} is done: {k['status']}", file=sys.stderr)
     if args.json:
-        _print(args, {"sessions": rows}, "")
+        print_doc(args, {"sessions": rows}, "")
         return 0
     if not rows:
         print("no sessions; start one with `tokenclub session launch --host NAME --agent AGENT --goal-file FILE`")
         return 0
-    from app.cli import render_table
-
     table = [
         {
             "id": r["id"],
@@ -215,7 +212,7 @@ def _kill(args: argparse.Namespace) -> int:
     else:
         done = sessions.kill(_find(args.id, args.host), [args.id])
     if args.json:
-        _print(args, {"killed": done}, "")
+        print_doc(args, {"killed": done}, "")
     else:
         if not done:
             print("no live session to kill")

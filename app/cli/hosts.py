@@ -7,11 +7,12 @@ refresh with no host registered never loads it (one ``stat`` of ``hosts.json``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from app.cli.common import bounded, formatter, open_index
+from app.cli.render import print_doc, render_table
 from app.core import paths
 
 _Handler = Callable[[argparse.Namespace], int]
@@ -19,13 +20,11 @@ _Handler = Callable[[argparse.Namespace], int]
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``host`` to ``sub``, ``--host``/``--local-only`` to the commands that refresh, ``--device`` to report."""
-    from app.cli import _formatter, bounded
-
     host = sub.add_parser(
         "host",
         parents=[common],
         help="dedicated machines over ssh: add, list, check, set, rekey, remove",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     hs = host.add_subparsers(dest="host_action", metavar="ACTION", required=True)
     add = hs.add_parser("add", parents=[common], help="pair a host (pins its key, compares machine ids)")
@@ -218,7 +217,7 @@ def _add(args: argparse.Namespace) -> int:
         "python": info.get("python"),
         "home": info.get("home"),
     }
-    _print(
+    print_doc(
         args,
         doc,
         f"added {args.name} ({args.ssh}, {info.get('os')}, Python {info.get('python')}), "
@@ -250,13 +249,11 @@ def _list(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        _print(args, {"hosts": rows}, "")
+        print_doc(args, {"hosts": rows}, "")
         return 0
     if not rows:
         print("no hosts; add one with `tokenclub host add NAME --ssh [USER@]HOST`")
         return 0
-    from app.cli import render_table
-
     table = [
         {"host": r["host"], "ssh": f"{r['ssh']}:{r['port']}", "host key": r["host_key"] or "(no key pinned)"}
         for r in rows
@@ -271,7 +268,7 @@ def _check(args: argparse.Namespace) -> int:
     target = hosts.named(args.name)
     doc = hosts.check(target)
     if args.json:
-        _print(args, doc, "")
+        print_doc(args, doc, "")
         return 0 if doc["reachable"] else 1
     if not doc["reachable"]:
         print(f"{args.name}: unreachable: {doc['why']}")
@@ -300,7 +297,9 @@ def _set(args: argparse.Namespace) -> int:
 
     hosts.set_claude_sandbox(args.name, args.claude_sandbox)
     state = "on: Claude Code runs get IS_SANDBOX=1" if args.claude_sandbox else "off"
-    _print(args, {"host": args.name, "claude_sandbox": args.claude_sandbox}, f"{args.name}: claude sandbox {state}\n")
+    print_doc(
+        args, {"host": args.name, "claude_sandbox": args.claude_sandbox}, f"{args.name}: claude sandbox {state}\n"
+    )
     return 0
 
 
@@ -313,7 +312,7 @@ def _rekey(args: argparse.Namespace) -> int:
         raise HostError(f"{args.accept_host_key!r} is not a SHA256 fingerprint")
     old = ", ".join(k.fingerprint for k in pinned(target)) or "none"
     key = hosts.rekey(target, args.accept_host_key)
-    _print(
+    print_doc(
         args,
         {"host": args.name, "old": old, "new": key.fingerprint},
         f"{args.name}: now trusting {key.fingerprint} (was {old})\n",
@@ -327,14 +326,12 @@ def _remove(args: argparse.Namespace) -> int:
     target = hosts.remove(args.name)
     forgotten = 0
     if args.forget_usage:
-        from app.cli import _open
-
-        index = _open(args)
+        index = open_index(args)
         try:
             forgotten = pull.forget_usage(index.conn, target.name)
         finally:
             index.close()
-    _print(
+    print_doc(
         args,
         {"host": args.name, "removed": True, "calls_forgotten": forgotten},
         f"removed {args.name}"
@@ -345,10 +342,3 @@ def _remove(args: argparse.Namespace) -> int:
         ),
     )
     return 0
-
-
-def _print(args: argparse.Namespace, doc: dict[str, Any], text: str) -> None:
-    if args.json:
-        sys.stdout.write(json.dumps(doc, indent=2 if sys.stdout.isatty() else None) + "\n")
-    elif text:
-        sys.stdout.write(text)

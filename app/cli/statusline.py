@@ -1,7 +1,7 @@
 """``tokenclub statusline``'s answer, reprinted while nothing it shows can have changed.
 
 Claude Code runs the status line after every message and whenever its display updates, and waits
-for it. Its answer is computed by ``app.limits_cli`` (index what is new, then today's total, the
+for it. Its answer is computed by ``app.cli.limits`` (index what is new, then today's total, the
 5-hour block and the session from the index); this module, which imports next to nothing, keeps
 the last answers in a small file and prints one again when all of these are as they were:
 
@@ -76,13 +76,13 @@ def answer_for(db: str | None, home: str | None, budget: float, raw: bytes) -> s
     given = parse_input(raw) if given is None else given
     from pathlib import Path
 
-    from app import limits_cli
+    from app.cli import limits
 
     db_path, home_path = (Path(db) if db else None), (Path(home) if home else None)
-    files = limits_cli.status_files(db_path, given.get("transcript"))
+    files = limits.status_files(db_path, given.get("transcript"))
     checked = time.time_ns()
     before = [_stat(p) for p in files]
-    line, at = limits_cli.status_text(db_path, home_path, budget, given)
+    line, at = limits.status_text(db_path, home_path, budget, given)
     if [_stat(p) for p in files] == before and not _racy(before, checked):
         deps = "\x1f".join(x for pair in zip(files, before, strict=True) for x in pair)
         minute = str(int(at.timestamp()) // 60)

@@ -3,7 +3,8 @@
 ``register`` adds one thin ``club`` parser (the command line's start-up stays as it was);
 the actions and their options are built, and cryptography and keyring loaded, only when
 the command runs. The share card is drawn by Qt: its handler imports ``app.gui.share_card``
-lazily, as ``tokenclub gui`` imports the desktop app.
+lazily, as ``tokenclub gui`` imports the desktop app (the two places this face reaches the
+other one; the club package itself never does).
 """
 
 from __future__ import annotations
@@ -15,29 +16,31 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from app.cli.common import UsageError, fail, formatter, open_index, options, parse_day, refresh, settings
+
 _Handler = Callable[[argparse.Namespace], int]
 HELP = "club leaderboard: export your signed numbers, merge members' files into a board, draw a share card"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``club`` to ``sub``; its handler by command."""
-    from app.cli import _formatter
-
-    thin = sub.add_parser("club", parents=[common], add_help=False, help=HELP, formatter_class=_formatter)
+    thin = sub.add_parser("club", parents=[common], add_help=False, help=HELP, formatter_class=formatter)
     thin.add_argument("-h", "--help", action="store_true", dest="sub_help", help=argparse.SUPPRESS)
     thin.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return {"club": cmd_club}
 
 
 def parser() -> argparse.ArgumentParser:
-    from app.cli import _common, _formatter
-
-    common = _common(sub=True)
-    p = argparse.ArgumentParser(prog="tokenclub club", description=HELP, parents=[common], formatter_class=_formatter)
+    common = options(sub=True)
+    p = argparse.ArgumentParser(prog="tokenclub club", description=HELP, parents=[common], formatter_class=formatter)
     acts = p.add_subparsers(dest="club_action", metavar="ACTION", required=True)
 
-    ex = acts.add_parser("export", parents=[common], formatter_class=_formatter,
-                         help="your daily numbers, signed with your key (created on first use, kept in the OS keyring)")
+    ex = acts.add_parser(
+        "export",
+        parents=[common],
+        formatter_class=formatter,
+        help="your daily numbers, signed with your key (created on first use, kept in the OS keyring)",
+    )
     ex.add_argument("--member", required=True, help="your name in the club (1-40 letters, digits, space . _ -)")
     ex.add_argument("--since", help="first day, YYYY-MM-DD or YYYYMMDD or Nd (default: your first day)")
     ex.add_argument("--until", help="last day, same forms (default: today)")
@@ -47,21 +50,40 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", type=Path, help="write to FILE (default: stdout)")
     ex.add_argument("--no-refresh", action="store_true", help="export the index as it is")
 
-    mg = acts.add_parser("merge", parents=[common], formatter_class=_formatter,
-                         help="verify members' exports and write the leaderboard into DIR/board")
+    mg = acts.add_parser(
+        "merge",
+        parents=[common],
+        formatter_class=formatter,
+        help="verify members' exports and write the leaderboard into DIR/board",
+    )
     mg.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    mg.add_argument("--out", type=Path, required=True, metavar="DIR",
-                    help="the club folder: members.json (pinned keys) and board/ (CSV, JSON, SQLite, HTML)")
+    mg.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="the club folder: members.json (pinned keys) and board/ (CSV, JSON, SQLite, HTML)",
+    )
     mg.add_argument("--as-of", help="the board's day (default: today, UTC)")
-    mg.add_argument("--kiosk", type=int, default=60, metavar="SECONDS",
-                    help="how often kiosk.html, the wall-screen page, reloads itself (default: 60)")
+    mg.add_argument(
+        "--kiosk",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="how often kiosk.html, the wall-screen page, reloads itself (default: 60)",
+    )
 
-    vf = acts.add_parser("verify", parents=[common], formatter_class=_formatter,
-                         help="check files as merge would (signature, schema, arithmetic rules), write nothing")
+    vf = acts.add_parser(
+        "verify",
+        parents=[common],
+        formatter_class=formatter,
+        help="check files as merge would (signature, schema, arithmetic rules), write nothing",
+    )
     vf.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
-    cd = acts.add_parser("card", parents=[common], formatter_class=_formatter,
-                         help="a 1200x630 PNG of your day or week to share")
+    cd = acts.add_parser(
+        "card", parents=[common], formatter_class=formatter, help="a 1200x630 PNG of your day or week to share"
+    )
     cd.add_argument("--day", help="the day (default: today), same forms as --since")
     cd.add_argument("--week", action="store_true", help="the 7 days ending on --day (default: today)")
     cd.add_argument("--member", help="a name to print on the card")
@@ -79,13 +101,7 @@ def cmd_club(args: argparse.Namespace) -> int:
     return {"export": cmd_export, "merge": cmd_merge, "verify": cmd_verify, "card": cmd_card}[args.club_action](args)
 
 
-def _err(text: str) -> int:
-    print(f"tokenclub: {text}", file=sys.stderr)
-    return 1
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from app import cli
     from app.club import export, signing
     from app.core.filters import Filter
     from app.core.secrets import InsecureKeyring, KeyringLockedError
@@ -94,28 +110,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         member = export.check_member(args.member)
     except export.ExportError as exc:
-        raise cli.UsageError(str(exc)) from None
-    prefs = cli._settings(args)
+        raise UsageError(str(exc)) from None
+    prefs = settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
-    flt = Filter(tz=tz, since=cli.parse_day(args.since, tz), until=cli.parse_day(args.until, tz),
-                 agents=prefs.enabled_agents())
+    flt = Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=prefs.enabled_agents())
     try:
         key = signing.load_or_create(member)
     except InsecureKeyring as exc:
-        return _err(f"cannot sign the export: {exc}")
+        return fail(f"cannot sign the export: {exc}")
     except (KeyringLockedError, signing.SigningError) as exc:
-        return _err(f"cannot sign the export: {exc}")
+        return fail(f"cannot sign the export: {exc}")
     if key.created and not args.quiet:
         print(f"tokenclub: created your club key {key.fingerprint} (kept in the OS keyring)", file=sys.stderr)
-    index = cli._open(args)
+    index = open_index(args)
     try:
         if not args.no_refresh:
-            cli._refresh(index, args)
+            refresh(index, args)
         try:
-            doc = export.build(index.conn, flt, member, key, today=datetime.now(tz).date(),
-                               models=not args.no_models, cost=not args.no_cost)
+            doc = export.build(
+                index.conn,
+                flt,
+                member,
+                key,
+                today=datetime.now(tz).date(),
+                models=not args.no_models,
+                cost=not args.no_cost,
+            )
         except export.ExportError as exc:
-            raise cli.UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None
     finally:
         index.close()
     data = export.dumps(doc)
@@ -132,9 +154,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _day(text: str | None) -> date | None:
-    from app import cli
-
-    return cli.parse_day(text, UTC)
+    return parse_day(text, UTC)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -142,13 +162,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     as_of = _day(args.as_of) or datetime.now(UTC).date()
     if args.kiosk < 5:
-        from app.cli import UsageError
-
         raise UsageError("--kiosk is at least 5 seconds")
     try:
         result = merge.merge(list(args.files), args.out)
     except ValueError as exc:  # members.json unreadable: nothing written
-        return _err(str(exc))
+        return fail(str(exc))
     doc, folder = board.build(result, args.out, as_of, kiosk_seconds=args.kiosk)
     merge.save_pins(args.out, result.pins)
     for r in result.rejections:
@@ -200,18 +218,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_card(args: argparse.Namespace) -> int:
-    from app import cli
     from app.club import card
     from app.core.filters import Filter
     from app.core.timezones import resolve_zone
 
-    prefs = cli._settings(args)
+    prefs = settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
-    day = cli.parse_day(args.day, tz) or datetime.now(tz).date()
-    index = cli._open(args)
+    day = parse_day(args.day, tz) or datetime.now(tz).date()
+    index = open_index(args)
     try:
         if not args.no_refresh:
-            cli._refresh(index, args)
+            refresh(index, args)
         data = card.build(index.conn, Filter(tz=tz, agents=prefs.enabled_agents()), day, args.week, args.member)
         data["is_today"] = day == datetime.now(tz).date()
     finally:
@@ -219,7 +236,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     try:
         from app.gui.share_card import render_png  # the card is drawn by Qt, offscreen
     except ImportError as exc:
-        return _err(f"the share card needs the desktop app's Qt ({exc})")
+        return fail(f"the share card needs the desktop app's Qt ({exc})")
     render_png(data, args.out)
     if not args.quiet:
         print(f"tokenclub: wrote {args.out} (1200×630)", file=sys.stderr)

@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from app.statusline import STATUS_BUDGET_S, parse_input
+from app.cli.statusline import STATUS_BUDGET_S, parse_input
 
 if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
     import argparse
@@ -28,13 +28,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``limits`` and ``statusline`` to ``sub``; their handlers by command."""
     import argparse
 
-    from app.cli import _formatter
+    from app.cli.common import formatter
 
     lim = sub.add_parser(
         "limits",
         parents=[common],
         help="plan windows (5-hour, weekly, Codex primary/secondary): use, reset, and when this pace fills them",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     lim.add_argument("--tz", help="time zone of the times shown (default: the settings' or this machine's)")
     lim.add_argument(
@@ -48,7 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
         "statusline",
         parents=[common],
         help="one line for Claude Code's statusLine setting (reads its JSON on stdin)",
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     st.add_argument(
         "--budget",
@@ -64,33 +64,34 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
 
 
 def cmd_limits(args: argparse.Namespace) -> int:
-    from app import cli, limits_feed
+    from app.cli import common, render
     from app.core.timezones import resolve_zone
+    from app.providers import limits_feed
 
     if args.csv:
-        raise cli.UsageError("limits has no CSV form; use --json")
-    prefs = cli._settings(args)
+        raise common.UsageError("limits has no CSV form; use --json")
+    prefs = common.settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
     ask = prefs.limits_account if args.account is None else args.account
-    index = cli._open(args)
+    index = common.open_index(args)
     try:
         if not args.no_refresh:
             refresh_local(index, args, prefs.enabled_agents())
         now = datetime.now(UTC)
-        doc = limits_feed.document(cli._env(args), index.conn, now, tz, prefs.limits_account_url if ask else None)
+        doc = limits_feed.document(common.env(args), index.conn, now, tz, prefs.limits_account_url if ask else None)
     finally:
         index.close()
-    sys.stdout.write(cli._render(args, doc, [], []) if args.json else limits_text(doc, tz))
+    sys.stdout.write(render.render(args, doc, [], []) if args.json else limits_text(doc, tz))
     return 0
 
 
 def refresh_local(index: Any, args: argparse.Namespace, agents: Any, cancel: threading.Event | None = None) -> None:
     """Index what is new on this machine (the plan windows need no dedicated machine); a busy index only warns."""
-    from app import cli
+    from app.cli import common
     from app.core.schema import IndexBusy
 
     try:
-        report = index.refresh(cli._env(args), agents, cancel=cancel)
+        report = index.refresh(common.env(args), agents, cancel=cancel)
     except IndexBusy as exc:
         if not args.quiet:
             print(f"tokenclub: warning: {exc}; reporting what is already indexed", file=sys.stderr)
@@ -189,16 +190,16 @@ def _parse(stamp: str) -> datetime:
 
 def cmd_blocks(args: argparse.Namespace) -> int:
     """``report blocks``: Claude Code's 5-hour blocks and the gaps between them, as ccusage's ``blocks``."""
-    from app import cli
+    from app.cli import common, render
     from app.core import limits
     from app.core.timezones import resolve_zone
 
-    prefs = cli._settings(args)
+    prefs = common.settings(args)
     tz = resolve_zone(args.tz or prefs.tz)
     if args.range is not None or args.agent:
-        raise cli.UsageError("report blocks takes neither --range nor --agent (blocks are Claude Code's)")
-    since, until = cli.parse_day(args.since, tz), cli.parse_day(args.until, tz)
-    index = cli._open(args)
+        raise common.UsageError("report blocks takes neither --range nor --agent (blocks are Claude Code's)")
+    since, until = common.parse_day(args.since, tz), common.parse_day(args.until, tz)
+    index = common.open_index(args)
     try:
         if not args.no_refresh:
             refresh_local(index, args, prefs.enabled_agents())
@@ -212,7 +213,7 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     doc = {"blocks": [limits.block_dict(b) for b in chosen]}
     rows = [_block_row(b, tz, now) for b in doc["blocks"]]
     columns = ["start", "end", "state", "entries", "in", "cw", "cr", "out", "total", "cost_usd", "models"]
-    text = cli._render(args, doc, rows, columns)
+    text = render.render(args, doc, rows, columns)
     if not args.json and not args.csv:
         active = next((b for b in doc["blocks"] if b["isActive"]), None)
         if active is not None:
@@ -245,7 +246,7 @@ def _block_row(b: dict[str, Any], tz: tzinfo, now: datetime) -> dict[str, Any]:
 
 def cmd_statusline(args: argparse.Namespace) -> int:
     """One line for Claude Code's status bar; any failure prints a short fallback line, never a traceback."""
-    from app import statusline
+    from app.cli import statusline
 
     db, home = (None if p is None else str(p) for p in (args.db, args.home))
     sys.stdout.write(statusline.answer(db, home, args.budget) + "\n")

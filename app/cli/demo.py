@@ -20,7 +20,7 @@ from typing import Any
 
 def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Callable[[argparse.Namespace], int]]:
     """Add ``demo`` to ``sub``; its handler by command."""
-    from app.cli import _formatter
+    from app.cli.common import formatter
 
     demo = sub.add_parser(
         "demo",
@@ -31,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Callable[[a
             " (one day past 10M tokens), with an index and settings of its own in a temporary folder"
             " that is removed when the app quits. Your own index, settings and keys are not touched."
         ),
-        formatter_class=_formatter,
+        formatter_class=formatter,
     )
     demo.add_argument(
         "--report", action="store_true", help="print the daily report of the same sample instead (no display needed)"
@@ -40,14 +40,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, Callable[[a
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app import cli
+    from app.cli.common import UsageError
+    from app.cli.main import main
     from app.core.demo import write_sample
     from app.core.timezones import local_zone
 
     if getattr(args, "db", None) or getattr(args, "home", None):
-        raise cli.UsageError("demo makes its own index and home; --db and --home do not apply")
+        raise UsageError("demo makes its own index and home; --db and --home do not apply")
     if (args.json or args.csv) and not args.report:
-        raise cli.UsageError("--json and --csv apply to demo --report only")
+        raise UsageError("--json and --csv apply to demo --report only")
     with tempfile.TemporaryDirectory(prefix="tokenclub-demo-") as tmp:
         base = Path(tmp)
         tz = local_zone()  # the zone the sample's own (default) settings report in
@@ -58,9 +59,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             where = ["--db", str(base / "tokenclub" / "data" / "index.sqlite"), "--home", str(sample.home)]
             if args.report:
                 fmt = ["--json"] if args.json else ["--csv"] if args.csv else []
-                return cli.main(["report", "daily", *where, *fmt, *(["--quiet"] if args.quiet else [])])
+                return main(["report", "daily", *where, *fmt, *(["--quiet"] if args.quiet else [])])
             print(f"tokenclub: demo: sample logs and index in {tmp}, removed when the app quits", file=sys.stderr)
-            return cli.main(["gui", *where])
+            return main(["gui", *where])
         finally:
             if given is None:
                 os.environ.pop("TOKENCLUB_HOME", None)

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from app.cli.common import UsageError, bounded, fail, formatter, open_index, options, parse_day, refresh
+from app.cli.render import HEADERS, render
 from app.providers import IDS, TITLES
 
 _Handler = Callable[[argparse.Namespace], int]
@@ -30,10 +32,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     Each is a thin parser that keeps the rest of the line: its actions and their options are
     built only when the command runs (building them all cost every command line start 2 ms).
     """
-    from app.cli import _formatter, bounded
-
     for name, text in HELP.items():
-        thin = sub.add_parser(name, parents=[common], add_help=False, help=text, formatter_class=_formatter)
+        thin = sub.add_parser(name, parents=[common], add_help=False, help=text, formatter_class=formatter)
         thin.add_argument("-h", "--help", action="store_true", dest="sub_help", help=argparse.SUPPRESS)
         thin.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     rep = sub.choices.get("report")
@@ -49,11 +49,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
 
 def parse(args: argparse.Namespace) -> argparse.Namespace:
     """The full ``keys`` or ``provider`` command line, parsed into ``args``."""
-    from app.cli import _common, _formatter
-
-    common = _common(sub=True)  # options after the action must not reset those before it
+    common = options(sub=True)  # options after the action must not reset those before it
     parser = argparse.ArgumentParser(
-        prog=f"tokenclub {args.command}", description=HELP[args.command], parents=[common], formatter_class=_formatter
+        prog=f"tokenclub {args.command}", description=HELP[args.command], parents=[common], formatter_class=formatter
     )
     (_keys_parser if args.command == "keys" else _provider_parser)(parser, common)
     rest = list(args.rest)
@@ -75,13 +73,11 @@ def parse(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    from app.cli import _formatter, bounded
-
     ks = parser.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
     add = ks.add_parser(
         "add",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="add a key (read from a hidden prompt, or from stdin when piped)",
     )
     add.add_argument("provider", metavar="PROVIDER", help=", ".join(IDS))
@@ -94,25 +90,25 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
     add.add_argument(
         "--low-balance", type=bounded(float, 0, 1e12), metavar="AMOUNT", help="warn when the balance falls below this"
     )
-    ls = ks.add_parser("list", parents=[common], formatter_class=_formatter, help="the keys, masked")
+    ls = ks.add_parser("list", parents=[common], formatter_class=formatter, help="the keys, masked")
     ls.add_argument("provider", nargs="?", metavar="PROVIDER")
     test = ks.add_parser(
         "test",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="call each key's cheapest read-only endpoint",
         description="Call each key's cheapest read-only endpoint and say whether it answered. Exit status: 0 when "
         "every key tested passed, 1 when any failed (the output says why; --json adds each failure's kind).",
     )
     test.add_argument("provider", nargs="?", metavar="PROVIDER")
     test.add_argument("--label")
-    rm = ks.add_parser("remove", parents=[common], formatter_class=_formatter, help="remove a key")
+    rm = ks.add_parser("remove", parents=[common], formatter_class=formatter, help="remove a key")
     rm.add_argument("provider", metavar="PROVIDER")
     rm.add_argument("--label")
     st = ks.add_parser(
         "set",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="relabel a key, or set its kind or low-balance threshold",
     )
     st.add_argument("provider", metavar="PROVIDER")
@@ -124,13 +120,11 @@ def _keys_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParse
 
 
 def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    from app.cli import _formatter, bounded
-
     ps = parser.add_subparsers(dest="provider_action", metavar="ACTION", required=True)
     sy = ps.add_parser(
         "sync",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="fetch usage and balances into the index",
         description="Fetch each key's usage and balance into the index. Exit status: 0 when every fetch succeeded "
         "or was skipped (no endpoint, or the usage endpoints need an admin key), 1 when any failed (that key keeps "
@@ -146,7 +140,7 @@ def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentP
     bal = ps.add_parser(
         "balances",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="each key's balance (fetched now), flagged under its threshold",
     )
     bal.add_argument("provider", nargs="?", choices=IDS, metavar="PROVIDER")
@@ -154,24 +148,19 @@ def _provider_parser(parser: argparse.ArgumentParser, common: argparse.ArgumentP
     ps.add_parser(
         "list",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="providers: what each offers, base URL, keys, last sync",
     )
     cfg = ps.add_parser(
         "config",
         parents=[common],
-        formatter_class=_formatter,
+        formatter_class=formatter,
         help="base URLs, the sync schedule and the reconciliation threshold",
     )
     cfg.add_argument("--base-url", action="append", metavar="PROVIDER=URL", help="a gateway or proxy (repeatable)")
     cfg.add_argument("--reset-base-url", action="append", metavar="PROVIDER", choices=IDS)
     cfg.add_argument("--sync-every", type=int, metavar="MINUTES", help="desktop app sync schedule (0: off)")
     cfg.add_argument("--threshold", type=float, metavar="PERCENT", help="reconciliation flag threshold")
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"tokenclub: {message}", file=sys.stderr)
-    return code
 
 
 COLUMN_TITLES = {
@@ -190,11 +179,9 @@ COLUMN_TITLES = {
 
 
 def _out(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> None:
-    from app.cli import HEADERS, _render
-
     for column, title in COLUMN_TITLES.items():  # table headers only: JSON and CSV keep the field names
         HEADERS.setdefault(column, title)
-    sys.stdout.write(_render(args, doc, rows, columns))
+    sys.stdout.write(render(args, doc, rows, columns))
 
 
 def _read_key(provider: str) -> str:
@@ -215,7 +202,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     try:
         return _KEYS[args.keys_action](args)
     except (InsecureKeyring, KeyringLockedError, keys.VaultError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
 
 def _keys_add(args: argparse.Namespace) -> int:
@@ -248,7 +235,7 @@ def _keys_test(args: argparse.Namespace) -> int:
 
     chosen = keys.select(args.provider, args.label)
     if not chosen:
-        return _fail("no such key" if args.provider else "no keys yet: tokenclub keys add PROVIDER")
+        return fail("no such key" if args.provider else "no keys yet: tokenclub keys add PROVIDER")
     rows = []
     for info in chosen:
         secret, kind = "", ""
@@ -303,9 +290,9 @@ _KEYS: dict[str, _Handler] = {
 
 def _conn(args: argparse.Namespace) -> Any:
     from app.core import paths
-    from app.providers.store import open_index
+    from app.providers import store
 
-    return open_index(args.db or paths.default_db(), args.wait)
+    return store.open_index(args.db or paths.default_db(), args.wait)
 
 
 def cmd_provider(args: argparse.Namespace) -> int:
@@ -315,18 +302,18 @@ def cmd_provider(args: argparse.Namespace) -> int:
     try:
         return _PROVIDER[args.provider_action](args)
     except (IndexBusy, NotAnIndex) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except sqlite3.OperationalError as exc:  # the index stayed locked past --wait: nothing was written
-        return _fail(f"the index is busy or unwritable ({exc}); nothing was changed, try again")
+        return fail(f"the index is busy or unwritable ({exc}); nothing was changed, try again")
     except ValueError as exc:
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
 
 
 def _provider_sync(args: argparse.Namespace) -> int:
     from app.providers import keys, sync
 
     if not keys.select(args.provider, args.label):
-        return _fail("no keys to sync: tokenclub keys add PROVIDER [--label L]")
+        return fail("no keys to sync: tokenclub keys add PROVIDER [--label L]")
     conn = _conn(args)
     try:
         results = sync.sync(conn, args.provider, args.label, args.days)
@@ -417,20 +404,20 @@ def _provider_config(args: argparse.Namespace) -> int:
         for item in args.base_url or []:
             pid, sep, url = item.partition("=")
             if not sep or pid not in IDS:
-                return _fail(f"--base-url takes PROVIDER=URL with PROVIDER one of {', '.join(IDS)}", 2)
+                return fail(f"--base-url takes PROVIDER=URL with PROVIDER one of {', '.join(IDS)}", 2)
             cfg.base_urls[pid] = config.check_base_url(url)
         for pid in args.reset_base_url or []:
             cfg.base_urls.pop(pid, None)
         if args.sync_every is not None:
             if not 0 <= args.sync_every <= 7 * 24 * 60:
-                return _fail("--sync-every is 0 (off) to 10080 minutes", 2)
+                return fail("--sync-every is 0 (off) to 10080 minutes", 2)
             cfg.sync_every_minutes = args.sync_every
         if args.threshold is not None:
             if not 0 <= args.threshold <= 1000:
-                return _fail("--threshold is a percentage, 0 to 1000", 2)
+                return fail("--threshold is a percentage, 0 to 1000", 2)
             cfg.threshold_pct = args.threshold
     except config.ConfigError as exc:
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     config.save(cfg)
     doc = {k: v for k, v in cfg.as_dict().items() if k != "keys"}
     _out(args, doc, [doc], ["base_urls", "sync_every_minutes", "reconcile_threshold_pct"])
@@ -449,7 +436,6 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     """``report reconcile``: per UTC day and model, provider against logs, flagged above the threshold."""
     from datetime import UTC
 
-    from app.cli import UsageError, _open, _refresh, parse_day
     from app.providers import config, reconcile
 
     for option, given in (("--tz", args.tz), ("--agent", args.agent), ("--range", args.range)):
@@ -459,10 +445,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     if since and until and since > until:
         raise UsageError("--since is after --until")
     threshold = args.threshold if getattr(args, "threshold", None) is not None else config.load().threshold_pct
-    index = _open(args)
+    index = open_index(args)
     try:
         if not args.no_refresh:
-            _refresh(index, args)
+            refresh(index, args)
         doc = reconcile.report(index.conn, since, until, threshold)
     finally:
         index.close()

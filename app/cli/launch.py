@@ -1,4 +1,4 @@
-"""The ``tokenclub`` command's first step: the status line at once, every other command through ``app.cli``.
+"""The ``tokenclub`` command's first step: the status line at once, every other command through ``app.cli.main``.
 
 Claude Code runs ``tokenclub statusline`` after every message. Building the whole command line
 (every command's module and parser) was most of its time, so a status line whose options are
@@ -25,10 +25,10 @@ def entry() -> NoReturn:
     """The ``tokenclub`` command (and ``python -m app``)."""
     plain = statusline_options(sys.argv[1:])
     if plain is None:
-        from app.cli import entry as full
+        from app.cli.main import entry as full
 
         full()
-    from app.statusline import answer
+    from app.cli.statusline import answer
 
     sys.stdout.write(answer(*plain) + "\n")
     code = 0
@@ -38,7 +38,7 @@ def entry() -> NoReturn:
         pass
     except OSError:  # nowhere to write the line: nothing else to do
         code = 1
-    os._exit(code)  # as ``app.cli.entry``: no teardown once the line is out
+    os._exit(code)  # as ``app.cli.main.entry``: no teardown once the line is out
 
 
 def statusline_options(argv: Sequence[str]) -> tuple[str | None, str | None, float] | None:
@@ -71,7 +71,7 @@ def statusline_options(argv: Sequence[str]) -> tuple[str | None, str | None, flo
     home, db = values.get("--home"), values.get("--db")
     if home is not None and (db is None or not os.path.isdir(home)):
         return None  # an index of the home's own, or its error: the full parser's
-    from app.statusline import STATUS_BUDGET_S
+    from app.cli.statusline import STATUS_BUDGET_S
 
     try:
         budget = float(values.get("--budget", str(STATUS_BUDGET_S)))
