@@ -1,6 +1,6 @@
 """Plan limits for the app: read on a thread of their own, at most once a minute, and the alerts already sent.
 
-:class:`LimitsFeed` runs ``app.limits_feed.collect`` (Codex's rollouts, the opted-in account
+:class:`LimitsFeed` runs ``app.providers.limits_feed.collect`` (Codex's rollouts, the opted-in account
 endpoint, Claude Code's block from the index) on its own thread, so a slow endpoint never holds
 the GUI or the index. It reads when asked (after each refresh of the index) and every minute,
 never more often than once a minute unless the settings changed, and never two reads at once.
@@ -32,7 +32,7 @@ ALERTS_FILE = "limit_alerts.json"
 
 
 class Reading(NamedTuple):
-    """One look at every plan window (see ``app.limits_feed.collect``).
+    """One look at every plan window (see ``app.providers.limits_feed.collect``).
 
     Attributes:
         windows: every window read.
@@ -80,7 +80,7 @@ class LimitsWorker(QObject):
     def fetch(self, account_url: str | None, db: Path | None) -> None:
         now = datetime.now(UTC)
         try:
-            from app import limits_feed
+            from app.providers import limits_feed
 
             conn = open_index(db)
             try:
