@@ -42,9 +42,6 @@ class Background:
         """Emitted on the thread as it starts (connect the worker's opening slot to it)."""
         return self.thread.started
 
-    def is_running(self) -> bool:
-        return self.thread.isRunning()
-
     def start(self) -> None:
         """Start the thread (again after :meth:`stop`); a running thread is left as it is."""
         if not self.thread.isRunning():

@@ -55,7 +55,7 @@ def test_the_work_runs_on_its_thread_and_the_result_arrives_on_the_gui_thread(qt
     worker.done.connect(asker.answer)
     background.start()
     try:
-        assert background.is_running() and background.thread.objectName() == "tokenclub-test"
+        assert background.thread.isRunning() and background.thread.objectName() == "tokenclub-test"
         asker.ask.emit(21)
         qtbot.waitUntil(lambda: bool(asker.answers), timeout=60_000)
     finally:
@@ -65,7 +65,7 @@ def test_the_work_runs_on_its_thread_and_the_result_arrives_on_the_gui_thread(qt
     assert value == 42
     assert computed_on is background.thread and computed_on is not gui
     assert arrived_on is gui
-    assert not background.is_running()
+    assert not background.thread.isRunning()
     background.start()  # a stopped base starts again (the Hosts page's thread, each time it is shown)
     try:
         asker.ask.emit(5)
@@ -90,9 +90,9 @@ def test_stop_waits_no_longer_than_its_bound_and_says_so(qtbot: QtBot, caplog: p
         waited = time.monotonic() - started
         assert 0.25 <= waited < 10, waited
         assert "tokenclub-slow still running 300 ms after it was asked to stop" in caplog.text
-        assert background.is_running()
+        assert background.thread.isRunning()
     finally:
         worker.release.set()
         assert background.thread.wait(60_000)  # it ends on its own once the slot returns
-    assert not background.is_running()
+    assert not background.thread.isRunning()
     assert background.stop()  # an ended thread stops at once, with no warning
