@@ -158,17 +158,15 @@ def _day(text: str | None) -> date | None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from app.club import board, merge
+    from app.club import service
 
     as_of = _day(args.as_of) or datetime.now(UTC).date()
     if args.kiosk < 5:
         raise UsageError("--kiosk is at least 5 seconds")
     try:
-        result = merge.merge(list(args.files), args.out)
+        result, doc, folder = service.merge_board(list(args.files), args.out, as_of, kiosk_seconds=args.kiosk)
     except ValueError as exc:  # members.json unreadable: nothing written
         return fail(str(exc))
-    doc, folder = board.build(result, args.out, as_of, kiosk_seconds=args.kiosk)
-    merge.save_pins(args.out, result.pins)
     for r in result.rejections:
         day = f" {r['day']}" if r["day"] else ""
         print(f"tokenclub: {r['file']}{day}: {r['action']}: {r['rule']}: {r['reason']}", file=sys.stderr)

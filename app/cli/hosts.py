@@ -128,32 +128,6 @@ def pull_hosts(index: Any, args: argparse.Namespace, report: Any, agents: Any = 
         report.hosts = summary
 
 
-def sources_hosts(index: Any) -> list[dict[str, Any]]:
-    """Per host and agent: files, gone, MB read, skips and errors under its mirror."""
-    from app.console import hosts, pull
-    from app.core.index import events_by_agent, files_summary
-
-    try:
-        targets = hosts.load()
-    except Exception:  # a broken registry is reported by the commands that use it
-        return []
-    out = []
-    for name in targets:
-        base = str(pull.mirror_root(name)) + "/"
-        agents = files_summary(index.conn, base, under=True)
-        for s in agents.values():
-            s["errors"] = [{"path": path[len(base) - 1 :], "error": error} for path, error in s["errors"]]
-        events = events_by_agent(index.conn, name)
-        for agent, s in agents.items():
-            s["events"] = events.get(agent, 0)
-        out.append({"host": name, "agents": agents})
-    return out
-
-
-def mirror_prefix() -> str:
-    return str(paths.data_dir() / "hosts") + "/"
-
-
 # -- host … -------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sqlite3
 import sys
@@ -15,10 +14,9 @@ from typing import Any
 from app.cli import hosts, limits, providers
 from app.cli.common import UsageError, chosen_agents, env, formatter, open_index, parse_day, refresh, settings
 from app.cli.render import indent, render
-from app.core import memo, paths
-from app.core.env import Env
+from app.core import documents, memo, paths
 from app.core.filters import Filter
-from app.core.index import Index, events_by_agent, files_summary, has_files
+from app.core.index import Index, has_files
 from app.core.timezones import resolve_zone, rules_stamp
 from app.sources import all_sources
 
@@ -109,7 +107,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         _check_devices(conn, flt)
         kind = args.kind
         today = datetime.now(flt.tz).date()  # report daily shows it, with no calls yet too
-        if kind in MEMOIZED:  # a pure function of the index and the options: a re-run with nothing new is a lookup
+        if (
+            kind in documents.REMEMBERED
+        ):  # a pure function of the index and the options: a re-run with nothing new is a lookup
             flags = (args.json, indent(args), args.csv)
             agents_key = None if flt.agents is None else sorted(flt.agents)  # a set's order changes between runs
             zone = rules_stamp(flt.tz)
@@ -126,28 +126,16 @@ def cmd_report(args: argparse.Namespace) -> int:
             options += (devices_key,) if devices_key is not None else ()  # unchanged keys without --device
             options += (today,) if kind == "daily" else ()
             memo_key = memo.key(kind, *options)
-            conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
-            try:
-                text = memo.recall(conn, kind, memo_key)
-                if text is None:
-                    text = _report_text(args, *_build(kind, conn, flt, milestones, today))
-                    memo.remember(conn, kind, memo_key, text)
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-            warning = memo.commit(conn)  # a memo that cannot be written costs a warning, never the report
+            # a memo that cannot be written costs a warning, never the report
+            text, warning = memo.remembered(
+                conn, kind, memo_key, lambda: _report_text(args, *_build(args, index, flt, milestones, today))
+            )
             sys.stdout.write(text)
             if warning and not args.quiet:
                 print(f"tokenclub: warning: {warning}", file=sys.stderr)
             _say_if_empty(args, conn)
             return 0
-        builders: dict[str, Callable[[], Built]] = {
-            "insights": lambda: _insights(index, flt, full=args.csv),
-            "dashboard": lambda: _dashboard(index, flt, milestones),
-            "today": lambda: _today(index, flt, milestones),
-        }
-        sys.stdout.write(_report_text(args, *builders[kind]()))
+        sys.stdout.write(_report_text(args, *_build(args, index, flt, milestones, today)))
         _say_if_empty(args, conn)
     finally:
         index.close()
@@ -203,22 +191,31 @@ def _say_if_empty(args: argparse.Namespace, conn: sqlite3.Connection) -> None:
 
 
 Built = tuple[dict[str, Any], list[dict[str, Any]], list[str]]  # the document, its table rows and their columns
-MEMOIZED = frozenset({"daily", "weekly", "monthly", "session", "models", "projects"})
+INSIGHT_COLUMNS = ["ts", "kind", "agent", "project", "session", "tokens", "extra_cost_usd", "summary"]
+INSIGHT_CSV_COLUMNS = [*INSIGHT_COLUMNS[:-1], "model", "previous_model", "idle_minutes", "summary"]
+TODAY_COLUMNS = ["date", *BUCKET_COLUMNS, "tier", "next_milestone", "to_next", "tokens_per_minute", "active_sessions"]
+# a report's table: the document's list of rows and their columns
+TABLES = {
+    "daily": ("days", ["date", *BUCKET_COLUMNS, "tier"]),
+    "weekly": ("periods", ["period", *BUCKET_COLUMNS]),
+    "monthly": ("periods", ["period", *BUCKET_COLUMNS]),
+    "session": ("sessions", ["last", "agent", "session", "project", *BUCKET_COLUMNS]),
+    "models": ("models", ["model", "agent", *BUCKET_COLUMNS]),
+    "projects": ("projects", ["project", "sessions", *BUCKET_COLUMNS]),
+    "insights": ("insights", INSIGHT_COLUMNS),
+    "dashboard": ("days", ["date", *BUCKET_COLUMNS, "tier", "cache_saved_usd", "peak_sessions"]),
+}
 
 
-def _build(kind: str, conn: sqlite3.Connection, flt: Filter, milestones: Sequence[int], today: date) -> Built:
-    """The reports that read nothing but the index and the date (no clock): those ``MEMOIZED``."""
-    from app.core import reports  # only when the report is not remembered
-
-    if kind == "daily":
-        return _rows(reports.daily(conn, flt, milestones, today), "days", ["date", *BUCKET_COLUMNS, "tier"])
-    if kind in ("weekly", "monthly"):
-        return _rows(reports.periods(conn, flt, kind), "periods", ["period", *BUCKET_COLUMNS])
-    if kind == "session":
-        return _rows(reports.sessions(conn, flt), "sessions", ["last", "agent", "session", "project", *BUCKET_COLUMNS])
-    if kind == "models":
-        return _rows(reports.models(conn, flt), "models", ["model", "agent", *BUCKET_COLUMNS])
-    return _rows(reports.projects(conn, flt), "projects", ["project", "sessions", *BUCKET_COLUMNS])
+def _build(args: argparse.Namespace, index: Index, flt: Filter, milestones: Sequence[int], today: date) -> Built:
+    """The report's document (built below this face, as the app builds it), its table rows and their columns."""
+    doc = documents.report(args.kind, index.conn, flt, milestones, today, index.overrides)
+    if args.kind == "today":
+        return doc, [doc], TODAY_COLUMNS
+    key, columns = TABLES[args.kind]
+    if args.kind == "insights" and args.csv:
+        columns = INSIGHT_CSV_COLUMNS
+    return doc, doc[key], columns
 
 
 def _report_text(args: argparse.Namespace, doc: dict[str, Any], rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -249,38 +246,6 @@ def _dashboard_filter(args: argparse.Namespace, flt: Filter) -> Filter:
         raise UsageError(str(exc)) from exc
 
 
-INSIGHT_COLUMNS = ["ts", "kind", "agent", "project", "session", "tokens", "extra_cost_usd", "summary"]
-INSIGHT_CSV_COLUMNS = [*INSIGHT_COLUMNS[:-1], "model", "previous_model", "idle_minutes", "summary"]
-
-
-def _insights(index: Index, flt: Filter, full: bool) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    from app.core import insights
-
-    doc = insights.report(index.conn, flt, overrides=index.overrides)
-    return doc, doc["insights"], INSIGHT_CSV_COLUMNS if full else INSIGHT_COLUMNS
-
-
-def _dashboard(
-    index: Index, flt: Filter, milestones: Sequence[int]
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    from app.core import dashboard
-
-    doc = dashboard.build(index.conn, flt, milestones, overrides=index.overrides)
-    return doc, doc["days"], ["date", *BUCKET_COLUMNS, "tier", "cache_saved_usd", "peak_sessions"]
-
-
-TODAY_COLUMNS = ["date", *BUCKET_COLUMNS, "tier", "next_milestone", "to_next", "tokens_per_minute", "active_sessions"]
-
-
-def _today(
-    index: Index, flt: Filter, milestones: Sequence[int]
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    from app.core import dashboard
-
-    doc = dashboard.today_doc(index.conn, flt.tz, milestones, flt.agents)
-    return doc, [doc], TODAY_COLUMNS
-
-
 def _dashboard_footer(doc: dict[str, Any]) -> str:
     now = doc["today"]
     runs = (f"{tier} {s['current']} (best {s['best']})" for tier, s in doc["streaks"].items())
@@ -288,10 +253,6 @@ def _dashboard_footer(doc: dict[str, Any]) -> str:
         f"now: {now['tokens_per_minute']:,.1f} tokens per minute, {now['active_sessions']} active sessions\n"
         f"days in a row at or above each tier: {', '.join(runs)}\n"
     )
-
-
-def _rows(doc: dict[str, Any], key: str, columns: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
-    return doc, doc[key], columns
 
 
 def _footer(doc: dict[str, Any]) -> str:
@@ -308,12 +269,15 @@ def _footer(doc: dict[str, Any]) -> str:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
+    from app.console import status as hosts_status
+    from app.sources import status as sources_status
+
     index = open_index(args)
     try:
         if not args.no_refresh:
             refresh(index, args)
-        doc = sources_doc(index, env(args))
-        doc["hosts"] = hosts.sources_hosts(index)
+        doc = sources_status.document(index, env(args), hosts_status.mirrors())
+        doc["hosts"] = hosts_status.hosts_document(index.conn)
     finally:
         index.close()
     columns = ["agent", "files", "gone", "events", "MB", "skipped", "errors", "roots"]
@@ -353,34 +317,6 @@ def _shown(path: str, home: Path) -> str:
     """``path`` with the home folder written ``~``."""
     top = str(home)
     return "~" + path[len(top) :] if path == top or path.startswith(top + os.sep) else path
-
-
-def sources_doc(index: Index, env: Env) -> dict[str, Any]:
-    """Per agent: roots searched (and whether they exist), files, events, MB read, skips, errors."""
-    per_file: dict[str, dict[str, Any]] = {}
-    # the dedicated machines' files are listed per host
-    for agent, f in files_summary(index.conn, hosts.mirror_prefix(), under=False).items():
-        errors = [{"path": path, "error": error} for path, error in f.pop("errors")]
-        per_file[agent] = {**f, "error_files": errors}
-    events = events_by_agent(index.conn)
-    out = []
-    for source in all_sources():
-        s = per_file.get(source.agent) or _no_files()
-        out.append(
-            {
-                "agent": source.agent,
-                "title": source.title,
-                "roots": [{"path": str(r), "exists": r.exists()} for r in source.roots(env)],
-                **s,
-                "errors": len(s["error_files"]),
-                "events": events.get(source.agent, 0),
-            }
-        )
-    return {"sources": out, "db": str(index.path)}
-
-
-def _no_files() -> dict[str, Any]:
-    return {"files": 0, "gone": 0, "MB": 0.0, "skipped": {}, "error_files": []}
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:

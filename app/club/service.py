@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from app.core import paths
+
+if TYPE_CHECKING:
+    from app.club.merge import Result
 
 
 def config_file() -> Path:
@@ -51,8 +54,15 @@ def export_to(db: Path, member: str, out: Path, models: bool = True, cost: bool 
     key = signing.load_or_create(member)
     index = Index(db, overrides=paths.overrides_file(), sources=SOURCES)
     try:
-        doc = export.build(index.conn, Filter(tz=tz, agents=prefs.enabled_agents()), member, key,
-                           today=datetime.now(tz).date(), models=models, cost=cost)
+        doc = export.build(
+            index.conn,
+            Filter(tz=tz, agents=prefs.enabled_agents()),
+            member,
+            key,
+            today=datetime.now(tz).date(),
+            models=models,
+            cost=cost,
+        )
     finally:
         index.close()
     paths.write_atomic(out, export.dumps(doc))
@@ -67,17 +77,33 @@ def merge_into(files: list[Path], folder: Path, as_of: date | None = None) -> di
     copy never overwrites another file of the same name (two members' ``export.json``): it
     gets a free name instead (the merge keeps the latest export per member and day anyway).
     """
-    from app.club import board, merge
+    from app.club import merge
 
     folder.mkdir(parents=True, exist_ok=True)
     for f in files:
         if f.resolve().parent != folder.resolve():
             _copy_in(f, folder)
     inputs = sorted(p for p in folder.glob("*.json") if p.name != merge.MEMBERS_FILE)
-    result = merge.merge(inputs, folder)
-    doc, out = board.build(result, folder, as_of or datetime.now(UTC).date())
-    merge.save_pins(folder, result.pins)
+    _, doc, out = merge_board(inputs, folder, as_of or datetime.now(UTC).date())
     return {"board": str(out), "doc": doc}
+
+
+def merge_board(
+    files: list[Path], folder: Path, as_of: date, kiosk_seconds: int = 60
+) -> tuple[Result, dict[str, Any], Path]:
+    """Verify and merge ``files`` into the board in ``folder`` (``board/``), keeping the members' pinned keys.
+
+    Returns the merge's result, the board's document and the folder it was written to.
+
+    Raises:
+        ValueError: ``members.json`` is unreadable; nothing was written.
+    """
+    from app.club import board, merge
+
+    result = merge.merge(files, folder)
+    doc, out = board.build(result, folder, as_of, kiosk_seconds=kiosk_seconds)
+    merge.save_pins(folder, result.pins)
+    return result, doc, out
 
 
 def _copy_in(src: Path, folder: Path) -> Path:

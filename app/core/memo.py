@@ -13,7 +13,7 @@ import contextlib
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _PREFIX = "memo:"
 
@@ -29,6 +29,25 @@ def recall(conn: sqlite3.Connection, kind: str, memo_key: str) -> str | None:
         return None
     stored_key, _, text = row[0].partition("\n")
     return text if stored_key == memo_key else None
+
+
+def remembered(conn: sqlite3.Connection, kind: str, memo_key: str, make: Callable[[], str]) -> tuple[str, str | None]:
+    """The text remembered for ``memo_key``, else ``make()``'s, stored from the same read transaction.
+
+    Returns the text and, when it could not be stored for a reason the user should hear of, a
+    warning (see :func:`commit`).
+    """
+    conn.execute("BEGIN")  # the memo is stored only if no one wrote since these reads
+    try:
+        text = recall(conn, kind, memo_key)
+        if text is None:
+            text = make()
+            remember(conn, kind, memo_key, text)
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return text, commit(conn)
 
 
 def remember(conn: sqlite3.Connection, kind: str, memo_key: str, text: str) -> None:
@@ -86,7 +105,8 @@ def code_stamp() -> str:
     if not _stamp:
         app = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         sizes = newest = count = 0
-        for folder in (app, os.path.join(app, "core"), os.path.join(app, "sources")):
+        # the command line's own folder too: it draws the tables, CSV and JSON that are remembered
+        for folder in (app, os.path.join(app, "core"), os.path.join(app, "sources"), os.path.join(app, "cli")):
             with os.scandir(folder) as entries:
                 for entry in entries:
                     if entry.name.endswith(".py"):

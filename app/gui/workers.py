@@ -16,9 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from app.core import dashboard, reports
+from app.core import dashboard, documents
 from app.core.env import Env
-from app.core.index import Index, Progress, RefreshReport, has_events
+from app.core.index import Index, Progress, RefreshReport
 from app.core.schema import IndexBusy, IndexUnavailable, explain
 from app.core.settings import Settings
 from app.sources import SOURCES
@@ -162,9 +162,7 @@ class IndexWorker(QObject):
                 self._hosts_timer.start(int(every * 1000))
         self.hosts.emit([{"host": r.name, "ok": r.ok, "error": r.error} for r, _ in results])
         if any(done is not None and (done.rows_changed or done.files_read) for _, done in results):
-            self._emit_today()
-            if self._wants_dashboard:
-                self._emit_dashboard()
+            self._emit_documents()
 
     def _pull_every_s(self) -> float:
         """The user's interval (0: only on Refresh), shortened while a run is live."""
@@ -205,9 +203,7 @@ class IndexWorker(QObject):
             self.failed.emit(f"refresh failed: {exc}")
             return
         if report.rows_changed or report.files_read:
-            self._emit_today()
-            if self._wants_dashboard:
-                self._emit_dashboard()
+            self._emit_documents()
         self.refreshed.emit(report)  # last: the numbers it changed are already out
         if self._pull_next:  # on start and on Refresh; the timer does the rest
             self._pull_next = False
@@ -218,9 +214,7 @@ class IndexWorker(QObject):
         """New settings or range: the numbers are rebuilt (and agents turned on are read)."""
         agents_before = self._view.settings.enabled_agents()
         self._view = view
-        self._emit_today()
-        if self._wants_dashboard:
-            self._emit_dashboard()
+        self._emit_documents()
         if view.settings.enabled_agents() != agents_before:
             self.refresh_now()
 
@@ -251,6 +245,11 @@ class IndexWorker(QObject):
     def _on_progress(self, progress: Progress) -> None:
         self.progress.emit(Progress(**vars(progress)))  # a copy: the index keeps updating its own
 
+    def _emit_documents(self) -> None:
+        """Today's numbers, and the dashboard's documents while it is shown (today's built once for both)."""
+        if not self._wants_dashboard or not self._emit_dashboard(with_today=True):
+            self._emit_today()
+
     def _emit_today(self) -> None:
         if self._index is None:
             return
@@ -264,28 +263,25 @@ class IndexWorker(QObject):
             return
         self.today.emit(doc)
 
-    def _emit_dashboard(self) -> None:
+    def _emit_dashboard(self, with_today: bool = False) -> bool:
+        """Send the dashboard's documents (and first, ``with_today``, today's numbers from them); whether sent."""
         if self._index is None:
-            return
+            return False
         try:
-            self.dashboard.emit(window_data(self._index, self._view))
+            docs = window_data(self._index, self._view)
         except Exception as exc:
             self.failed.emit(f"the dashboard could not be built: {exc}")
+            return False
+        if with_today:
+            self.today.emit(docs["dashboard"]["today"])
+        self.dashboard.emit(docs)
+        return True
 
 
 def window_data(index: Index, view: View) -> dict[str, Any]:
-    """Every document the dashboard window shows, for ``view``'s range."""
-    from app.core import insights
-
+    """Every document the dashboard window shows, for ``view``'s range: those ``tokenclub report`` prints."""
     settings = view.settings
     tz = settings.zone()
-    flt = dashboard.range_filter(view.range_name, tz, datetime.now(tz).date(), settings.enabled_agents())
-    conn = index.conn
-    return {
-        "empty": not has_events(conn),
-        "dashboard": dashboard.build(conn, flt, settings.milestones, overrides=index.overrides),
-        "models": reports.models(conn, flt),
-        "projects": reports.projects(conn, flt),
-        "sessions": reports.sessions(conn, flt),
-        "insights": insights.report(conn, flt, overrides=index.overrides),
-    }
+    today = datetime.now(tz).date()
+    flt = dashboard.range_filter(view.range_name, tz, today, settings.enabled_agents())
+    return documents.window(index.conn, flt, settings.milestones, today, index.overrides)

@@ -1,0 +1,35 @@
+"""What was pulled from each dedicated machine: the hosts' part of the ``tokenclub sources`` document."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from app.core import paths
+
+
+def mirrors() -> str:
+    """The folder (with its trailing separator) every host's mirror is under."""
+    return str(paths.data_dir() / "hosts") + "/"
+
+
+def hosts_document(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Per host and agent: files, gone, MB read, skips and errors under its mirror."""
+    from app.console import hosts, pull
+    from app.core.index import events_by_agent, files_summary
+
+    try:
+        targets = hosts.load()
+    except Exception:  # a broken registry is reported by the commands that use it
+        return []
+    out = []
+    for name in targets:
+        base = str(pull.mirror_root(name)) + "/"
+        agents = files_summary(conn, base, under=True)
+        for s in agents.values():
+            s["errors"] = [{"path": path[len(base) - 1 :], "error": error} for path, error in s["errors"]]
+        events = events_by_agent(conn, name)
+        for agent, s in agents.items():
+            s["events"] = events.get(agent, 0)
+        out.append({"host": name, "agents": agents})
+    return out
