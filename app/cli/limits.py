@@ -103,14 +103,16 @@ def refresh_local(index: Any, args: argparse.Namespace, agents: Any, cancel: thr
 
 def limits_text(doc: dict[str, Any], tz: tzinfo) -> str:
     """The ``limits`` document for a person: one paragraph per window, then Claude's block and the notes."""
-    now = _parse(doc["now"])
+    from app.core.limits import clock, duration, pace_text, parse_stamp
+
+    now = parse_stamp(doc["now"])
     lines: list[str] = []
     for w in doc["windows"]:
         who = w["agent"] + (f" ({w['account']})" if w["account"] else "")
         length = "" if w["window_minutes"] is None else f" of {duration(timedelta(minutes=w['window_minutes']))}"
         reset = ""
         if w["resets_at"]:
-            at = _parse(w["resets_at"])
+            at = parse_stamp(w["resets_at"])
             when = f"in {duration(at - now)}" if at > now else f"{duration(now - at)} ago"
             reset = f", resets {clock(at, tz, now)} ({at.strftime('%H:%M')} UTC, {when})"
         lines.append(f"{who} {w['name']}: {w['used_percent']:g}% used{length}{reset}")
@@ -126,23 +128,10 @@ def limits_text(doc: dict[str, Any], tz: tzinfo) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pace_text(w: dict[str, Any], tz: tzinfo, now: datetime) -> str:
-    p = w["pace"]
-    if p["state"] == "full-before-reset":
-        full = _parse(p["full_at"])
-        before = duration(timedelta(seconds=p["before_reset_seconds"]))
-        return f"at this pace: full at {clock(full, tz, now)}, {before} before it resets"
-    if p["state"] == "lasts":
-        return f"at this pace: {p['percent_at_reset']:g}% when it resets"
-    if p["state"] == "full":
-        return "full until it resets"
-    if p["state"] == "reset":
-        return "it has reset since this reading"
-    return "pace unknown (no reset time or length)"
-
-
 def block_lines(b: dict[str, Any], tz: tzinfo, now: datetime) -> list[str]:
-    start, end = _parse(b["startTime"]), _parse(b["endTime"])
+    from app.core.limits import clock, duration, parse_stamp
+
+    start, end = parse_stamp(b["startTime"]), parse_stamp(b["endTime"])
     cost = f"${b['costUSD']:,.2f}" + (" (some unpriced)" if b["unpriced_tokens"] else "")
     out = [
         f"claude-code 5-hour block (from the logs): {clock(start, tz, now)}-{clock(end, tz, now)},"
@@ -154,35 +143,6 @@ def block_lines(b: dict[str, Any], tz: tzinfo, now: datetime) -> list[str]:
     if proj is not None:
         out.append(f"  at this pace by its end: {proj['totalTokens']:,} tokens, ${proj['totalCost']:,.2f}")
     return out
-
-
-def duration(d: timedelta) -> str:
-    """``1 h 20 min``, ``3 d 4 h``, ``45 s``."""
-    s = max(0, int(d.total_seconds()))
-    if s < 60:
-        return f"{s} s"
-    m = s // 60
-    if m < 60:
-        return f"{m} min"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h} h {m} min" if m else f"{h} h"
-    dd, h = divmod(h, 24)
-    return f"{dd} d {h} h" if h else f"{dd} d"
-
-
-def clock(at: datetime, tz: tzinfo, now: datetime) -> str:
-    """``15:40`` today, ``Tue 15:40`` within a week, else ``2026-12-24 15:40`` (local)."""
-    local, today = at.astimezone(tz), now.astimezone(tz).date()
-    if local.date() == today:
-        return local.strftime("%H:%M")
-    if abs((local.date() - today).days) < 7:
-        return local.strftime("%a %H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
-
-
-def _parse(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 # -- report blocks ----------------------------------------------------------------------------------------
@@ -223,11 +183,13 @@ def cmd_blocks(args: argparse.Namespace) -> int:
 
 
 def _block_row(b: dict[str, Any], tz: tzinfo, now: datetime) -> dict[str, Any]:
+    from app.core.limits import parse_stamp
+
     counts = b["tokenCounts"]
     state = "gap" if b["isGap"] else "active" if b["isActive"] else ""
     return {
-        "start": _parse(b["startTime"]).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        "end": _parse(b["endTime"]).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "start": parse_stamp(b["startTime"]).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "end": parse_stamp(b["endTime"]).astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "state": state,
         "entries": b["entries"],
         "in": counts["inputTokens"],
@@ -314,9 +276,9 @@ def status_text(
     if block is None:
         parts.append("no block")
     else:
-        left = duration(block.end - now)
+        left = limits.duration(block.end - now)
         parts.append(
-            f"block {short(block.total)} tok ${block.cost_usd:,.2f}, resets {clock(block.end, tz, now)} ({left})"
+            f"block {short(block.total)} tok ${block.cost_usd:,.2f}, resets {limits.clock(block.end, tz, now)} ({left})"
         )
     if session is not None and session[2]:
         parts.append(f"session {short(session[0] or 0)} tok ${session[1] or 0:,.2f}")

@@ -514,3 +514,52 @@ def alerts_due(
 def _stamp(at: datetime) -> str:
     text = at.astimezone(UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
+
+
+# -- in words: the command line and the app's Limits panel say times and paces alike --------------
+
+
+def duration(d: timedelta) -> str:
+    """``1 h 20 min``, ``3 d 4 h``, ``45 s``."""
+    s = max(0, int(d.total_seconds()))
+    if s < 60:
+        return f"{s} s"
+    m = s // 60
+    if m < 60:
+        return f"{m} min"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h} h {m} min" if m else f"{h} h"
+    dd, h = divmod(h, 24)
+    return f"{dd} d {h} h" if h else f"{dd} d"
+
+
+def clock(at: datetime, tz: tzinfo, now: datetime) -> str:
+    """``15:40`` today, ``Tue 15:40`` within a week, else ``2026-12-24 15:40`` (local)."""
+    local, today = at.astimezone(tz), now.astimezone(tz).date()
+    if local.date() == today:
+        return local.strftime("%H:%M")
+    if abs((local.date() - today).days) < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """An ISO time of a limits document (``Z`` for UTC)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def pace_text(w: dict[str, Any], tz: tzinfo, now: datetime) -> str:
+    """A window's pace (of :func:`window_dict`) in words: when it fills, or how full it is when it resets."""
+    p = w["pace"]
+    if p["state"] == "full-before-reset":
+        full = parse_stamp(p["full_at"])
+        before = duration(timedelta(seconds=p["before_reset_seconds"]))
+        return f"at this pace: full at {clock(full, tz, now)}, {before} before it resets"
+    if p["state"] == "lasts":
+        return f"at this pace: {p['percent_at_reset']:g}% when it resets"
+    if p["state"] == "full":
+        return "full until it resets"
+    if p["state"] == "reset":
+        return "it has reset since this reading"
+    return "pace unknown (no reset time or length)"

@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QProgressBar, QScrollArea, QVBoxLayout, QWidget
 
-from app.cli.limits import clock, duration, pace_text
 from app.core import limits
+from app.core.limits import clock, duration, pace_text
 from app.gui import formatting as fmt
 from app.gui.limits_worker import Reading
 
