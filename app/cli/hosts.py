@@ -207,21 +207,9 @@ def paths_abs(p: str) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from app.console import hosts
-    from app.console.ssh import pinned
+    from app.console import status
 
-    rows = []
-    for t in hosts.load().values():
-        keys = pinned(t)
-        rows.append(
-            {
-                "host": t.name,
-                "ssh": t.ssh,
-                "port": t.port,
-                "identity": t.identity,
-                "host_key": keys[0].fingerprint if keys else None,
-            }
-        )
+    rows = status.hosts_list()
     if args.json:
         print_doc(args, {"hosts": rows}, "")
         return 0

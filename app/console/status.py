@@ -1,4 +1,4 @@
-"""What was pulled from each dedicated machine: the hosts' part of the ``tokenclub sources`` document."""
+"""The dedicated machines' documents both faces show: the hosts added, and what was pulled from each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,30 @@ from app.core import paths
 def mirrors() -> str:
     """The folder (with its trailing separator) every host's mirror is under."""
     return str(paths.data_dir() / "hosts") + "/"
+
+
+def hosts_list() -> list[dict[str, Any]]:
+    """The hosts added with ``host add``: name, ssh address, port, identity file and pinned key (None: none pinned).
+
+    Raises:
+        HostError, OSError: the hosts' file cannot be read.
+    """
+    from app.console import hosts
+    from app.console.ssh import pinned
+
+    rows = []
+    for t in hosts.load().values():
+        keys = pinned(t)
+        rows.append(
+            {
+                "host": t.name,
+                "ssh": t.ssh,
+                "port": t.port,
+                "identity": t.identity,
+                "host_key": keys[0].fingerprint if keys else None,
+            }
+        )
+    return rows
 
 
 def hosts_document(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ class HostsOps(QObject):
     """The blocking host actions, on the page's thread.
 
     Signals:
-        listed(object): ``[{"host", "ssh", "port", "host_key"}]``.
+        listed(object): ``app.console.status.hosts_list()``.
         scanned(object): the keys a host offers, ``[(fingerprint, kind)]``.
         done(str): an action finished; the text says what happened.
         checked(str): a host check, as text.
@@ -56,22 +56,11 @@ class HostsOps(QObject):
 
     @Slot()
     def list_hosts(self) -> None:
-        from app.console import hosts
-        from app.console.ssh import HostError, pinned
+        from app.console import status
+        from app.console.ssh import HostError
 
         try:
-            rows = []
-            for t in hosts.load().values():
-                keys = pinned(t)
-                rows.append(
-                    {
-                        "host": t.name,
-                        "ssh": t.ssh,
-                        "port": t.port,
-                        "host_key": keys[0].fingerprint if keys else "(no key pinned)",
-                    }
-                )
-            self.listed.emit(rows)
+            self.listed.emit(status.hosts_list())
         except (HostError, OSError) as exc:
             self.failed.emit(str(exc))
 
@@ -322,7 +311,7 @@ class HostsPage(QDialog):
     def _show_hosts(self, rows: list[dict[str, Any]]) -> None:
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            for j, text in enumerate((r["host"], f"{r['ssh']}:{r['port']}", r["host_key"])):
+            for j, text in enumerate((r["host"], f"{r['ssh']}:{r['port']}", r["host_key"] or "(no key pinned)")):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(i, j, item)
