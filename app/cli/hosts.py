@@ -1,7 +1,7 @@
-"""``tokenclub host …``, and the hosts' part of ``refresh``, ``report --device`` and ``sources``.
+"""``tokenclub host …``, and the options of ``refresh``, ``report`` and ``sources`` that choose hosts and devices.
 
-``register`` adds the commands without importing the ssh machinery; it loads on use, and a
-refresh with no host registered never loads it (one ``stat`` of ``hosts.json``).
+``register`` adds the commands without importing the ssh machinery; it loads on use. The hosts'
+part of a refresh is ``common.pull_hosts`` (with no host registered, one ``stat`` of ``hosts.json``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from typing import Any
 
 from app.cli.common import bounded, formatter, open_index
 from app.cli.render import print_doc, render_table
-from app.core import paths
 
 _Handler = Callable[[argparse.Namespace], int]
 
@@ -72,60 +71,6 @@ def devices(args: argparse.Namespace) -> frozenset[str] | None:
     from app.core.devices import stored
 
     return frozenset(stored(part.strip()) for d in given for part in d.split(",") if part.strip())
-
-
-def pull_hosts(index: Any, args: argparse.Namespace, report: Any, agents: Any = None) -> None:
-    """After the local refresh: pull and index every host (or ``--host``), warning about the ones that fail."""
-    if getattr(args, "local_only", False) or not (paths.config_dir() / "hosts.json").exists():
-        return
-    from app.console import hosts, pull
-    from app.console.ssh import HostError
-
-    try:
-        targets = hosts.load()
-    except HostError as exc:
-        print(f"tokenclub: warning: {exc}", file=sys.stderr)
-        return
-    chosen = getattr(args, "hosts", None)
-    if chosen:
-        unknown = [n for n in chosen if n not in targets]
-        for n in unknown:
-            print(f"tokenclub: warning: no host named {n}", file=sys.stderr)
-        targets = {n: t for n, t in targets.items() if n in chosen}
-    if not targets:
-        return
-    results = pull.refresh_hosts(index, targets.values(), agents)
-    summary = []
-    for rep, refreshed in results:
-        entry: dict[str, Any] = {
-            "host": rep.name,
-            "ok": rep.ok,
-            "files_fetched": rep.files_fetched,
-            "bytes_fetched": rep.bytes_raw,
-            "bytes_transferred": rep.bytes_wire,
-            "bytes_compressed": rep.bytes_data,
-            "bytes_dropped": rep.punched,
-            "seconds": round(rep.seconds, 3),
-        }
-        if refreshed is not None:
-            entry.update(files_read=refreshed.files_read, events_read=refreshed.events_read)
-            if report is not None:
-                report.files_seen += refreshed.files_seen
-                report.files_read += refreshed.files_read
-                report.bytes_read += refreshed.bytes_read
-                report.events_read += refreshed.events_read
-                report.rows_changed += refreshed.rows_changed
-        if not rep.ok:
-            entry["error"], entry["kind"] = rep.error, rep.kind
-            print(f"tokenclub: warning: host {rep.name}: {rep.error}", file=sys.stderr)
-        if not args.quiet:
-            for w in rep.warnings:
-                print(f"tokenclub: warning: {w}", file=sys.stderr)
-        if report is not None:
-            report.warnings.extend(rep.warnings)
-        summary.append(entry)
-    if report is not None:
-        report.hosts = summary
 
 
 # -- host … -------------------------------------------------------------------------------------------
