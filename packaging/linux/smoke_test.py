@@ -147,6 +147,13 @@ def grab(env: dict[str, str], path: Path) -> None:
     run([sys.executable, "-c", code, str(path)], env={**env, "QT_QPA_PLATFORM": "xcb"})
 
 
+def home_index(data: Path) -> Path:
+    """The index the app keeps for the one ``--home`` the smoke test reads (``<data>/homes/<name>-<hash>/``)."""
+    found = sorted(data.glob("homes/*/index.sqlite"))
+    assert len(found) == 1, f"expected one --home index under {data}, found {found}"
+    return found[0]
+
+
 def index_rows(db: Path) -> tuple[int, int, int]:
     """(schema version, events, files) of an index."""
     with sqlite3.connect(db) as conn:
@@ -244,8 +251,7 @@ def main() -> int:
             f"icon docked: first start {figures['cold_start_to_dock_s']} s (page cache dropped: "
             f"{figures['caches_dropped']}), second {figures['warm_start_to_dock_s']} s; screenshot {args.screenshot}"
         )
-        gui_db = base / "gui" / "data" / "index.sqlite"
-        assert gui_db.is_file(), "the app made no index"
+        assert home_index(base / "gui" / "data").is_file(), "the app made no index"
 
         # upgrade over itself: same bundle, higher package version
         settings = base / "tokenclub" / "config" / "settings.json"
@@ -253,7 +259,7 @@ def main() -> int:
         if not settings.exists():
             settings.write_text('{"theme": "dark"}\n')
         kept = {p: p.read_bytes() for p in (settings,)}
-        db = base / "tokenclub" / "data" / "index.sqlite"
+        db = home_index(base / "tokenclub" / "data")
         before = index_rows(db)
         bumped = __version__ + BUMP
         run(["packaging/linux/build.sh", "--repack", bumped])
