@@ -18,10 +18,11 @@ libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-ra
 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxrender1 libxi6 xvfb trayer x11-utils procps
 dbus-daemon gnome-keyring desktop-file-utils openssh-server openssh-client git chromium"
 
+# The Debian packages named (default: APT_PACKAGES) that are not installed yet, installed.
 system_packages() {
     command -v apt-get >/dev/null 2>&1 || return 0
     missing=""
-    for p in $APT_PACKAGES; do
+    for p in ${*:-$APT_PACKAGES}; do
         dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
     done
     [ -z "$missing" ] && return 0
@@ -170,8 +171,11 @@ case "$what" in
     lock)
         lock
         ;;
+    packages)  # more system packages, with the same wait for the apt lock (packaging/linux/ci.sh)
+        system_packages "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh app | ./dev.sh test [--latest] [pytest args] | ./dev.sh lock" >&2
+        echo "usage: ./dev.sh app | ./dev.sh test [--latest] [pytest args] | ./dev.sh lock | ./dev.sh packages NAME..." >&2
         exit 2
         ;;
 esac

@@ -4,11 +4,8 @@
 # (packaging/linux/smoke_test.py; it purges the package even when a step fails). About 4 minutes.
 set -eu
 cd "$(dirname "$0")/../.."
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo"
 # dpkg-deb is in dpkg; desktop-file-validate in desktop-file-utils; PyInstaller reads ELF files with
-# binutils (objdump) and build.sh strips the interpreter with it; fakeroot builds the .deb without root
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    desktop-file-utils binutils fakeroot >/dev/null
+# binutils (objdump) and build.sh strips the interpreter with it; fakeroot builds the .deb without root.
+# dev.sh installs them as it installs its own, waiting for an apt lock another process holds.
+./dev.sh packages desktop-file-utils binutils fakeroot
 exec .venv/bin/python packaging/linux/smoke_test.py --json dist/smoke.json "$@"

@@ -63,7 +63,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -
 
 
 def apt(*args: str) -> None:
-    run([*SUDO, "apt-get", "-y", "-q", *args], env=APT_ENV)
+    # a lock another process holds (an unattended upgrade) is waited for, not a failure
+    run([*SUDO, "apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", *args], env=APT_ENV)
 
 
 def installed_version() -> str | None:
