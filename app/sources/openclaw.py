@@ -30,9 +30,9 @@ from typing import Any
 
 from app.core.descriptor import Descriptor
 from app.core.env import Env
-from app.core.model import UsageEvent
 from app.core.source import ParseResult, Source
-from app.sources.base import count, iso_ms, needle, num, scan_jsonl, scan_stream, walk
+from app.sources.base import needle, scan_jsonl, scan_stream, walk
+from app.sources.pi_agent import pi_call
 from app.sources.sqlite_ro import columns, open_ro, wal
 
 MARKER = needle(b'"usage"', b'"session"', b'"model_change"', b'"model-snapshot"')
@@ -159,37 +159,10 @@ class OpenClaw(Source):
             if isinstance(model, str) and model:
                 state["model"] = model
             return
-        message = obj.get("message")
-        if kind != "message" or not isinstance(message, dict) or message.get("role") != "assistant":
-            return
-        usage = message.get("usage")
-        if not isinstance(usage, dict):
-            return
-        inp, out = count(usage.get("input")), count(usage.get("output"))
-        cr, cw = count(usage.get("cacheRead")), count(usage.get("cacheWrite"))
-        if inp + out + cr + cw == 0:
-            return
-        ts = iso_ms(obj.get("timestamp")) or num(message.get("timestamp"))
-        if not ts:
-            result.skip("usage line without timestamp")
-            return
-        model = str(message.get("model") or message.get("modelId") or state["model"])
-        called = num(message.get("timestamp")) or ts
-        result.events.append(
-            UsageEvent(
-                key=f"openclaw:{called}:{model}:{inp}:{out}:{cr}:{cw}",
-                prio=prio,
-                agent=self.agent,
-                ts=ts,
-                model=model,
-                session=state["session"],
-                project=state["project"],
-                inp=inp,
-                cw=cw,
-                cr=cr,
-                out=out,
-            )
-        )
+        call = pi_call(obj, result)
+        if call is not None:
+            model = str(call.message.get("model") or call.message.get("modelId") or state["model"])
+            result.events.append(call.event(self.agent, "openclaw", model, prio, state["session"], state["project"]))
 
 
 def _decode(text: Any, packed: Any, result: ParseResult) -> dict[str, Any] | None:

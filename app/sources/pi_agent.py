@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.core.descriptor import Descriptor
 from app.core.env import Env
@@ -53,37 +53,58 @@ class PiAgent(Source):
                 state["project"] = str(obj.get("cwd") or state["project"])
                 state["branch"] = bool(obj.get("branchedFrom") or obj.get("parentSession"))
                 return
-            message = obj.get("message")
-            if kind != "message" or not isinstance(message, dict) or message.get("role") != "assistant":
-                return
-            usage = message.get("usage")
-            if not isinstance(usage, dict):
-                return
-            inp, out = count(usage.get("input")), count(usage.get("output"))
-            cr, cw = count(usage.get("cacheRead")), count(usage.get("cacheWrite"))
-            if inp + out + cr + cw == 0:
-                return
-            ts = iso_ms(obj.get("timestamp")) or num(message.get("timestamp"))
-            if not ts:
-                result.skip("usage line without timestamp")
-                return
-            model = str(message.get("model") or "unknown")
-            called = num(message.get("timestamp")) or ts
-            result.events.append(
-                UsageEvent(
-                    key=f"pi:{called}:{model}:{inp}:{out}:{cr}:{cw}",
-                    prio=BRANCH_COPY if state["branch"] else ORIGINAL,
-                    agent=self.agent,
-                    ts=ts,
-                    model=model,
-                    session=state["session"],
-                    project=state["project"],
-                    inp=inp,
-                    cw=cw,
-                    cr=cr,
-                    out=out,
-                )
-            )
+            call = pi_call(obj, result)
+            if call is not None:
+                model = str(call.message.get("model") or "unknown")
+                prio = BRANCH_COPY if state["branch"] else ORIGINAL
+                result.events.append(call.event(self.agent, "pi", model, prio, state["session"], state["project"]))
 
         scan_jsonl(path, offset, MARKER, on_line, result)
         return result
+
+
+class PiCall(NamedTuple):
+    """One assistant message's billed call in pi's session format (pi's and OpenClaw's transcripts)."""
+
+    message: dict[str, Any]
+    ts: int
+    called: int  # the message's own time, part of the key: copies carry no call id
+    inp: int
+    out: int
+    cr: int
+    cw: int
+
+    def event(self, agent: str, prefix: str, model: str, prio: int, session: str, project: str) -> UsageEvent:
+        """The call as an event keyed by itself (its time, model and counts)."""
+        return UsageEvent(
+            key=f"{prefix}:{self.called}:{model}:{self.inp}:{self.out}:{self.cr}:{self.cw}",
+            prio=prio,
+            agent=agent,
+            ts=self.ts,
+            model=model,
+            session=session,
+            project=project,
+            inp=self.inp,
+            cw=self.cw,
+            cr=self.cr,
+            out=self.out,
+        )
+
+
+def pi_call(obj: dict[str, Any], result: ParseResult) -> PiCall | None:
+    """The call a ``type:"message"`` line's assistant ``message`` reports, or None (no usage, all zero, no time)."""
+    message = obj.get("message")
+    if obj.get("type") != "message" or not isinstance(message, dict) or message.get("role") != "assistant":
+        return None
+    usage = message.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    inp, out = count(usage.get("input")), count(usage.get("output"))
+    cr, cw = count(usage.get("cacheRead")), count(usage.get("cacheWrite"))
+    if inp + out + cr + cw == 0:
+        return None
+    ts = iso_ms(obj.get("timestamp")) or num(message.get("timestamp"))
+    if not ts:
+        result.skip("usage line without timestamp")
+        return None
+    return PiCall(message, ts, num(message.get("timestamp")) or ts, inp, out, cr, cw)
