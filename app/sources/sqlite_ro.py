@@ -6,7 +6,7 @@ import sqlite3
 from abc import abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from app.core.source import ParseResult, Source
 
@@ -33,14 +33,17 @@ def wal(path: Path) -> tuple[Path, ...]:
     return (path.with_name(path.name + "-wal"),)
 
 
-class SessionsDb(Source):
-    """An agent that keeps one row of running totals per session in a ``sessions`` table.
+class TableDb(Source):
+    """An agent that keeps its usage in the rows of one SQLite table (``table``).
 
-    Subclasses select the rows (``rows``: the columns this build has are given) and turn
-    each into an event (``add``). The database is read whole, read-only, with its WAL.
+    Subclasses name the columns without which the table is not the agent's (``needs``), select
+    the rows (``rows``: the columns this build has are given) and turn each into an event
+    (``add``). The database is read whole, read-only, with its WAL.
     """
 
     whole_file = True
+    table: ClassVar[str]
+    needs: ClassVar[frozenset[str]] = frozenset({"id"})
 
     def companions(self, path: Path) -> tuple[Path, ...]:
         return wal(path)
@@ -51,9 +54,9 @@ class SessionsDb(Source):
         if conn is None:
             return result
         try:
-            have = columns(conn, "sessions")
-            if "id" not in have:
-                result.skip("no sessions table")
+            have = columns(conn, self.table)
+            if not self.needs <= have:
+                result.skip(f"no {self.table} table")
                 return result
             for row in self.rows(conn, have):
                 result.record(self.add, result, row)
@@ -65,8 +68,14 @@ class SessionsDb(Source):
 
     @abstractmethod
     def rows(self, conn: sqlite3.Connection, have: set[str]) -> Iterable[dict[str, Any]]:
-        """The sessions' rows, as column -> value."""
+        """The table's rows, as column -> value."""
 
     @abstractmethod
     def add(self, result: ParseResult, row: dict[str, Any]) -> None:
         """Append the row's event to ``result`` (or count why it was skipped)."""
+
+
+class SessionsDb(TableDb):
+    """An agent that keeps one row of running totals per session in a ``sessions`` table."""
+
+    table = "sessions"

@@ -20,9 +20,9 @@ from typing import Any
 
 from app.core.env import Env
 from app.core.model import UsageEvent
-from app.core.source import BadCount, ParseResult, Source
+from app.core.source import BadCount, ParseResult
 from app.sources.base import count, fresh, num
-from app.sources.sqlite_ro import columns, open_ro, wal
+from app.sources.sqlite_ro import TableDb, columns
 
 USAGE = (
     "id", "session_id", "model_id", "started_at", "completed_at", "input_tokens", "output_tokens",
@@ -30,10 +30,11 @@ USAGE = (
 )  # fmt: skip
 
 
-class ZCode(Source):
+class ZCode(TableDb):
     agent = "zcode"
     title = "ZCode"
-    whole_file = True
+    table = "model_usage"
+    needs = frozenset({"id", "input_tokens", "output_tokens"})
 
     def roots(self, env: Env) -> list[Path]:
         return [env.home / ".zcode" / "cli" / "db"]  # ZCode documents no override
@@ -43,36 +44,17 @@ class ZCode(Source):
         if db.is_file():
             yield db
 
-    def companions(self, path: Path) -> tuple[Path, ...]:
-        return wal(path)
+    def rows(self, conn: sqlite3.Connection, have: set[str]) -> Iterator[dict[str, Any]]:
+        picked = ", ".join(f"u.{c}" if c in have else f"NULL AS {c}" for c in USAGE)
+        session = columns(conn, "session")
+        if {"id", "directory"} <= session:
+            query = f"SELECT {picked}, s.directory FROM model_usage AS u LEFT JOIN session AS s ON s.id = u.session_id"
+        else:
+            query = f"SELECT {picked}, NULL FROM model_usage AS u"
+        for row in conn.execute(query):
+            yield dict(zip((*USAGE, "directory"), row, strict=True))
 
-    def parse(self, path: Path, offset: int, state: dict[str, Any]) -> ParseResult:
-        result = ParseResult(state=state)
-        conn = open_ro(path, result)
-        if conn is None:
-            return result
-        try:
-            have = columns(conn, "model_usage")
-            if not {"id", "input_tokens", "output_tokens"} <= have:
-                result.skip("no model_usage table")
-                return result
-            picked = ", ".join(f"u.{c}" if c in have else f"NULL AS {c}" for c in USAGE)
-            session = columns(conn, "session")
-            if {"id", "directory"} <= session:
-                query = (
-                    f"SELECT {picked}, s.directory FROM model_usage AS u LEFT JOIN session AS s ON s.id = u.session_id"
-                )
-            else:
-                query = f"SELECT {picked}, NULL FROM model_usage AS u"
-            for row in conn.execute(query):
-                result.record(self._add, result, dict(zip((*USAGE, "directory"), row, strict=True)))
-        except sqlite3.Error as exc:
-            result.skip(f"unreadable database: {exc}")
-        finally:
-            conn.close()
-        return result
-
-    def _add(self, result: ParseResult, row: dict[str, Any]) -> None:
+    def add(self, result: ParseResult, row: dict[str, Any]) -> None:
         cr, cw = count(row["cache_read_input_tokens"]), count(row["cache_creation_input_tokens"])
         inp = fresh(count(row["input_tokens"]), cr + cw)
         out, rsn = count(row["output_tokens"]), count(row["reasoning_tokens"])
