@@ -222,12 +222,16 @@ def account_windows(answer: Any, read_at: datetime, plan: str = "") -> list[Wind
         used = _number(entry.get("utilization"))
         if used is None or not 0 <= used <= MAX_PERCENT:
             continue
-        out.append(Window(CLAUDE, plan, name, used, minutes, _iso(entry.get("resets_at")), ACCOUNT, read_at))
+        out.append(Window(CLAUDE, plan, name, used, minutes, iso_utc(entry.get("resets_at")), ACCOUNT, read_at))
     return out
 
 
-def _iso(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 64:
+def iso_utc(value: Any, longest: int = 64) -> datetime | None:
+    """An ISO 8601 time read from a file or an answer, in UTC (a naive one taken as UTC).
+
+    None when it is not one, or is longer than ``longest`` (the text is not trusted).
+    """
+    if not isinstance(value, str) or len(value) > longest:
         return None
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.core.env import Env
-from app.core.limits import CodexSnapshot, newest_snapshot, parse_rate_limits
+from app.core.limits import CodexSnapshot, iso_utc, newest_snapshot, parse_rate_limits
 from app.sources.codex import Codex
 
 TAIL_BYTES = 256 * 1024  # the first read from a rollout's end; usually holds its last token_count
@@ -149,18 +148,8 @@ def _snapshot(obj: Any) -> CodexSnapshot | None:
     payload = obj.get("payload")
     if not isinstance(payload, dict) or payload.get("type") != "token_count":
         return None
-    ts = _time(obj.get("timestamp"))
+    ts = iso_utc(obj.get("timestamp"), longest=40)
     return None if ts is None else parse_rate_limits(payload.get("rate_limits"), ts)
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 40:
-        return None
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return at.astimezone(UTC) if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def roots(env: Env) -> list[Path]:
