@@ -204,17 +204,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-ccusage", action="store_true")
     a = ap.parse_args(argv)
 
-    size_tag = str(int(a.size_mb)) if a.size_mb == int(a.size_mb) else str(a.size_mb)
-    home = (a.corpus or HERE / ".corpus" / size_tag).resolve()
     print("machine:", machine())
-    if not (home / "EXPECTED.json").exists():
-        if home.exists():
-            shutil.rmtree(home)
-        print(f"generating corpus {home} ({a.size_mb} MB, seed {a.seed}) ...", flush=True)
-        t0 = time.perf_counter()
-        corpus.generate(home, a.size_mb, a.seed, quiet=True)
-        print(f"  generated in {time.perf_counter() - t0:.1f} s")
-    exp = json.loads((home / "EXPECTED.json").read_text())
+    home, exp = corpus.cached(a.corpus, a.size_mb, a.seed)
     nb = sum(exp["bytes"].values())
     print(
         f"corpus: {home}\n  {nb / 2**20:.1f} MiB, {exp['files']} files, lines {exp['lines']} "

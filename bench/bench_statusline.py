@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -99,15 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ccusage", type=Path, default=None, help="the ccusage executable (default: bench/node_modules)")
     a = ap.parse_args(argv)
 
-    size_tag = str(int(a.size_mb)) if a.size_mb == int(a.size_mb) else str(a.size_mb)
-    home = (a.corpus or HERE / ".corpus" / size_tag).resolve()
     print("machine:", machine())
-    if not (home / "EXPECTED.json").exists():
-        if home.exists():
-            shutil.rmtree(home)
-        print(f"generating corpus {home} ({a.size_mb} MB, seed {a.seed}) ...", flush=True)
-        corpus.generate(home, a.size_mb, a.seed, quiet=True)
-    exp = json.loads((home / "EXPECTED.json").read_text())
+    home, exp = corpus.cached(a.corpus, a.size_mb, a.seed)
     print(f"corpus: {home}: {sum(exp['bytes'].values()) / 2**20:.1f} MiB, {exp['files']} files")
 
     cc = a.ccusage or find_ccusage()

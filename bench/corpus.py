@@ -37,6 +37,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sys
 import time
 from multiprocessing import Pool
@@ -708,6 +709,20 @@ def generate(home: Path, size_mb: float = 1024, seed: int = 1, jobs: int | None 
     tmp.write_text(json.dumps(expected, indent=1))
     os.replace(tmp, exp_path)
     return expected
+
+
+def cached(corpus: Path | None, size_mb: float, seed: int) -> tuple[Path, dict]:
+    """The corpus the benches read (``corpus``, else bench/.corpus/<size>) and its EXPECTED, generated unless it is."""
+    size_tag = str(int(size_mb)) if size_mb == int(size_mb) else str(size_mb)
+    home = (corpus or Path(__file__).resolve().parent / ".corpus" / size_tag).resolve()
+    if not (home / "EXPECTED.json").exists():
+        if home.exists():
+            shutil.rmtree(home)  # a generation cut short: its files would not match a fresh EXPECTED
+        print(f"generating corpus {home} ({size_mb} MB, seed {seed}) ...", flush=True)
+        t0 = time.perf_counter()
+        generate(home, size_mb, seed, quiet=True)
+        print(f"  generated in {time.perf_counter() - t0:.1f} s")
+    return home, json.loads((home / "EXPECTED.json").read_text())
 
 
 # --------------------------------------------------------------------------- append
