@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ import pytest
 from app.core.env import Env
 from app.core.index import Index
 from app.sources import SOURCES
+from tests.httpserver import FakeApi, serving
 
 FIXTURES = Path(__file__).parent / "fixtures" / "agent-logs"
 
@@ -44,6 +45,12 @@ def tokenclub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_cache
     monkeypatch.setenv("TOKENCLUB_HOME", str(tmp_path / "tokenclub"))
     monkeypatch.setenv("TOKENCLUB_CACHE", str(shared_cache))
     return tmp_path / "tokenclub"
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    """A loopback server replaying the answers a test routes to it (providers, plan limits)."""
+    yield from serving(FakeApi())
 
 
 @pytest.fixture

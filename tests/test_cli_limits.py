@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +16,8 @@ import pytest
 
 from app.cli.main import main
 from tests.core.test_limits import ANSWER, ID2, PRO, ZEROS, token_count, write_rollout
+from tests.httpserver import FakeApi, Reply
 from tests.logmaker import claude_line
-from tests.providers.conftest import FakeApi, Reply
 
 TOKEN = "sk-ant-oat01-TESTTOKEN0claude0account0HHHHHHHHHHHHHHHHwxyz"
 SESSION = "5e551071-0000-4000-8000-000000000001"
@@ -25,15 +25,6 @@ SESSION = "5e551071-0000-4000-8000-000000000001"
 
 def stamp(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    server = FakeApi()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from app.gui.tray import Tray, tier_icon
 from app.sources import SOURCES
 from tests.core.test_limits import ID2, token_count, write_rollout
 from tests.gui.conftest import shown
+from tests.httpserver import FakeApi, Reply
 from tests.logmaker import claude_line
-from tests.providers.conftest import FakeApi, Reply
 
 NOW = datetime(2026, 11, 21, 13, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")  # UTC+1 in November: every time shown is an hour ahead of UTC
@@ -211,15 +210,6 @@ def test_sent_alerts_survive_a_restart_and_forget_old_windows(tmp_path: Path) ->
 
 
 # -- the app as a whole: the feed's thread, the tray, the dashboard, and a restart ------------------------------
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    server = FakeApi()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def _stamp(at: datetime) -> str:

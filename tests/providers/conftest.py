@@ -1,20 +1,20 @@
-"""Provider tests: a local HTTP server replaying documented responses, and keyrings (memory or real)."""
+"""Provider tests: documented responses, a server echoing keys back, and keyrings (memory or real)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from keyring.backend import KeyringBackend
 
+from tests.httpserver import serving
 from tests.secret_service import secret_service, secret_service_session  # noqa: F401  (fixtures)
+
+if TYPE_CHECKING:
+    from tests.providers.test_echo import EchoApi
 
 RESPONSES = Path(__file__).parent.parent / "fixtures" / "provider-responses"
 FAKE_KEYS = {
@@ -36,96 +36,11 @@ def fixture_json(name: str) -> Any:
     return json.loads(fixture_text(name))
 
 
-class Reply:
-    """One canned answer: status, body (bytes), headers, and an optional delay before it."""
-
-    def __init__(
-        self,
-        body: Any = None,
-        status: int = 200,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
-    ) -> None:
-        if raw is None:
-            raw = json.dumps(body).encode() if body is not None else b""
-        self.raw, self.status, self.delay = raw, status, delay
-        self.headers = {"content-type": content_type, **(headers or {})}
-
-
-class FakeApi:
-    """Routes path -> replies (consumed in order; the last one repeats). Records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, list[Reply]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                parts = urlsplit(self.path)
-                with api.lock:
-                    api.requests.append(
-                        {
-                            "path": parts.path,
-                            "query": parse_qs(parts.query),
-                            "raw": self.path,
-                            "headers": {k.lower(): v for k, v in self.headers.items()},
-                        }
-                    )
-                    queue = api.routes.get(parts.path)
-                    reply = (
-                        (queue.pop(0) if len(queue) > 1 else queue[0])
-                        if queue
-                        else Reply({"error": {"message": f"no route {parts.path}"}}, 404)
-                    )
-                if reply.delay:
-                    threading.Event().wait(reply.delay)
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    self._send(reply)
-
-            def _send(self, reply: Reply) -> None:
-                self.send_response(reply.status)
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.send_header("content-length", str(len(reply.raw)))
-                self.end_headers()
-                self.wfile.write(reply.raw)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def route(self, path: str, *replies: Reply) -> None:
-        with self.lock:
-            self.routes[path] = list(replies)
-
-    def paths(self) -> list[str]:
-        return [r["path"] for r in self.requests]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture
-def api() -> Iterator[FakeApi]:
-    server = FakeApi()
-    try:
-        yield server
-    finally:
-        server.close()
+def echo() -> Iterator[EchoApi]:
+    from tests.providers.test_echo import EchoApi  # the server lives with the test it was written for
+
+    yield from serving(EchoApi())
 
 
 class MemoryKeyring(KeyringBackend):

@@ -8,7 +8,8 @@ import pytest
 
 from app.providers import get
 from app.providers.base import MAX_ATTEMPTS, MAX_TOTAL_WAIT_S, KeyRefused, NoUsageEndpoint, ProviderError, UsageRow
-from tests.providers.conftest import FAKE_KEYS, FakeApi, Reply, fixture_json, fixture_text
+from tests.httpserver import FakeApi, Reply
+from tests.providers.conftest import FAKE_KEYS, fixture_json, fixture_text
 
 
 def client(provider: str, api: FakeApi, prefix: str = "", waits: list[float] | None = None):  # type: ignore[no-untyped-def]

@@ -19,8 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,7 +27,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from app.core.redact import MARK, redact
-from tests.providers.conftest import FAKE_KEYS, FakeApi, Reply
+from tests.httpserver import FakeApi, LocalServer, Reply
+from tests.providers.conftest import FAKE_KEYS
 from tests.secret_service import SecretService
 
 RUN_TIMEOUT_S = 120  # a 500 is retried with real waits (1 + 2 + 4 + 8 s) in the subprocesses
@@ -79,7 +79,7 @@ def echo_text(headers: dict[str, str], request: str, body: str) -> str:
     )
 
 
-class EchoApi:
+class EchoApi(LocalServer):
     """Answers every request on the path's provider status with a body that echoes what it was sent."""
 
     def __init__(self) -> None:
@@ -121,34 +121,13 @@ class EchoApi:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @staticmethod
     def provider_of(path: str, headers: dict[str, str]) -> str:
         """Which provider asked: each one's key is on its own header value."""
         sent = " ".join(headers.get(h, "") for h in ("authorization", "x-api-key", "x-goog-api-key"))
         return next((p for p, k in FAKE_KEYS.items() if k in sent), "openai")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-@pytest.fixture
-def echo() -> Iterator[EchoApi]:
-    server = EchoApi()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[bytes]:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -20,15 +17,6 @@ from tests.providers.conftest import FAKE_KEYS  # noqa: E402
 from tests.providers.test_echo import EchoApi, _old_index, leaks  # noqa: E402
 from tests.providers.test_gui import texts  # noqa: E402
 from tests.secret_service import SecretService  # noqa: E402
-
-
-@pytest.fixture
-def echo() -> Iterator[EchoApi]:
-    server = EchoApi()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_keys_dialog_shows_an_echoed_key_redacted(qtbot: QtBot, secret_service: SecretService, echo: EchoApi) -> None:

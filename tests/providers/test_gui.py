@@ -16,7 +16,8 @@ from pytestqt.qtbot import QtBot  # noqa: E402
 from app.gui.keys_dialog import KeysDialog  # noqa: E402
 from app.gui.providers_page import Providers, ProvidersPage  # noqa: E402
 from app.providers import config, keys  # noqa: E402
-from tests.providers.conftest import FAKE_KEYS, FakeApi, MemoryKeyring, Reply, fixture_json  # noqa: E402
+from tests.httpserver import FakeApi, Reply  # noqa: E402
+from tests.providers.conftest import FAKE_KEYS, MemoryKeyring, fixture_json  # noqa: E402
 from tests.providers.test_sync import point_at  # noqa: E402
 
 

@@ -21,7 +21,8 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before qtbot makes the QApplication
 
-from tests.providers.conftest import FAKE_KEYS, FakeApi, Reply, fixture_json
+from tests.httpserver import FakeApi, Reply
+from tests.providers.conftest import FAKE_KEYS, fixture_json
 from tests.secret_service import SecretService
 
 PREFIXES = {"openai": "/v1", "anthropic": "", "openrouter": "/api/v1", "deepseek": "", "moonshot": "/v1",

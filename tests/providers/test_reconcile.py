@@ -15,7 +15,8 @@ from app.core.index import Index
 from app.providers import keys, reconcile, sync
 from app.sources import SOURCES
 from tests.conftest import lay_out_home
-from tests.providers.conftest import FAKE_KEYS, FakeApi, MemoryKeyring, Reply, fixture_json
+from tests.httpserver import FakeApi, Reply
+from tests.providers.conftest import FAKE_KEYS, MemoryKeyring, fixture_json
 from tests.providers.test_sync import point_at
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from app.providers import config, keys, sync
 from app.providers.store import open_index
-from tests.providers.conftest import FAKE_KEYS, FakeApi, MemoryKeyring, Reply, fixture_json
+from tests.httpserver import FakeApi, Reply
+from tests.providers.conftest import FAKE_KEYS, MemoryKeyring, fixture_json
 
 
 def point_at(api: FakeApi, **prefixes: str) -> None:
