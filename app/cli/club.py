@@ -116,9 +116,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     flt = Filter(tz=tz, since=parse_day(args.since, tz), until=parse_day(args.until, tz), agents=prefs.enabled_agents())
     try:
         key = signing.load_or_create(member)
-    except InsecureKeyring as exc:
-        return fail(f"cannot sign the export: {exc}")
-    except (KeyringLockedError, signing.SigningError) as exc:
+    except (InsecureKeyring, KeyringLockedError, signing.SigningError) as exc:
         return fail(f"cannot sign the export: {exc}")
     if key.created and not args.quiet:
         print(f"tokenclub: created your club key {key.fingerprint} (kept in the OS keyring)", file=sys.stderr)
