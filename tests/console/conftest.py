@@ -22,6 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from app.console import hosts as host_registry
+from app.console import ssh
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,6 +147,18 @@ def sshd(tmp_path_factory: pytest.TempPathFactory, user_key: Path) -> Iterator[S
     server = make_server(base, user_key, base / "home").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def close_shared_connections(tokenclub_home: Path) -> Iterator[None]:
+    """No ControlMaster outlives its test (they would otherwise idle out after 5 s)."""
+    yield
+    try:
+        targets = host_registry.load().values()
+    except Exception:
+        return
+    for t in targets:
+        ssh.stop_master(t)
 
 
 @pytest.fixture

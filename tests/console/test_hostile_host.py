@@ -21,14 +21,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.cli import report
-from app.console import hosts as host_registry
 from app.console import pull, ssh
 from app.core import paths
 from tests.conftest import lay_out_home
@@ -116,15 +114,7 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture(autouse=True)
-def _close_shared_connections() -> Iterator[None]:
-    yield
-    try:
-        targets = host_registry.load().values()
-    except Exception:
-        return
-    for t in targets:
-        ssh.stop_master(t)
+pytestmark = pytest.mark.usefixtures("close_shared_connections")
 
 
 @pytest.fixture

@@ -24,17 +24,7 @@ from tests.conftest import lay_out_home
 from tests.console.conftest import REPO, Server, add_host, make_server, refresh_json, tokenclub
 from tests.core.test_expected_totals import EXPECTED
 
-
-@pytest.fixture(autouse=True)
-def _close_shared_connections() -> Iterator[None]:
-    """No ControlMaster outlives its test (they would otherwise idle out after 5 s)."""
-    yield
-    try:
-        targets = host_registry.load().values()
-    except Exception:
-        return
-    for t in targets:
-        ssh.stop_master(t)
+pytestmark = pytest.mark.usefixtures("close_shared_connections")
 
 
 @pytest.fixture
