@@ -6,11 +6,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlite_utils
-
 from app.core.index import Index
 from app.core.model import QUARTER_MS
 from app.core.schema import MIGRATIONS, connect
+from tests.core.test_schema import old_index
 
 BY_QUARTER = (
     f"SELECT ts / {QUARTER_MS}, agent, model, SUM(inp), SUM(cw), SUM(cr), SUM(out), SUM(rsn),"
@@ -42,11 +41,7 @@ def test_sums_follow_inserts_replacements_reprices_and_deletes(
 
 def test_upgrade_from_schema_2_fills_the_sums(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    raw = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(raw)
-    for step in MIGRATIONS[:2]:
-        step(db)
-    raw.execute("PRAGMA user_version = 2")
+    raw = old_index(path, 2)
     rows = [
         (i, 0, "codex", 1_700_000_000_000 + i * 600_000, "gpt-5", "s", "p", 10, 0, 5, 3, 1, 0, 0.25) for i in range(9)
     ]
@@ -62,9 +57,7 @@ def test_upgrade_from_schema_2_fills_the_sums(tmp_path: Path) -> None:
     assert_consistent(conn)
 
 
-def test_a_call_moved_to_another_day_leaves_no_empty_day(
-    fixture_home: Path, indexed: Callable[[Path], Index]
-) -> None:
+def test_a_call_moved_to_another_day_leaves_no_empty_day(fixture_home: Path, indexed: Callable[[Path], Index]) -> None:
     """A replacement copy in another quarter empties the old one; the old day must not be listed."""
     from app.core import reports
 

@@ -13,12 +13,19 @@ from app.core.schema import FRESH_VERSION, MIGRATIONS, SCHEMA_VERSION, connect, 
 SCHEMA = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
 
 
+def old_index(path: Path, version: int) -> sqlite3.Connection:
+    """An index as schema ``version`` left it, built by that version's migrations alone."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for step in MIGRATIONS[:version]:
+        step(db)
+    conn.execute(f"PRAGMA user_version = {version:d}")
+    return conn
+
+
 def test_the_fresh_script_builds_the_migrated_schema(tmp_path: Path) -> None:
     assert FRESH_VERSION == SCHEMA_VERSION, "bring FRESH_SCHEMA up to date with the new migration"
-    migrated = sqlite3.connect(tmp_path / "migrated.sqlite", isolation_level=None)
-    db = sqlite_utils.Database(migrated)
-    for step in MIGRATIONS:
-        step(db)
+    migrated = old_index(tmp_path / "migrated.sqlite", len(MIGRATIONS))
     scripted = sqlite3.connect(tmp_path / "scripted.sqlite", isolation_level=None)
     for sql in fresh_schema():
         scripted.execute(sql)
@@ -37,11 +44,7 @@ def test_a_new_index_needs_no_sqlite_utils(tmp_path: Path) -> None:
 
 def test_an_index_of_schema_5_gets_the_provider_tables_and_keeps_its_calls(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    old = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(old)
-    for step in MIGRATIONS[:5]:
-        step(db)
-    old.execute("PRAGMA user_version = 5")
+    old = old_index(path, 5)
     old.execute("INSERT INTO events(key, agent, ts, inp, cw, cr, out, rsn) VALUES (1, 'codex', 0, 5, 0, 0, 1, 0)")
     old.close()
     conn = connect(path)
