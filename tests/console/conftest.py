@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.console import hosts as host_registry
 from app.console import ssh
+from app.console.sessions import FINAL
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 REPO = Path(__file__).resolve().parents[2]
@@ -216,6 +218,19 @@ def add_host(
         home=home,
         check=check,
     )
+
+
+def wait_ended(home: Path, rid: str, timeout: float = 60) -> dict[str, Any]:
+    """The session list's row of run ``rid`` once it has ended (a ceiling, not a pace)."""
+    deadline = time.monotonic() + timeout
+    row: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        rows = json.loads(tokenclub("session", "list", "--json", home=home).stdout)["sessions"]
+        row = next(r for r in rows if r["id"] == rid)
+        if row["status"] in FINAL:
+            return row
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; last row: {row}")
 
 
 def refresh_json(home: Path, *extra: str) -> dict:  # type: ignore[type-arg]

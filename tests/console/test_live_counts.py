@@ -10,14 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.console.sessions import FINAL
-from tests.console.conftest import Server, add_host, tokenclub
+from tests.console.conftest import Server, add_host, tokenclub, wait_ended
 
 STANDIN = Path(__file__).with_name("standin_agent.py")
 NAMES = ("claude", "codex", "gemini", "opencode", "qwen")
@@ -38,18 +36,6 @@ def box(sshd: Server, host_home: Path, workstation: Path) -> Path:
 def launch(home: Path, agent: str, goal: str, *extra: str) -> Any:
     argv = ("session", "launch", "--host", "box", "--agent", agent, "--goal", goal, "--json", *extra)
     return tokenclub(*argv, home=home, check=False)
-
-
-def wait_ended(home: Path, rid: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    row: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        rows = json.loads(tokenclub("session", "list", "--json", home=home).stdout)["sessions"]
-        row = next(r for r in rows if r["id"] == rid)
-        if row["status"] in FINAL:
-            return row
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; last row: {row}")
 
 
 def check(home: Path) -> dict[str, Any]:

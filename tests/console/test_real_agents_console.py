@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,14 @@ from typing import Any
 import pytest
 
 from app.console import sessions
-from tests.console.conftest import Server, add_host, tokenclub
+from tests.console.conftest import Server, add_host, tokenclub, wait_ended
 
 realagents = pytest.importorskip("tests.realagents.agents", reason="the realagents tier is not in this tree")
 model_server = pytest.importorskip("tests.realagents.model_server")
 pytestmark = pytest.mark.skipif(not realagents.installed(), reason="tests/realagents/node_modules is absent")
 
 GOAL = "What is 2+2?"
+RUN_S = 180  # a ceiling for a real CLI's run, its npm start-up and model calls included
 
 
 def install(home: Path, name: str, url: str) -> str:
@@ -61,18 +61,6 @@ def launch(home: Path, agent: str, *extra: str) -> dict[str, Any]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
-def wait_ended(home: Path, rid: str, timeout: float = 180) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    row: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        rows = json.loads(tokenclub("session", "list", "--json", home=home).stdout)["sessions"]
-        row = next(r for r in rows if r["id"] == rid)
-        if row["status"] in sessions.FINAL:
-            return row
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; last row: {row}")
-
-
 def reported(server: Any) -> list[Any]:
     """The server's calls a CLI reports somewhere: all but OpenCode's session title."""
     return [c for c in server.calls if "title generator" not in json.dumps(c.request.get("messages") or [])[:300]]
@@ -81,7 +69,7 @@ def reported(server: Any) -> list[Any]:
 @pytest.mark.parametrize("name", ["claude", "codex", "gemini", "qwen", "opencode"])
 def test_a_real_cli_run_counts_what_the_server_returned(box: Path, host_home: Path, server: Any, name: str) -> None:
     agent = install(host_home, name, server.url)
-    row = wait_ended(box, launch(box, agent)["id"])
+    row = wait_ended(box, launch(box, agent)["id"], RUN_S)
     assert row["status"] == "finished", row
     calls = reported(server)
     assert calls, server.requests
@@ -110,12 +98,12 @@ def test_a_real_cli_run_counts_what_the_server_returned(box: Path, host_home: Pa
 
 def test_a_token_budget_and_a_dollar_budget_stop_a_real_run(box: Path, host_home: Path, server: Any) -> None:
     agent = install(host_home, "claude", server.url)
-    row = wait_ended(box, launch(box, agent, "--budget-tokens", "100")["id"])
+    row = wait_ended(box, launch(box, agent, "--budget-tokens", "100")["id"], RUN_S)
     assert row["status"] == "over-budget" and row["reason"].endswith("of a 100 token budget"), row
     model = server.calls[0].model
     with sessions.price_book() as book:
         if book.prices(model) is None:
             pytest.skip(f"{model} (Claude Code's default) has no price here: no dollar budget to hold")
-    row = wait_ended(box, launch(box, agent, "--model", model, "--budget-usd", "0.0001")["id"])
+    row = wait_ended(box, launch(box, agent, "--model", model, "--budget-usd", "0.0001")["id"], RUN_S)
     assert row["status"] == "over-budget" and row["reason"].endswith("of a $0.0001 budget"), row
     assert row["cost_usd"] >= 0.0001
