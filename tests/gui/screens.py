@@ -76,6 +76,11 @@ class Shots:
         self.saved.append(grab(self.app, self.out, name))
         self.clipped[name] = clipped(window)
 
+    def shown(self, name: str, window: QWidget) -> QWidget:
+        """Shows ``window``, then pictures it as ``name``."""
+        self.take(name, show(self.app, window))
+        return window
+
 
 def show(app: QApplication, window: QWidget) -> QWidget:
     window.show()
@@ -117,28 +122,19 @@ def milestone_report(app: QApplication, window: DashboardWindow) -> dict[str, An
 
 def pages(app: QApplication, controller: Controller, shots: Shots, theme: str) -> None:
     controller.show_console()
-    console = show(app, controller.console)
-    shots.take(f"console-{theme}", console)
-    console.hide()
+    shots.shown(f"console-{theme}", controller.console).hide()
     controller.show_settings()
-    settings = show(app, controller.settings_dialog)
-    shots.take(f"settings-{theme}", settings)
+    settings = shots.shown(f"settings-{theme}", controller.settings_dialog)
     settings.show_hosts()
     hosts = show(app, settings._hosts_page)
     wait_until(app, lambda: hosts.table.rowCount() > 0, "the hosts list")
     shots.take(f"hosts-{theme}", hosts)
     hosts.hide()
     settings.hide()
-    providers = show(app, controller.providers.show_page())
-    shots.take(f"providers-{theme}", providers)
-    providers.hide()
-    club = show(app, controller.club.show_page())
-    shots.take(f"club-{theme}", club)
-    club.hide()
+    shots.shown(f"providers-{theme}", controller.providers.show_page()).hide()
+    shots.shown(f"club-{theme}", controller.club.show_page()).hide()
     controller.show_about()
-    about = show(app, controller.about)
-    shots.take(f"about-{theme}", about)
-    about.hide()
+    shots.shown(f"about-{theme}", controller.about).hide()
 
 
 def main(argv: list[str]) -> int:
@@ -179,8 +175,7 @@ def main(argv: list[str]) -> int:
             shots.take(f"dashboard-by-model-{theme}", window)
             window.set_stacking("agent")
             window.hide()
-            show(app, first)
-            shots.take(f"day-one-{theme}", first)
+            shots.shown(f"day-one-{theme}", first)
             report[f"milestones_day_one_{theme}"] = milestone_report(app, first)
             first.hide()
             pages(app, controller, shots, theme)
