@@ -12,7 +12,15 @@ import orjson
 from app.core.env import Env
 from app.core.model import dedupe
 from app.sources.qwen_code import QwenCode
-from tests.sources.common import EXTRA, FIXTURES, parse_all, parse_half_line, parse_in_two_reads, per_day_model
+from tests.sources.common import (
+    EXTRA,
+    FIXTURES,
+    either_order,
+    parse_all,
+    parse_half_line,
+    parse_in_two_reads,
+    per_day_model,
+)
 from tests.sources.indexing import index_table, open_index
 
 PROJECTS = FIXTURES / "qwen" / "projects"
@@ -102,8 +110,7 @@ def legacy_files(env: Env) -> list[Path]:
 def test_legacy_tmp_chats_are_read_once_beside_projects(tmp_path: Path) -> None:
     files = legacy_files(Env.under(LEGACY_HOME))
     assert sorted(p.parent.parent.parent.name for p in files) == ["projects", "tmp", "tmp"]
-    for order in (files, files[::-1]):
-        assert per_day_model(parse_all(QwenCode(), order)) == LEGACY
+    assert either_order(QwenCode(), files) == LEGACY
     assert index_table(open_index(tmp_path), LEGACY_HOME, "qwen-code") == LEGACY
 
 
