@@ -41,5 +41,15 @@ def shown(qtbot: QtBot, widget: QWidget, width: int, height: int) -> QWidget:
     return widget
 
 
+class Notes:
+    """Notifications the tray would have shown."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str]] = []
+
+    def __call__(self, title: str, text: str) -> None:
+        self.shown.append((title, text))
+
+
 # the dedicated machine's fixtures (a real sshd on 127.0.0.1), for the Console page's tests
 from tests.console.conftest import host_home, sshd, user_key, workstation  # noqa: E402, F401

@@ -20,6 +20,7 @@ from app.gui.app import CANCELLED, NO_TRAY, Controller
 from app.gui.console_page import EMPTY
 from app.gui.instance import SingleInstance, forward_show, server_name
 from app.sources import SOURCES
+from tests.gui.conftest import Notes
 from tests.logmaker import claude_line
 
 WAIT_MS = 60_000  # a ceiling for the index worker, never a pace: a loaded machine is slow
@@ -46,16 +47,6 @@ def _indexed(tmp_path: Path, home: Path) -> Path:
     index.refresh(Env.under(home), workers=1)
     index.close()
     return db
-
-
-class Notes:
-    """Notifications the tray would have shown."""
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def __call__(self, title: str, text: str) -> None:
-        self.shown.append((title, text))
 
 
 @pytest.fixture

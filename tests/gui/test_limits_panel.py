@@ -26,7 +26,7 @@ from app.gui.limits_worker import ALERTS_FILE, LimitsFeed, Reading, SentAlerts
 from app.gui.tray import Tray, tier_icon
 from app.sources import SOURCES
 from tests.core.test_limits import ID2, token_count, write_rollout
-from tests.gui.conftest import shown
+from tests.gui.conftest import Notes, shown
 from tests.httpserver import FakeApi, Reply
 from tests.logmaker import claude_line
 
@@ -247,14 +247,6 @@ def _home(tmp_path: Path, now: datetime) -> Path:
     }
     (home / ".claude" / ".credentials.json").write_text(json.dumps(creds))
     return home
-
-
-class Notes:
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def __call__(self, title: str, text: str) -> None:
-        self.shown.append((title, text))
 
 
 def _start(db: Path, home: Path) -> tuple[Controller, Notes]:
