@@ -33,14 +33,14 @@ def per_day_model(events: Iterable[UsageEvent]) -> Table:
     return {k: (v[0], v[1], v[2], v[3], v[4]) for k, v in table.items()}
 
 
-def either_order(source: Source, paths: list[Path]) -> Table:
+def both_ways(source: Source, paths: list[Path]) -> Table:
     """The table of ``paths``, which must come out the same read forwards or backwards."""
     table = per_day_model(parse_all(source, paths))
     assert per_day_model(parse_all(source, paths[::-1])) == table
     return table
 
 
-def tokens(table: Table) -> int:
+def total(table: Table) -> int:
     """In, out and both caches over the table (reasoning is inside out)."""
     return sum(sum(row[:4]) for row in table.values())
 

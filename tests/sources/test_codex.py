@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.codex import Codex
-from tests.sources.common import EXTRA, FIXTURES, either_order, parse_all, per_day_model
+from tests.sources.common import EXTRA, FIXTURES, both_ways, parse_all, per_day_model
 from tests.sources.indexing import index_table, open_index
 
 LAST_ONLY_HOME = EXTRA / "codex-last-only" / "home"
@@ -26,7 +26,7 @@ def test_last_token_usage_without_totals_counts_once_across_active_and_archived(
     assert [p.parent.name for p in rollouts(LAST_ONLY_HOME)] == ["23"]  # the archived copy is not read
     files = sorted((LAST_ONLY_HOME / ".codex").glob("*/**/rollout-*.jsonl"))
     assert [p.parent.name for p in files] == ["archived_sessions", "23"]
-    assert either_order(Codex(), files) == LAST_ONLY  # and were both read, the call would still count once
+    assert both_ways(Codex(), files) == LAST_ONLY  # and were both read, the call would still count once
     assert len(Codex().parse(files[0], 0, {}).events) == 2
     assert index_table(open_index(tmp_path), LAST_ONLY_HOME, "codex") == LAST_ONLY
 
@@ -34,7 +34,7 @@ def test_last_token_usage_without_totals_counts_once_across_active_and_archived(
 def test_a_branch_copy_without_session_meta_counts_the_parents_call_once(tmp_path: Path) -> None:
     files = rollouts(BRANCH_HOME)
     assert len(files) == 2
-    assert either_order(Codex(), files) == BRANCH
+    assert both_ways(Codex(), files) == BRANCH
     assert index_table(open_index(tmp_path), BRANCH_HOME, "codex") == BRANCH
 
 

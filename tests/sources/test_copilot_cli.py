@@ -17,14 +17,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.copilot_cli import CopilotCli
-from tests.sources.common import (
-    EXTRA,
-    either_order,
-    parse_half_line,
-    parse_in_two_reads,
-    per_day_model,
-    tokens,
-)
+from tests.sources.common import EXTRA, both_ways, parse_half_line, parse_in_two_reads, per_day_model, total
 from tests.sources.indexing import index_table, open_index
 
 STATE = EXTRA / "copilot-cli" / "session-state"
@@ -45,9 +38,9 @@ def files() -> list[Path]:
 
 def test_fixture_matches_hand_computed_totals_in_either_order() -> None:
     assert [p.name for p in files()] == ["2b8d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d13.jsonl", "events.jsonl"]
-    table = either_order(CopilotCli(), files())
+    table = both_ways(CopilotCli(), files())
     assert table == EXPECTED
-    assert tokens(table) == 70800
+    assert total(table) == 70800
 
 
 def test_half_written_shutdown_is_skipped_and_counted() -> None:

@@ -22,15 +22,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.grok_build import GrokBuild
-from tests.sources.common import (
-    EXTRA,
-    either_order,
-    parse_all,
-    parse_half_line,
-    parse_in_two_reads,
-    per_day_model,
-    tokens,
-)
+from tests.sources.common import EXTRA, both_ways, parse_all, parse_half_line, parse_in_two_reads, per_day_model, total
 
 SESSIONS = EXTRA / "grok-build" / "sessions"
 MAIN = SESSIONS / "%2Fhome%2Fdev%2Fgrokproj" / "019e1a00-0000-7000-8000-00000000000a" / "updates.jsonl"
@@ -54,9 +46,9 @@ def files() -> list[Path]:
 
 def test_fixture_matches_hand_computed_totals_in_either_order() -> None:
     assert len(files()) == 4  # the sub-agent's meta.json pointer is not a log
-    table = either_order(GrokBuild(), files())
+    table = both_ways(GrokBuild(), files())
     assert table == EXPECTED
-    assert tokens(table) == 16819
+    assert total(table) == 16819
 
 
 def test_damaged_row_is_skipped_and_said() -> None:

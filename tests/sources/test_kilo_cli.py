@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.kilo_cli import KiloCli
-from tests.sources.common import EXTRA, either_order, tokens
+from tests.sources.common import EXTRA, both_ways, total
 
 DATA = EXTRA / "kilo-cli"
 EXPECTED = {
@@ -27,9 +27,9 @@ EXPECTED = {
 def test_fixture_matches_hand_computed_totals_in_either_order() -> None:
     files = list(KiloCli().discover(DATA))
     assert [p.name for p in files[:1]] == ["kilo.db"] and len(files) == 3
-    table = either_order(KiloCli(), files)
+    table = both_ways(KiloCli(), files)
     assert table == EXPECTED
-    assert tokens(table) == 10975
+    assert total(table) == 10975
 
 
 def test_keys_are_kilos_own() -> None:

@@ -21,15 +21,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.openclaw import OpenClaw, is_transcript, session_of
-from tests.sources.common import (
-    EXTRA,
-    either_order,
-    parse_all,
-    parse_half_line,
-    parse_in_two_reads,
-    per_day_model,
-    tokens,
-)
+from tests.sources.common import EXTRA, both_ways, parse_all, parse_half_line, parse_in_two_reads, per_day_model, total
 
 AGENTS = EXTRA / "openclaw" / "agents"
 LIVE = AGENTS / "main" / "sessions" / "abc123.jsonl"
@@ -52,9 +44,9 @@ def test_fixture_matches_hand_computed_totals_in_either_order() -> None:
         "abc123.jsonl",
         "old77.jsonl.reset.2026-11-20T07-00-00.000Z",
     ]
-    table = either_order(OpenClaw(), files())
+    table = both_ways(OpenClaw(), files())
     assert table == EXPECTED
-    assert tokens(table) == 133565
+    assert total(table) == 133565
 
 
 def test_sessions_and_projects() -> None:

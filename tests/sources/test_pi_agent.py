@@ -16,15 +16,7 @@ from pathlib import Path
 
 from app.core.env import Env
 from app.sources.pi_agent import PiAgent
-from tests.sources.common import (
-    EXTRA,
-    either_order,
-    parse_all,
-    parse_half_line,
-    parse_in_two_reads,
-    per_day_model,
-    tokens,
-)
+from tests.sources.common import EXTRA, both_ways, parse_all, parse_half_line, parse_in_two_reads, per_day_model, total
 
 SESSIONS = EXTRA / "pi-agent" / "sessions"
 ORIGINAL = SESSIONS / "--home-dev-piproj--" / "2026-11-20T10-00-00-000Z_0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d.jsonl"
@@ -42,9 +34,9 @@ def files() -> list[Path]:
 
 def test_fixture_matches_hand_computed_totals_in_either_order() -> None:
     assert len(files()) == 2
-    table = either_order(PiAgent(), files())
+    table = both_ways(PiAgent(), files())
     assert table == EXPECTED
-    assert tokens(table) == 18982
+    assert total(table) == 18982
 
 
 def test_copied_history_stays_with_the_original_session() -> None:

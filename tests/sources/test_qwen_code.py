@@ -15,7 +15,7 @@ from app.sources.qwen_code import QwenCode
 from tests.sources.common import (
     EXTRA,
     FIXTURES,
-    either_order,
+    both_ways,
     parse_all,
     parse_half_line,
     parse_in_two_reads,
@@ -110,7 +110,7 @@ def legacy_files(env: Env) -> list[Path]:
 def test_legacy_tmp_chats_are_read_once_beside_projects(tmp_path: Path) -> None:
     files = legacy_files(Env.under(LEGACY_HOME))
     assert sorted(p.parent.parent.parent.name for p in files) == ["projects", "tmp", "tmp"]
-    assert either_order(QwenCode(), files) == LEGACY
+    assert both_ways(QwenCode(), files) == LEGACY
     assert index_table(open_index(tmp_path), LEGACY_HOME, "qwen-code") == LEGACY
 
 
