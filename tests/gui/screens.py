@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from PySide6.QtCore import QPoint
@@ -36,6 +36,7 @@ from tests.gui.clipping import clipped
 TIMEOUT_S = 60.0
 SETTLE_S = 0.6  # a repaint and the tray host's redraw
 TABS = ("Cost & cache", "Models", "Projects", "Sessions", "Insights")
+W = TypeVar("W", bound=QWidget)
 NO_INSIGHTS = {"insights": [], "totals": {"count": 0, "extra_cost_usd": 0.0}}
 
 
@@ -76,13 +77,13 @@ class Shots:
         self.saved.append(grab(self.app, self.out, name))
         self.clipped[name] = clipped(window)
 
-    def shown(self, name: str, window: QWidget) -> QWidget:
+    def shown(self, name: str, window: W) -> W:
         """Shows ``window``, then pictures it as ``name``."""
         self.take(name, show(self.app, window))
         return window
 
 
-def show(app: QApplication, window: QWidget) -> QWidget:
+def show(app: QApplication, window: W) -> W:
     window.show()
     window.raise_()
     wait_until(app, window.isVisible, f"{type(window).__name__} to show")
