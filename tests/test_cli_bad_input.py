@@ -175,9 +175,19 @@ def test_sources_prints_the_roots_searched_and_the_skips(capsys: pytest.CaptureF
         (["report", "reconcile", "--threshold", "-5"], "argument --threshold: -5 percent is out of range (0 to 1000)"),
         (["keys", "set", "openai", "--low-balance", "-5"], "argument --low-balance: -5 is out of range (0 to 1e+12)"),
         (["keys", "add", "openai", "--low-balance", "lots"], "argument --low-balance: not a number: 'lots'"),
+        (["statusline", "--budget", "-1"], "argument --budget: -1 seconds is out of range (0 to 60)"),
+        (["statusline", "--budget=61"], "argument --budget: 61 seconds is out of range (0 to 60)"),
     ],
 )
 def test_numbers_out_of_range_are_refused(capsys: pytest.CaptureFixture[str], args: list[str], said: str) -> None:
     code, out, err = run(capsys, *args)
     assert (code, out) == (2, "")
     assert said in err
+
+
+@pytest.mark.parametrize("budget", ["-1", "61", "nan", "lots"])
+def test_the_status_lines_fast_start_leaves_a_bad_budget_to_the_parser(budget: str) -> None:
+    from app.cli.launch import statusline_options
+
+    assert statusline_options(["statusline", f"--budget={budget}"]) is None
+    assert statusline_options(["statusline", "--budget=0.2"]) is not None

@@ -71,13 +71,13 @@ def statusline_options(argv: Sequence[str]) -> tuple[str | None, str | None, flo
     home, db = values.get("--home"), values.get("--db")
     if home is not None and (db is None or not os.path.isdir(home)):
         return None  # an index of the home's own, or its error: the full parser's
-    from app.cli.statusline import STATUS_BUDGET_S
+    from app.cli.statusline import STATUS_BUDGET_MAX_S, STATUS_BUDGET_S
 
     try:
         budget = float(values.get("--budget", str(STATUS_BUDGET_S)))
         wait = float(values.get("--wait", "0"))
     except ValueError:
         return None
-    if not 0 <= wait <= 86_400:
-        return None
+    if not (0 <= wait <= 86_400 and 0 <= budget <= STATUS_BUDGET_MAX_S):
+        return None  # the full parser names what is out of range
     return db, home, budget

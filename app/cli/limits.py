@@ -11,7 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from app.cli.statusline import STATUS_BUDGET_S, parse_input
+from app.cli.statusline import STATUS_BUDGET_MAX_S, STATUS_BUDGET_S, parse_input
 
 if TYPE_CHECKING:  # every command line starts by registering these: their modules load when they run
     import argparse
@@ -28,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     """Add ``limits`` and ``statusline`` to ``sub``; their handlers by command."""
     import argparse
 
-    from app.cli.common import formatter
+    from app.cli.common import bounded, formatter
 
     lim = sub.add_parser(
         "limits",
@@ -52,7 +52,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> dict[str, _Handler]:
     )
     st.add_argument(
         "--budget",
-        type=float,
+        type=bounded(float, 0, STATUS_BUDGET_MAX_S, "seconds"),
         default=STATUS_BUDGET_S,
         metavar="SECONDS",
         help=f"longest time spent indexing what is new (default: {STATUS_BUDGET_S:g}; 0: answer from the index)",

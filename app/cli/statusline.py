@@ -34,6 +34,7 @@ PATH_LIMIT = 4096
 RAW_KEPT = 4096  # a longer input is matched by its fields alone, so the file stays small
 FALLBACK = "TokenClub: no status"
 STATUS_BUDGET_S = 0.5  # the longest refresh of the index before answering; the rest is left to the app
+STATUS_BUDGET_MAX_S = 60.0  # a status line that waits longer only holds up Claude Code's
 # the variables that decide which index, settings and cache files are read
 _VARIABLES = (
     *("HOME", "TOKENCLUB_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "APPDATA", "LOCALAPPDATA"),
