@@ -126,7 +126,7 @@ def tooltip(
     if balances:
         lines.append("Balances: " + "; ".join(balances))
     if hosts_down:
-        lines.append("Unreachable: " + "; ".join(hosts_down))
+        lines.append("Not pulled: " + "; ".join(hosts_down))
     if plan:
         lines.append("Plan limits:")
         lines.extend(f"  {line}" for line in plan)
@@ -239,7 +239,8 @@ class Tray(QObject):
 
     def set_hosts(self, pulled: list[dict[str, Any]]) -> None:
         """The last pull of the dedicated machines (``IndexWorker.hosts``): the unreachable ones join the tooltip."""
-        self.hosts_down = [f"{h['host']} ({h['error']})" for h in pulled if not h["ok"]]
+        # the reason names itself ("unreachable (ssh: …)", "a header line longer than 16 MiB")
+        self.hosts_down = [f"{h['host']}: {h['error']}" for h in pulled if not h["ok"]]
         if self.today is not None and not self._indexing:
             self.icon.setToolTip(tooltip(self.today, self.balances, self.hosts_down, self.plan_lines))
 

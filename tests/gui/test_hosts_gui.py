@@ -19,11 +19,12 @@ from tests.gui.test_tray import _today
 def test_tray_tooltip_names_unreachable_hosts(qtbot: QtBot) -> None:
     tray = Tray(DEFAULT_MILESTONES, watching=True)
     tray.show_today(_today(4_000_000))
-    assert "Unreachable" not in tray.icon.toolTip()
-    tray.set_hosts([{"host": "box", "ok": True, "error": None}, {"host": "far", "ok": False, "error": "unreachable"}])
-    assert "Unreachable: far (unreachable)" in tray.icon.toolTip()
+    assert "Not pulled" not in tray.icon.toolTip()
+    reason = "unreachable (ssh: connect to host far port 22: Connection refused)"
+    tray.set_hosts([{"host": "box", "ok": True, "error": None}, {"host": "far", "ok": False, "error": reason}])
+    assert f"Not pulled: far: {reason}" in tray.icon.toolTip()  # the reason once, not "unreachable (unreachable …)"
     tray.set_hosts([{"host": "far", "ok": True, "error": None}])
-    assert "Unreachable" not in tray.icon.toolTip()
+    assert "Not pulled" not in tray.icon.toolTip()
 
 
 def test_chart_stacks_by_device() -> None:
