@@ -191,3 +191,21 @@ def test_the_status_lines_fast_start_leaves_a_bad_budget_to_the_parser(budget: s
 
     assert statusline_options(["statusline", f"--budget={budget}"]) is None
     assert statusline_options(["statusline", "--budget=0.2"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--budget-usd", "-1"], "--budget-usd must be more than 0"),
+        (["--budget-tokens", "0"], "--budget-tokens must be more than 0"),
+        (["--until", "true", "--max-iterations", "0"], "--max-iterations must be 1 or more"),
+        (["--until", "true"], "--until needs --max-iterations N"),
+        (["--stall-minutes", "0"], "--stall-minutes must be more than 0"),
+    ],
+)
+def test_a_launch_is_refused_before_the_host_is_looked_up(
+    capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    code, out, err = run(capsys, "session", "launch", "--host", "nosuch", "--agent", "codex", "--goal", "x", *args)
+    assert (code, out) == (2, "")
+    assert said in err and "nosuch" not in err

@@ -90,7 +90,6 @@ def _read_goal(args: argparse.Namespace) -> str:
 def _launch(args: argparse.Namespace) -> int:
     from app.console import hosts, sessions
 
-    target = hosts.named(args.host)
     spec = sessions.Launch(
         agent=args.agent,
         goal=_read_goal(args),
@@ -107,6 +106,8 @@ def _launch(args: argparse.Namespace) -> int:
         command=args.template,
         format=args.format,
     )
+    spec.check()  # bad numbers and missing parts are named before the host or the index is looked at
+    target = hosts.named(args.host)
     with sessions.price_book(args.db, args.wait) as book:
         if args.budget_usd is not None:
             spec.rates = book.rates(args.agent, args.model)

@@ -54,30 +54,30 @@ class Launch:
     model_source: str = ""  # where resolved_model came from, or why there is none
 
     def check(self) -> None:
-        """Refuse what cannot run, before anything reaches the host."""
+        """Refuse what cannot run, before anything reaches the host (exit 2, as for a usage error)."""
         if not self.goal.strip():
-            raise agents.AgentError("the goal is empty")
-        if self.until and not self.max_iterations:
-            raise agents.AgentError("--until needs --max-iterations N (a loop must have a cap)")
+            raise agents.Refused("the goal is empty")
         if self.max_iterations is not None and self.max_iterations < 1:
-            raise agents.AgentError("--max-iterations must be 1 or more")
+            raise agents.Refused("--max-iterations must be 1 or more")
+        if self.until and not self.max_iterations:
+            raise agents.Refused("--until needs --max-iterations N (a loop must have a cap)")
         if self.max_iterations and not self.until:
-            raise agents.AgentError("--max-iterations is for a loop: give --until CMD too")
+            raise agents.Refused("--max-iterations is for a loop: give --until CMD too")
         for name, value in (("tokens", self.budget_tokens), ("usd", self.budget_usd), ("hours", self.budget_hours)):
             if value is not None and value <= 0:
-                raise agents.AgentError(f"--budget-{name} must be more than 0")
+                raise agents.Refused(f"--budget-{name} must be more than 0")
         if self.stop_at_window is not None:
             if not 0 < self.stop_at_window <= 100:
-                raise agents.AgentError("--stop-at-window takes a percent above 0, at most 100")
+                raise agents.Refused("--stop-at-window takes a percent above 0, at most 100")
             if self.agent != "codex":
-                raise agents.AgentError(
+                raise agents.Refused(
                     "--stop-at-window: only Codex writes its plan's use into its logs (Claude Code's plan use is "
                     "not in its logs; use --budget-tokens against its 5-hour block instead)"
                 )
         if self.stall_minutes <= 0:
-            raise agents.AgentError("--stall-minutes must be more than 0")
+            raise agents.Refused("--stall-minutes must be more than 0")
         if self.format is not None and self.format not in agents.FORMATS:
-            raise agents.AgentError(f"--format must be one of {', '.join(agents.FORMATS)}")
+            raise agents.Refused(f"--format must be one of {', '.join(agents.FORMATS)}")
 
     def settle(self, host: str, uid: Any, model: Any, source: Any, prices: Prices | None) -> None:
         """What the host said before anything starts (its user, the CLI's configured model): refuse
